@@ -1,0 +1,154 @@
+"""Questions to answers: retrieve passages, pick the sentences that answer, or say not found."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .errors import QuestionError
+from .index import Index
+from .model import Answer, Hit, Quote
+from .text import tokenize
+
+MAX_QUESTION_CHARS = 1000
+# Words that point back to an earlier turn: "what did he say about it?"
+_ANAPHORA = frozenset(
+    "he him his she her hers it its they them their theirs this that these those there then "
+    "he's she's it's they're".split()
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerSettings:
+    """Knobs of answering, calibrated on questions the documents do and do not answer (README)."""
+
+    candidates: int = 20  # passages whose sentences compete
+    max_quotes: int = 3
+    min_coverage: float = 0.45  # share of the question's idf mass the best passage must contain
+    passage_weight: float = 0.35  # how much the passage's rank counts next to the sentence's own match
+    context_weight: float = 0.5  # weight of the previous turn's words in a follow-up
+    min_quote_ratio: float = 0.55  # a further quote must score at least this share of the first
+
+
+@dataclass(frozen=True, slots=True)
+class _Query:
+    """The analysed question: term weights for retrieval, idf mass for coverage."""
+
+    terms: dict[str, float]  # analysed term -> query weight (1 for the question, less for context)
+    own_terms: frozenset[str]  # the terms of the question itself
+    context_used: bool
+
+
+def check_question(question: str) -> str:
+    """The question, stripped; QuestionError when empty or too long."""
+    text = " ".join(question.split())
+    if not text:
+        raise QuestionError("Please ask a question: the message was empty.")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise QuestionError(
+            f"That question is {len(text):,} characters long; please keep it under {MAX_QUESTION_CHARS:,}."
+        )
+    return text
+
+
+def is_follow_up(question: str, index: Index) -> bool:
+    """Whether a question leans on an earlier turn: it points back, or has barely any words of its own."""
+    tokens = tokenize(question)
+    return any(t in _ANAPHORA for t in tokens) or len(set(index.analyser.terms(tokens))) < 2
+
+
+def analyse(index: Index, question: str, history: Sequence[str], settings: AnswerSettings) -> _Query:
+    """The question's terms, joined by the previous turn's when it is a follow-up."""
+    own = index.analyser(question)
+    terms = dict.fromkeys(own, 1.0)
+    used = False
+    if history and is_follow_up(question, index):
+        for term in index.analyser(history[-1]):
+            if term not in terms:
+                terms[term] = settings.context_weight
+                used = True
+    return _Query(terms, frozenset(own), used)
+
+
+def answer(
+    index: Index, question: str, history: Sequence[str] = (), settings: AnswerSettings = AnswerSettings()
+) -> Answer:
+    """Up to `max_quotes` verbatim quotes from different passages, best first; none when not found."""
+    question = check_question(question)
+    query = analyse(index, question, history, settings)
+    vector: dict[int, float] = {}
+    for term, weight in query.terms.items():
+        tid = index.vocabulary.get(term)
+        if tid is not None and index.df[tid] > 0:
+            vector[tid] = weight
+    hits = index.search(vector, settings.candidates)
+    if not hits or _coverage(index, query, hits[0].passage) < settings.min_coverage:
+        return Answer(question, (), closest_titles(index, hits), query.context_used)
+    quotes = _rank_quotes(index, query, hits, settings)
+    return Answer(question, tuple(quotes), (), query.context_used)
+
+
+def closest_titles(index: Index, hits: Sequence[Hit], n: int = 3) -> tuple[str, ...]:
+    """Titles of the documents of the best hits, without repeats."""
+    titles: list[str] = []
+    for hit in hits:
+        title = index.documents[index.passages[hit.passage].doc_id].title
+        if title not in titles:
+            titles.append(title)
+        if len(titles) == n:
+            break
+    return tuple(titles)
+
+
+def _mass(index: Index, query: _Query, terms: set[str] | frozenset[str]) -> float:
+    """The idf-weighted mass of the query terms found in `terms`."""
+    return sum(index.term_idf(t) * w for t, w in query.terms.items() if t in terms)
+
+
+def _coverage(index: Index, query: _Query, passage: int) -> float:
+    """Share of the question's own idf mass present in a passage (context words excluded)."""
+    own = {t: 1.0 for t in query.own_terms} or query.terms
+    total = sum(index.term_idf(t) for t in own)
+    present = set(index.analyser(index.passages[passage].text))
+    return sum(index.term_idf(t) for t in own if t in present) / total if total else 0.0
+
+
+def _rank_quotes(index: Index, query: _Query, hits: Sequence[Hit], settings: AnswerSettings) -> list[Quote]:
+    """The best sentence (or adjacent pair) of each candidate passage, ranked, one per passage."""
+    total = _mass(index, query, set(query.terms)) or 1.0
+    top = hits[0].score or 1.0
+    scored: list[tuple[float, Quote]] = []
+    for hit in hits:
+        best = _best_span(index, query, hit.passage)
+        if best is None:
+            continue
+        fit, (a, b) = best
+        value = fit / total + settings.passage_weight * hit.score / top
+        passage = index.passages[hit.passage]
+        doc = index.documents[passage.doc_id]
+        quote = Quote(passage.text[a:b], passage.text, a, doc.id, doc.title, passage.paragraph, doc.date, value)
+        scored.append((value, quote))
+    scored.sort(key=lambda item: -item[0])
+    if not scored:
+        return []
+    first = scored[0][0]
+    return [q for v, q in scored if v >= settings.min_quote_ratio * first][: settings.max_quotes]
+
+
+def _best_span(index: Index, query: _Query, passage: int) -> tuple[float, tuple[int, int]] | None:
+    """The sentence of a passage that holds most of the query's idf mass, joined with its neighbour
+    when the neighbour adds words of the question (the answer often spans "X. He said Y.")."""
+    text = index.passages[passage].text
+    spans = index.sentences(passage)
+    sets = [set(index.analyser(text[a:b])) for a, b in spans]
+    fits = [_mass(index, query, s) for s in sets]
+    if not spans or max(fits) <= 0:
+        return None
+    i = max(range(len(spans)), key=lambda j: (fits[j], -j))
+    best = (fits[i], spans[i])
+    for j in (i - 1, i + 1):
+        if 0 <= j < len(spans):
+            joined = _mass(index, query, sets[i] | sets[j])
+            if joined > best[0] and joined - fits[i] >= 0.5 * fits[i]:
+                best = (joined, (spans[min(i, j)][0], spans[max(i, j)][1]))
+    return best

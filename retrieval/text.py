@@ -1,0 +1,110 @@
+"""Text analysis shared by indexing and querying: sentences, tokens, stems."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+
+import Stemmer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+ANALYSER_VERSION = "1"
+
+_TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
+# A sentence ends at . ! ? (or …), possibly followed by closing quotes or brackets, then space.
+_SENTENCE_END = re.compile(r"""[.!?…]+["'”’)\]]*(?=\s+)""")
+_NEXT_START = re.compile(r"""\s+["'“‘(\[]*[A-Z0-9À-Þ]""")
+_ABBREVIATIONS = frozenset(
+    """mr mrs ms dr prof sr jr st mt vs etc inc ltd co corp gov gen col lt sgt rep sen rev fig no
+    jan feb mar apr jun jul aug sep sept oct nov dec est approx dept univ""".split()
+)
+_DOTTED = re.compile(r"(?:\b[A-Za-z]\.){2,}$")  # U.S. D.C. e.g.
+_INITIAL = re.compile(r"(?:^|\s)[A-Z]\.$")  # J. in "J. Smith"
+
+STOP_WORDS = frozenset(ENGLISH_STOP_WORDS) | {"s", "t", "did", "does", "doing"}
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Character spans of the sentences of `text`, leading and trailing space excluded."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for match in _SENTENCE_END.finditer(text):
+        end = match.end()
+        if not _NEXT_START.match(text, end) or _is_abbreviation(text[start:end]):
+            continue
+        spans.append((start, end))
+        start = end
+    spans.append((start, len(text)))
+    return [s for s in (_strip(text, a, b) for a, b in spans) if s[1] > s[0]]
+
+
+def _is_abbreviation(sentence: str) -> bool:
+    """Whether a candidate sentence really ends in an abbreviation, not a full stop."""
+    if not sentence.endswith("."):
+        return False
+    word = sentence.rsplit(None, 1)[-1] if sentence.strip() else ""
+    bare = word.rstrip(".").lower().lstrip("(\"'“‘")
+    return bare in _ABBREVIATIONS or bool(_DOTTED.search(word)) or bool(_INITIAL.search(sentence))
+
+
+def _strip(text: str, start: int, end: int) -> tuple[int, int]:
+    """Narrow a span to exclude surrounding whitespace."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased word tokens, accents kept, apostrophes joined (don't, Trump’s)."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    return [t.replace("’", "'") for t in _TOKEN.findall(text)]
+
+
+class Analyser:
+    """Turns text into index terms: tokens, stop words removed, Snowball-stemmed."""
+
+    def __init__(self, stem: bool = True, stop_words: bool = True, bigrams: bool = False) -> None:
+        self.stem = stem
+        self.stop_words = stop_words
+        self.bigrams = bigrams
+        self._stemmer = Stemmer.Stemmer("english")
+        self._stem_one = lru_cache(maxsize=200_000)(self._stemmer.stemWord)
+
+    def params(self) -> dict[str, object]:
+        """The settings that index and query must share."""
+        return {
+            "stem": self.stem,
+            "stop_words": self.stop_words,
+            "bigrams": self.bigrams,
+            "version": ANALYSER_VERSION,
+        }
+
+    def __call__(self, text: str) -> list[str]:
+        """Index terms of `text`, in order, repeats kept."""
+        return self.terms(tokenize(text))
+
+    def terms(self, tokens: Sequence[str]) -> list[str]:
+        """Index terms of already tokenized text."""
+        words = [_strip_possessive(t) for t in tokens]
+        if self.stop_words:
+            words = [w for w in words if w not in STOP_WORDS]
+        if self.stem:
+            stem = self._stem_one
+            words = [stem(w) for w in words]
+        if self.bigrams and len(words) > 1:
+            return words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+        return words
+
+
+def _strip_possessive(token: str) -> str:
+    """Drop a trailing 's so that Trump's and Trump are one term."""
+    return token[:-2] if token.endswith("'s") else token
+
+
+def content_words(tokens: Iterable[str]) -> list[str]:
+    """The tokens that are not stop words."""
+    return [t for t in tokens if _strip_possessive(t) not in STOP_WORDS]
