@@ -24,7 +24,7 @@ class AnswerSettings:
 
     candidates: int = 20  # passages whose sentences compete
     max_quotes: int = 3
-    min_coverage: float = 0.45  # share of the question's idf mass the best passage must contain
+    min_coverage: float = 0.6  # share of the question's idf mass the best passage must contain
     passage_weight: float = 0.35  # how much the passage's rank counts next to the sentence's own match
     context_weight: float = 0.5  # weight of the previous turn's words in a follow-up
     min_quote_ratio: float = 0.55  # a further quote must score at least this share of the first
@@ -52,9 +52,9 @@ def check_question(question: str) -> str:
 
 
 def is_follow_up(question: str, index: Index) -> bool:
-    """Whether a question leans on an earlier turn: it points back, or has barely any words of its own."""
+    """Whether a question leans on an earlier turn: it points back, or has no words of its own."""
     tokens = tokenize(question)
-    return any(t in _ANAPHORA for t in tokens) or len(set(index.analyser.terms(tokens))) < 2
+    return any(t in _ANAPHORA for t in tokens) or not index.analyser.terms(tokens)
 
 
 def analyse(index: Index, question: str, history: Sequence[str], settings: AnswerSettings) -> _Query:
