@@ -1,0 +1,187 @@
+"""The `qa-bot` command line: ask, chat, sources, reindex, stats, run, sync, start."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any, TextIO
+
+from retrieval.errors import QAError
+
+from . import render_text as render
+from .config import Settings, load_settings
+from .service import QAService
+
+log = logging.getLogger("qa-bot")
+
+
+def _parser() -> argparse.ArgumentParser:
+    """The argument parser, every subcommand sharing --docs, --db and --json."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--docs", metavar="DIR", help="documents folder (default: QA_DOCS or seeds/)")
+    common.add_argument("--db", metavar="PATH", help="SQLite database (default: QA_DB or data/qa.sqlite3)")
+    common.add_argument("--json", action="store_true", help="print JSON, one object a line")
+    parser = argparse.ArgumentParser(
+        prog="qa-bot", description="Answers questions about a folder of documents by quoting them."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    ask = sub.add_parser("ask", parents=[common], help="answer a question (or one per line of stdin)")
+    ask.add_argument("question", nargs="*", help="the question; omit to read one per line from stdin")
+    sub.add_parser("chat", parents=[common], help="a conversation; follow-up questions keep context")
+    sub.add_parser("sources", parents=[common], help="list the indexed documents")
+    sub.add_parser("reindex", parents=[common], help="rebuild the index from the documents folder")
+    sub.add_parser("stats", parents=[common], help="questions asked, answered, and feedback")
+    sub.add_parser("run", parents=[common], help="start the Discord bot (needs DISCORD_TOKEN)")
+    sub.add_parser("sync", parents=[common], help="register the slash commands with Discord now")
+    sub.add_parser("start", parents=[common], help="the Discord bot with a token, else the terminal chat")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `qa-bot` script; returns the exit status."""
+    args = _parser().parse_args(argv)
+    if not args.command:
+        _parser().print_help()
+        return 2
+    try:
+        settings = load_settings().with_paths(args.docs, args.db)
+        if args.command == "start":
+            args.command = "run" if settings.token else "chat"
+        # Terminal commands keep standard error for warnings; the Discord bot logs at the set level.
+        level = settings.log_level if args.command in ("run", "sync") else "WARNING"
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        if args.command in ("run", "sync"):
+            from .discord_app import run_discord
+
+            return run_discord(settings, sync_only=args.command == "sync")
+        return asyncio.run(_COMMANDS[args.command](settings, args))
+    except QAError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # the user gets one line; the log keeps the traceback
+        log.debug("unexpected error", exc_info=True)
+        print(f"error: unexpected {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+async def _with_service(settings: Settings, args: argparse.Namespace,
+                        body: Callable[[QAService], Awaitable[int]]) -> int:
+    """Open the service (building the index on first start), run `body`, close."""
+    service = await QAService.open(settings.db, settings.docs, follow_up_seconds=settings.follow_up_seconds,
+                                   progress=_progress_printer())
+    try:
+        return await body(service)
+    finally:
+        await service.close()
+
+
+def _emit(args: argparse.Namespace, text: str, obj: dict[str, Any], out: TextIO = sys.stdout) -> None:
+    """Print text, or one JSON object on its own line with --json."""
+    print(json.dumps(obj, ensure_ascii=False) if args.json else text, file=out, flush=True)
+
+
+def _progress_printer() -> Callable[[str], None]:
+    """Progress on standard error: one line rewritten in place on a terminal, else nothing."""
+    if not sys.stderr.isatty():
+        return lambda _msg: None
+
+    def show(message: str) -> None:
+        sys.stderr.write("\r\033[K" + message)
+        sys.stderr.flush()
+        if message.startswith("Done"):
+            sys.stderr.write("\n")
+
+    return show
+
+
+async def _answer_one(service: QAService, args: argparse.Namespace, question: str, conversation: str | None) -> bool:
+    """Answer and print one question; a bad question is reported and False returned."""
+    try:
+        asked = await service.ask(question, conversation, via="terminal")
+    except QAError as exc:
+        if args.json:
+            _emit(args, "", {"question": question, "answered": False, "quotes": [], "error": str(exc)})
+        else:
+            print(f"error: {exc}", file=sys.stderr)
+        return False
+    _emit(args, render.answer_text(asked.answer), render.answer_json(asked.answer))
+    return True
+
+
+async def _ask(settings: Settings, args: argparse.Namespace) -> int:
+    async def body(service: QAService) -> int:
+        if args.question:
+            return 0 if await _answer_one(service, args, " ".join(args.question), None) else 1
+        ok = True
+        for line in sys.stdin:
+            if line.strip():
+                ok = await _answer_one(service, args, line, None) and ok
+                if not args.json:
+                    print()
+        return 0 if ok else 1
+
+    return await _with_service(settings, args, body)
+
+
+async def _chat(settings: Settings, args: argparse.Namespace) -> int:
+    async def body(service: QAService) -> int:
+        interactive = sys.stdin.isatty()
+        if interactive and not args.json:
+            print(f"Ask about the {len(service.index.documents)} documents in {settings.docs}/ "
+                  "(follow-up questions keep context; Ctrl-D or 'quit' to leave).")
+        while True:
+            try:
+                line = await asyncio.to_thread(input, "you> ") if interactive else sys.stdin.readline()
+            except EOFError:
+                break
+            if not interactive and not line:
+                break
+            if line.strip().lower() in ("quit", "exit"):
+                break
+            if line.strip():
+                await _answer_one(service, args, line, "terminal")
+                if not args.json:
+                    print()
+        return 0
+
+    return await _with_service(settings, args, body)
+
+
+async def _sources(settings: Settings, args: argparse.Namespace) -> int:
+    async def body(service: QAService) -> int:
+        sources = service.sources()
+        _emit(args, render.sources_text(sources), render.sources_json(sources))
+        return 0
+
+    return await _with_service(settings, args, body)
+
+
+async def _reindex(settings: Settings, args: argparse.Namespace) -> int:
+    async def body(service: QAService) -> int:
+        report = await service.reindex(_progress_printer())
+        _emit(args, render.report_text(report), render.report_json(report))
+        return 0
+
+    return await _with_service(settings, args, body)
+
+
+async def _stats(settings: Settings, args: argparse.Namespace) -> int:
+    async def body(service: QAService) -> int:
+        stats = await service.stats()
+        text = (f"{stats.questions} questions, {stats.answered} answered; "
+                f"feedback 👍 {stats.thumbs_up} 👎 {stats.thumbs_down}")
+        _emit(args, text, render.stats_json(stats))
+        return 0
+
+    return await _with_service(settings, args, body)
+
+
+_COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]] = {
+    "ask": _ask, "chat": _chat, "sources": _sources, "reindex": _reindex, "stats": _stats,
+}

@@ -1,0 +1,106 @@
+"""Settings, read once at start from the environment and `.env`, validated, then passed down."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+from retrieval.errors import ConfigError
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable; `.env.example` documents each variable."""
+
+    token: str | None = field(default=None, repr=False)  # never printed
+    docs: Path = Path("seeds")
+    db: Path = Path("data/qa.sqlite3")
+    admin_ids: frozenset[int] = frozenset()
+    admin_role: str | None = None
+    dev_guild: int | None = None
+    log_level: str = "INFO"
+    answer_channels: frozenset[int] = frozenset()
+    api_base: str | None = None
+    gateway_url: str | None = None
+    shard_count: int | None = None
+    shard_ids: tuple[int, ...] | None = None
+    cooldown_seconds: float = 3.0
+    follow_up_seconds: float = 300.0
+
+    def with_paths(self, docs: str | None, db: str | None) -> Settings:
+        """A copy with the documents folder and/or database overridden (command-line flags)."""
+        return replace(self, docs=Path(docs) if docs else self.docs, db=Path(db) if db else self.db)
+
+
+def load_settings(env: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")) -> Settings:
+    """Settings from `.env` (if present) overlaid by the environment; ConfigError on a bad value."""
+    values: dict[str, str] = {}
+    if env_file is not None and env_file.is_file():
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(os.environ if env is None else env)
+
+    def get(name: str) -> str | None:
+        value = values.get(name, "").strip()
+        return value or None
+
+    level = (get("QA_LOG_LEVEL") or "INFO").upper()
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"QA_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {level!r}.")
+    shard_ids = _ints(get("QA_SHARD_IDS"), "QA_SHARD_IDS")
+    shard_count = _int(get("QA_SHARD_COUNT"), "QA_SHARD_COUNT")
+    if shard_ids and not shard_count:
+        raise ConfigError("QA_SHARD_IDS needs QA_SHARD_COUNT too.")
+    if shard_count and shard_ids and any(not 0 <= s < shard_count for s in shard_ids):
+        raise ConfigError(f"QA_SHARD_IDS must each be between 0 and {shard_count - 1}.")
+    return Settings(
+        token=get("DISCORD_TOKEN"),
+        docs=Path(get("QA_DOCS") or "seeds"),
+        db=Path(get("QA_DB") or "data/qa.sqlite3"),
+        admin_ids=frozenset(_ints(get("QA_ADMIN_IDS"), "QA_ADMIN_IDS") or ()),
+        admin_role=get("QA_ADMIN_ROLE"),
+        dev_guild=_int(get("QA_DEV_GUILD"), "QA_DEV_GUILD"),
+        log_level=level,
+        answer_channels=frozenset(_ints(get("QA_ANSWER_CHANNELS"), "QA_ANSWER_CHANNELS") or ()),
+        api_base=get("DISCORD_API_BASE"),
+        gateway_url=get("DISCORD_GATEWAY_URL"),
+        shard_count=shard_count,
+        shard_ids=tuple(shard_ids) if shard_ids else None,
+        cooldown_seconds=_float(get("QA_COOLDOWN_SECONDS"), "QA_COOLDOWN_SECONDS", 3.0),
+        follow_up_seconds=_float(get("QA_FOLLOW_UP_SECONDS"), "QA_FOLLOW_UP_SECONDS", 300.0),
+    )
+
+
+def _int(value: str | None, name: str) -> int | None:
+    """An integer setting, or None when unset."""
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {value!r}.") from None
+
+
+def _ints(value: str | None, name: str) -> list[int] | None:
+    """A comma-separated list of integers, or None when unset."""
+    if value is None:
+        return None
+    return [i for part in value.split(",") if part.strip() and (i := _int(part.strip(), name)) is not None]
+
+
+def _float(value: str | None, name: str, default: float) -> float:
+    """A non-negative number setting."""
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {value!r}.") from None
+    if number < 0:
+        raise ConfigError(f"{name} must not be negative.")
+    return number

@@ -1,0 +1,122 @@
+"""Rendering for the terminal: plain text for people, JSON objects for programs."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+from typing import Any
+
+from retrieval.model import Answer, Quote, Summary
+from retrieval.reindex import ReindexReport
+from retrieval.store import Stats
+
+from .service import SourceInfo
+
+NOT_FOUND = "I could not find that in the documents."
+
+
+def attribution(q: Quote | Any) -> str:
+    """“Title” — file, ¶N, date."""
+    date = f", {q.date}" if q.date else ""
+    return f"“{q.title}” — {q.source}, ¶{q.paragraph}{date}"
+
+
+def answer_text(answer: Answer) -> str:
+    """An answer as terminal text: each quote, then where it comes from."""
+    if not answer.answered:
+        lines = [NOT_FOUND]
+        if answer.closest:
+            lines.append("The closest documents are: " + "; ".join(f"“{t}”" for t in answer.closest) + ".")
+        return "\n".join(lines)
+    blocks = []
+    for n, q in enumerate(answer.quotes, start=1):
+        quote = textwrap.fill(q.text, width=88, initial_indent=f"{n}. “", subsequent_indent="   ") + "”"
+        blocks.append(f"{quote}\n   {attribution(q)}  (score {q.score:.2f})")
+    return "\n\n".join(blocks)
+
+
+def answer_json(answer: Answer) -> dict[str, Any]:
+    """An answer as a JSON-ready object."""
+    return {
+        "question": answer.question,
+        "answered": answer.answered,
+        "context_used": answer.context_used,
+        "quotes": [
+            {
+                "text": q.text, "source": q.source, "title": q.title, "paragraph": q.paragraph, "date": q.date,
+                "score": round(q.score, 4), "passage": q.passage, "start": q.start,
+            }
+            for q in answer.quotes
+        ],
+        "closest": list(answer.closest),
+    }
+
+
+def sources_text(sources: Sequence[SourceInfo]) -> str:
+    """The indexed documents, one a line."""
+    if not sources:
+        return "No documents are indexed."
+    lines = [f"{len(sources)} documents, {sum(s.passages for s in sources):,} passages:"]
+    lines += [f"- {s.id}  “{s.title}”  {s.date or 'no date'}  ({s.passages} passages)" for s in sources]
+    return "\n".join(lines)
+
+
+def sources_json(sources: Sequence[SourceInfo]) -> dict[str, Any]:
+    """The indexed documents as a JSON-ready object."""
+    return {"documents": [{"id": s.id, "title": s.title, "date": s.date, "passages": s.passages} for s in sources]}
+
+
+def report_text(report: ReindexReport) -> str:
+    """A reindex report for people."""
+    lines = [
+        f"Reindexed in {report.seconds:.2f}s: {len(report.added)} added, {len(report.changed)} changed, "
+        f"{len(report.removed)} removed, {len(report.unchanged)} unchanged, {len(report.skipped)} skipped; "
+        f"{report.passages:,} passages."
+    ]
+    for label, names in (("added", report.added), ("changed", report.changed), ("removed", report.removed)):
+        lines += [f"  {label}: {n}" for n in names]
+    lines += [f"  skipped: {s.name} — {s.reason}" for s in report.skipped]
+    return "\n".join(lines)
+
+
+def report_json(report: ReindexReport) -> dict[str, Any]:
+    """A reindex report as a JSON-ready object."""
+    return {
+        "added": list(report.added), "changed": list(report.changed), "removed": list(report.removed),
+        "unchanged": list(report.unchanged),
+        "skipped": [{"name": s.name, "reason": s.reason} for s in report.skipped],
+        "passages": report.passages, "seconds": round(report.seconds, 3),
+    }
+
+
+def stats_json(stats: Stats) -> dict[str, Any]:
+    """Question-log statistics as a JSON-ready object."""
+    return {
+        "questions": stats.questions, "answered": stats.answered,
+        "top_unanswered": [{"question": q, "count": n} for q, n in stats.top_unanswered],
+        "thumbs_up": stats.thumbs_up, "thumbs_down": stats.thumbs_down,
+    }
+
+
+def summary_text(summary: Summary) -> str:
+    """A summary for people: each sentence with its source."""
+    if not summary.sentences:
+        return "Nothing to summarise."
+    lines = []
+    for s in summary.sentences:
+        also = f" (also in {', '.join(s.also_in)})" if s.also_in else ""
+        lines.append(textwrap.fill(s.text, width=88, initial_indent="• ", subsequent_indent="  "))
+        lines.append(f"  — {s.source}, ¶{s.paragraph}{also}")
+    return "\n".join(lines)
+
+
+def summary_json(summary: Summary) -> dict[str, Any]:
+    """A summary as a JSON-ready object."""
+    return {
+        "kind": summary.kind, "subject": summary.subject,
+        "sentences": [
+            {"text": s.text, "source": s.source, "title": s.title, "paragraph": s.paragraph, "date": s.date,
+             "also_in": list(s.also_in)}
+            for s in summary.sentences
+        ],
+    }

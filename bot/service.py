@@ -1,0 +1,183 @@
+"""The one transport-neutral service that Discord and the terminal both call."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from retrieval.answer import AnswerSettings, answer
+from retrieval.documents import read_folder
+from retrieval.errors import BusyError, DocumentsError
+from retrieval.index import Index, Weighting
+from retrieval.model import Answer
+from retrieval.reindex import ReindexReport, build, compare, timed_report
+from retrieval.store import Stats, Store
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    """One indexed document, as listed by `sources`."""
+
+    id: str
+    title: str
+    date: str | None
+    passages: int
+
+
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """An answer and the id under which the question was logged (for feedback)."""
+
+    answer: Answer
+    question_id: int
+
+
+class Conversations:
+    """Recent questions per conversation (user and channel), forgotten after `ttl` seconds."""
+
+    def __init__(self, ttl: float, turns: int = 3, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self._turns = turns
+        self._clock = clock
+        self._recent: dict[str, deque[tuple[float, str]]] = {}
+
+    def history(self, key: str) -> list[str]:
+        """The conversation's questions still within the time window, oldest first."""
+        now = self._clock()
+        turns = self._recent.get(key)
+        if not turns:
+            return []
+        while turns and now - turns[0][0] > self.ttl:
+            turns.popleft()
+        if not turns:
+            del self._recent[key]
+        return [q for _, q in turns]
+
+    def remember(self, key: str, question: str) -> None:
+        """Add a turn to the conversation."""
+        self._recent.setdefault(key, deque(maxlen=self._turns)).append((self._clock(), question))
+        if len(self._recent) > 10_000:  # bound memory: drop the oldest conversation
+            self._recent.pop(next(iter(self._recent)))
+
+
+class QAService:
+    """Ask, sources, reindex and stats over one store and one swappable index."""
+
+    def __init__(
+        self, store: Store, docs: Path, index: Index, weighting: Weighting = Weighting(),
+        settings: AnswerSettings = AnswerSettings(), follow_up_seconds: float = 300.0,
+    ) -> None:
+        self.store = store
+        self.docs = docs
+        self._index = index
+        self.weighting = weighting
+        self.answer_settings = settings
+        self.conversations = Conversations(follow_up_seconds)
+        self._reindex_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(
+        cls, db: Path, docs: Path, weighting: Weighting = Weighting(), follow_up_seconds: float = 300.0,
+        progress: ProgressCallback | None = None,
+    ) -> QAService:
+        """Open the store and load the index from it; the folder is read only when the store is empty."""
+        store = await Store.open(db)
+        try:
+            documents, passages = await store.documents(), await store.passages()
+            index = await asyncio.to_thread(Index.build, documents, passages, weighting)
+            service = cls(store, docs, index, weighting, follow_up_seconds=follow_up_seconds)
+            if not documents:
+                await service.reindex(progress)
+        except BaseException:
+            await store.close()
+            raise
+        return service
+
+    @property
+    def index(self) -> Index:
+        """The index in force now: read once per request, so a request never sees a mix."""
+        return self._index
+
+    @property
+    def reindexing(self) -> bool:
+        """Whether a reindex is running."""
+        return self._reindex_lock.locked()
+
+    async def ask(
+        self, question: str, conversation: str | None = None, via: str = "terminal", user_id: str | None = None,
+        channel: str | None = None,
+    ) -> Asked:
+        """Answer a question (with the conversation's recent turns as context) and log it."""
+        index = self._index
+        history = self.conversations.history(conversation) if conversation else []
+        result = await asyncio.to_thread(answer, index, question, history, self.answer_settings)
+        if conversation:
+            # A follow-up is remembered with its context, so "and then?" chains keep the topic.
+            remembered = f"{history[-1]} {result.question}" if result.context_used and history else result.question
+            self.conversations.remember(conversation, remembered)
+        top = result.quotes[0].source if result.quotes else None
+        qid = await self.store.log_question(result.question, result.answered, top, via, user_id, channel)
+        return Asked(result, qid)
+
+    def sources(self) -> list[SourceInfo]:
+        """The indexed documents with title, date and passage count, by id."""
+        index = self._index
+        return [
+            SourceInfo(d.id, d.title, d.date, len(index.passages_of(d.id)))
+            for d in sorted(index.documents.values(), key=lambda d: d.id)
+        ]
+
+    async def reindex(self, progress: ProgressCallback | None = None) -> ReindexReport:
+        """Rebuild from the folder: store written in one transaction, then the index swapped.
+        On any failure the store and the index in force are left as they were."""
+        if self._reindex_lock.locked():
+            raise BusyError("A reindex is already running; try again when it has finished.")
+        async with self._reindex_lock:
+            started = time.perf_counter()
+            say = progress or (lambda _msg: None)
+            say(f"Reading {self.docs} …")
+            documents, skipped = await asyncio.to_thread(read_folder, self.docs)
+            report = compare(await self.store.hashes(), documents, skipped)
+            if not documents and self._index.passages:
+                raise DocumentsError(
+                    f"The documents folder {str(self.docs)!r} has no usable documents; the index was kept."
+                )
+            say(f"Indexing {len(report.added) + len(report.changed)} new or changed documents …")
+
+            def tick(done: int, total: int) -> None:
+                say(f"Indexed {done:,} of {total:,} …")
+
+            index = await asyncio.to_thread(build, documents, self._index, self.weighting, progress=tick)
+            if report.modified or not self._index.passages:
+                fresh = {*report.added, *report.changed}
+                upserts = [d for d in documents if d.id in fresh]
+                rows = [p for d in upserts for i in index.passages_of(d.id) for p in (index.passages[i],)]
+                await self.store.replace_documents(upserts, rows, report.removed, skipped)
+            else:
+                await self.store.replace_documents([], [], [], skipped)
+            self._index = index
+            report = timed_report(report, index, started)
+            log.info("reindex: %d added, %d changed, %d removed, %d skipped in %.2fs", len(report.added),
+                     len(report.changed), len(report.removed), len(report.skipped), report.seconds)
+            return report
+
+    async def stats(self) -> Stats:
+        """Questions asked, answered, top unanswered and feedback."""
+        return await self.store.stats()
+
+    async def feedback(self, question_id: int, user_id: str, value: int) -> bool:
+        """Record 👍 (1) or 👎 (-1) for a logged answer."""
+        return await self.store.record_feedback(question_id, user_id, value)
+
+    async def close(self) -> None:
+        """Close the store."""
+        await self.store.close()

@@ -1,0 +1,221 @@
+"""The SQLite store (aiosqlite): documents, passages, the question log and feedback."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from .errors import StoreError
+from .model import Document, Passage, Skipped
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    id TEXT PRIMARY KEY, title TEXT NOT NULL, date TEXT, content_hash TEXT NOT NULL, text TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS passages (
+    doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL, paragraph INTEGER NOT NULL, part INTEGER NOT NULL, text TEXT NOT NULL,
+    PRIMARY KEY (doc_id, ordinal)
+);
+CREATE TABLE IF NOT EXISTS skipped (name TEXT PRIMARY KEY, reason TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS questions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, asked_at TEXT NOT NULL DEFAULT (datetime('now')),
+    user_id TEXT, channel TEXT, via TEXT NOT NULL, question TEXT NOT NULL,
+    answered INTEGER NOT NULL, top_source TEXT
+);
+CREATE TABLE IF NOT EXISTS feedback (
+    question_id INTEGER NOT NULL REFERENCES questions(id), user_id TEXT NOT NULL,
+    value INTEGER NOT NULL CHECK (value IN (-1, 1)), at TEXT NOT NULL DEFAULT (datetime('now')),
+    PRIMARY KEY (question_id, user_id)
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """What the question log says."""
+
+    questions: int
+    answered: int
+    top_unanswered: tuple[tuple[str, int], ...]
+    thumbs_up: int
+    thumbs_down: int
+
+
+class Store:
+    """One SQLite file; every write that belongs together is one transaction."""
+
+    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
+        self._db = db
+        self.path = path
+
+    @classmethod
+    async def open(cls, path: Path) -> Store:
+        """Open (creating if needed) and check the database; StoreError with a clear reason if not."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"Cannot create the folder for the database {str(path)!r}: {exc.strerror}.") from exc
+        try:
+            db = await aiosqlite.connect(path, timeout=5)
+        except sqlite3.Error as exc:
+            raise StoreError(f"Cannot open the database {str(path)!r}: {exc}.") from exc
+        store = cls(db, path)
+        try:
+            await db.execute("PRAGMA foreign_keys = ON")
+            await db.execute("PRAGMA journal_mode = WAL")
+            await store._check()
+            await db.executescript(_SCHEMA)
+            await db.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+            await db.commit()
+        except sqlite3.Error as exc:
+            await db.close()
+            raise StoreError(_explain(path, exc)) from exc
+        except StoreError:
+            await db.close()
+            raise
+        return store
+
+    async def _check(self) -> None:
+        """Refuse a corrupt file before anything is written to it."""
+        async with self._db.execute("PRAGMA quick_check") as cur:
+            row = await cur.fetchone()
+        if not row or row[0] != "ok":
+            raise StoreError(f"The database {str(self.path)!r} is damaged ({row[0] if row else 'no answer'}).")
+
+    async def close(self) -> None:
+        """Close the connection; safe to call twice."""
+        try:
+            await self._db.close()
+        except (sqlite3.Error, ValueError):
+            pass
+
+    async def _all(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        """Every row of a query, errors as StoreError."""
+        try:
+            async with self._db.execute(sql, args) as cur:
+                return list(await cur.fetchall())
+        except sqlite3.Error as exc:
+            raise StoreError(_explain(self.path, exc)) from exc
+
+    async def documents(self) -> list[Document]:
+        """Every stored document, by id."""
+        rows = await self._all("SELECT id, title, date, content_hash, text FROM documents ORDER BY id")
+        return [Document(i, t, d, tuple(x.split("\n")) if x else (), h) for i, t, d, h, x in rows]
+
+    async def passages(self) -> list[Passage]:
+        """Every stored passage, in document and ordinal order."""
+        rows = await self._all("SELECT doc_id, paragraph, part, text FROM passages ORDER BY doc_id, ordinal")
+        return [Passage(d, p, t, part) for d, p, part, t in rows]
+
+    async def hashes(self) -> dict[str, str]:
+        """Content hash of each stored document."""
+        return dict(await self._all("SELECT id, content_hash FROM documents"))
+
+    async def skipped(self) -> list[Skipped]:
+        """Files skipped by the last reindex, and why."""
+        return [Skipped(n, r) for n, r in await self._all("SELECT name, reason FROM skipped ORDER BY name")]
+
+    async def replace_documents(
+        self, upserts: Sequence[Document], passages: Iterable[Passage], removed: Sequence[str],
+        skipped: Sequence[Skipped],
+    ) -> None:
+        """Write a reindex in one transaction: all of it lands, or none of it."""
+        changed = [d.id for d in upserts]
+        try:
+            await self._db.execute("BEGIN IMMEDIATE")
+            await self._db.executemany("DELETE FROM documents WHERE id = ?", [(i,) for i in [*removed, *changed]])
+            await self._db.executemany(
+                "INSERT INTO documents VALUES (?, ?, ?, ?, ?)",
+                [(d.id, d.title, d.date, d.content_hash, "\n".join(d.paragraphs)) for d in upserts],
+            )
+            ordinals: dict[str, int] = {}
+            rows = []
+            for p in passages:
+                ordinals[p.doc_id] = ordinals.get(p.doc_id, 0) + 1
+                rows.append((p.doc_id, ordinals[p.doc_id], p.paragraph, p.part, p.text))
+            await self._db.executemany("INSERT INTO passages VALUES (?, ?, ?, ?, ?)", rows)
+            await self._db.execute("DELETE FROM skipped")
+            await self._db.executemany("INSERT INTO skipped VALUES (?, ?)", [(s.name, s.reason) for s in skipped])
+            await self._db.commit()
+        except BaseException as exc:
+            await _rollback(self._db)
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(_explain(self.path, exc)) from exc
+            raise
+
+    async def log_question(
+        self, question: str, answered: bool, top_source: str | None, via: str, user_id: str | None = None,
+        channel: str | None = None,
+    ) -> int:
+        """Record a question; returns its id (for feedback)."""
+        try:
+            cur = await self._db.execute(
+                "INSERT INTO questions (user_id, channel, via, question, answered, top_source) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (user_id, channel, via, question, int(answered), top_source),
+            )
+            await self._db.commit()
+        except sqlite3.Error as exc:
+            raise StoreError(_explain(self.path, exc)) from exc
+        return int(cur.lastrowid or 0)
+
+    async def record_feedback(self, question_id: int, user_id: str, value: int) -> bool:
+        """Record (or change) a user's 👍/👎 on an answer; False if the question is unknown."""
+        try:
+            if not await self._all("SELECT 1 FROM questions WHERE id = ?", (question_id,)):
+                return False
+            await self._db.execute(
+                "INSERT INTO feedback (question_id, user_id, value) VALUES (?, ?, ?) "
+                "ON CONFLICT (question_id, user_id) DO UPDATE SET value = excluded.value, at = datetime('now')",
+                (question_id, user_id, value),
+            )
+            await self._db.commit()
+        except sqlite3.Error as exc:
+            raise StoreError(_explain(self.path, exc)) from exc
+        return True
+
+    async def stats(self, top: int = 5) -> Stats:
+        """Counts of questions, answered, frequent unanswered ones, and feedback."""
+        [(total, answered)] = await self._all("SELECT count(*), coalesce(sum(answered), 0) FROM questions")
+        unanswered = await self._all(
+            "SELECT lower(question) AS q, count(*) AS n FROM questions WHERE answered = 0 "
+            "GROUP BY q ORDER BY n DESC, q LIMIT ?", (top,)
+        )
+        [(up, down)] = await self._all(
+            "SELECT coalesce(sum(value = 1), 0), coalesce(sum(value = -1), 0) FROM feedback"
+        )
+        return Stats(total, answered, tuple((q, n) for q, n in unanswered), up, down)
+
+    async def integrity(self) -> str:
+        """SQLite's full integrity check: "ok" when the file is sound."""
+        return str((await self._all("PRAGMA integrity_check"))[0][0])
+
+
+async def _rollback(db: aiosqlite.Connection) -> None:
+    """Roll back, ignoring a connection that is already gone."""
+    try:
+        await db.rollback()
+    except (sqlite3.Error, ValueError):
+        pass
+
+
+def _explain(path: Path, exc: sqlite3.Error) -> str:
+    """One line a person can act on, for an SQLite error."""
+    text = str(exc)
+    if "readonly" in text:
+        return f"The database {str(path)!r} is read-only: check its permissions."
+    if "locked" in text or "busy" in text:
+        return f"The database {str(path)!r} is locked by another process: is the bot already running?"
+    if "not a database" in text or "malformed" in text or "disk image" in text:
+        return f"The database {str(path)!r} is damaged or not a database ({text})."
+    return f"Database error on {str(path)!r}: {text}."
