@@ -194,7 +194,7 @@ def _widen(counts: sp.csr_matrix, n_terms: int) -> sp.csr_matrix:
 def _weigh(counts: sp.csr_matrix, wt: Weighting) -> tuple[np.ndarray, sp.csc_matrix]:
     """Idf per term and the passage-by-term weight matrix, stored by term (CSC) for scoring."""
     n = counts.shape[0]
-    if n == 0:
+    if n == 0 or counts.shape[1] == 0:
         return np.zeros(counts.shape[1]), sp.csc_matrix(counts.shape, dtype=np.float32)
     transformer = TfidfTransformer(norm=None, smooth_idf=True, sublinear_tf=False).fit(counts)
     df = np.bincount(counts.indices, minlength=counts.shape[1])

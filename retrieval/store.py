@@ -196,6 +196,19 @@ class Store:
         )
         return Stats(total, answered, tuple((q, n) for q, n in unanswered), up, down)
 
+    async def get_meta(self, key: str) -> str | None:
+        """A value from the key-value table, or None."""
+        rows = await self._all("SELECT value FROM meta WHERE key = ?", (key,))
+        return str(rows[0][0]) if rows else None
+
+    async def set_meta(self, key: str, value: str) -> None:
+        """Set a value in the key-value table."""
+        try:
+            await self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+            await self._db.commit()
+        except sqlite3.Error as exc:
+            raise StoreError(_explain(self.path, exc)) from exc
+
     async def integrity(self) -> str:
         """SQLite's full integrity check: "ok" when the file is sound."""
         return str((await self._all("PRAGMA integrity_check"))[0][0])

@@ -1,0 +1,357 @@
+"""The Discord front-end: slash commands, mentions, DMs and feedback buttons over the service."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import re
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import discord
+import yarl
+from discord import app_commands
+
+from retrieval.errors import BusyError, QAError
+
+from . import render_discord as render
+from .config import Settings
+from .service import QAService
+
+log = logging.getLogger(__name__)
+
+DEFER_AFTER = 2.0  # seconds; Discord fails an interaction not answered within 3
+PROGRESS_EVERY = 2.0  # seconds between progress edits of a long reindex
+SHUTDOWN_GRACE = 10.0  # seconds in-flight questions get to finish at shutdown
+
+
+class Cooldown:
+    """At most one question per user per `seconds`."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self._clock = clock
+        self._last: dict[int, float] = {}
+
+    def wait_for(self, user_id: int) -> float:
+        """Seconds the user must still wait (0 when free); a free call starts a new period."""
+        now = self._clock()
+        left = self.seconds - (now - self._last.get(user_id, -1e18))
+        if left > 0:
+            return left
+        self._last[user_id] = now
+        if len(self._last) > 50_000:
+            self._last = {u: t for u, t in self._last.items() if now - t < self.seconds}
+        return 0.0
+
+
+def is_admin(settings: Settings, user: discord.abc.User, guild: discord.Guild | None) -> bool:
+    """Configured admin ids, the configured admin role, or Manage Server in the guild."""
+    if user.id in settings.admin_ids:
+        return True
+    if guild is None or not isinstance(user, discord.Member):
+        return False
+    if user.guild_permissions.manage_guild or user.guild_permissions.administrator:
+        return True
+    role = settings.admin_role
+    return role is not None and any(r.name == role or str(r.id) == role for r in user.roles)
+
+
+class AdminOnly(app_commands.CheckFailure):
+    """A member without admin rights tried an admin command."""
+
+
+class FeedbackButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"fb:(?P<value>up|down):(?P<qid>[0-9]+)"):
+    """👍/👎 under an answer; the custom id carries the question id, so it works after a restart."""
+
+    def __init__(self, value: str, question_id: int) -> None:
+        emoji = "👍" if value == "up" else "👎"
+        super().__init__(discord.ui.Button(emoji=emoji, style=discord.ButtonStyle.secondary,
+                                           custom_id=f"fb:{value}:{question_id}"))
+        self.value = value
+        self.question_id = question_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> FeedbackButton:
+        return cls(match["value"], int(match["qid"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        client = interaction.client
+        assert isinstance(client, QABot)
+        ok = await client.service.feedback(self.question_id, str(interaction.user.id), 1 if self.value == "up" else -1)
+        text = "Thanks for the feedback!" if ok else "That answer is no longer on record."
+        await interaction.response.send_message(text, ephemeral=True)
+
+
+def feedback_view(question_id: int) -> discord.ui.View:
+    """The buttons under an answer."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(FeedbackButton("up", question_id))
+    view.add_item(FeedbackButton("down", question_id))
+    return view
+
+
+class QABot(discord.AutoShardedClient):
+    """The bot: its dependencies come in through the constructor; set-up runs once in `setup_hook`."""
+
+    def __init__(self, service: QAService, settings: Settings, sync: bool = False) -> None:
+        intents = discord.Intents.default()
+        # Mentions and DMs carry their content without the privileged intent; answer channels need it.
+        intents.message_content = bool(settings.answer_channels)
+        sharding: dict[str, Any] = {}
+        if settings.shard_count:
+            sharding["shard_count"] = settings.shard_count
+        if settings.shard_ids:
+            sharding["shard_ids"] = list(settings.shard_ids)
+        super().__init__(intents=intents, allowed_mentions=discord.AllowedMentions.none(), **sharding)
+        self.service = service
+        self.settings = settings
+        self.force_sync = sync
+        self.cooldown = Cooldown(settings.cooldown_seconds)
+        self.tree = app_commands.CommandTree(self)
+        self.tree.on_error = self.on_app_command_error  # type: ignore[method-assign]
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        add_commands(self)
+
+    async def setup_hook(self) -> None:
+        """Register the persistent buttons and sync the commands if their definitions changed."""
+        self.add_dynamic_items(FeedbackButton)
+        await self.sync_commands(force=self.force_sync)
+
+    async def sync_commands(self, force: bool = False) -> bool:
+        """Sync to the development guild (or globally) when the definitions differ from the last sync."""
+        guild = discord.Object(self.settings.dev_guild) if self.settings.dev_guild else None
+        if guild:
+            self.tree.copy_global_to(guild=guild)
+        payload = [c.to_dict(self.tree) for c in self.tree.get_commands(guild=guild)]
+        digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+        key = f"commands:{self.application_id}:{guild.id if guild else 'global'}"
+        if not force and await self.service.store.get_meta(key) == digest:
+            log.info("slash commands unchanged; not syncing")
+            return False
+        await self.tree.sync(guild=guild)
+        await self.service.store.set_meta(key, digest)
+        log.info("synced %d slash commands %s", len(payload), f"to guild {guild.id}" if guild else "globally")
+        return True
+
+    async def on_ready(self) -> None:
+        log.info("ready as %s in %d guilds", self.user, len(self.guilds))
+
+    def track(self) -> _InFlight:
+        """Count a request in flight, so shutdown can wait for it."""
+        return _InFlight(self)
+
+    async def close(self) -> None:
+        """Let in-flight questions finish (up to a grace period), then disconnect."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), SHUTDOWN_GRACE)
+        except TimeoutError:
+            log.warning("closing with %d requests still in flight", self._in_flight)
+        await super().close()
+
+    async def on_message(self, message: discord.Message) -> None:
+        """Answer DMs, mentions and messages in answer channels; ignore bots, including itself."""
+        if message.author.bot or self.user is None or message.author.id == self.user.id:
+            return
+        dm = message.guild is None
+        mentioned = self.user in message.mentions
+        if not (dm or mentioned or message.channel.id in self.settings.answer_channels):
+            return
+        question = re.sub(rf"<@!?{self.user.id}>", " ", message.content).strip()
+        with self.track():
+            await self._answer_message(message, question, "dm" if dm else "mention" if mentioned else "channel")
+
+    async def _answer_message(self, message: discord.Message, question: str, via: str) -> None:
+        """Answer one message with a reply; errors become a short reply, never silence."""
+        if not question:
+            await message.reply("Ask me a question about the documents — or use `/help`.", mention_author=False)
+            return
+        wait = self.cooldown.wait_for(message.author.id)
+        if wait:
+            await message.reply(f"One moment — you can ask again in {wait:.0f}s.", mention_author=False)
+            return
+        try:
+            asked = await self.service.ask(question, f"{message.channel.id}:{message.author.id}", via,
+                                           str(message.author.id), str(message.channel.id))
+        except QAError as exc:
+            await message.reply(render.clean(str(exc)), mention_author=False)
+            return
+        except Exception:
+            log.exception("failed to answer a message")
+            await message.reply("Sorry, something went wrong on my side. Please try again.", mention_author=False)
+            return
+        await message.reply(embed=render.answer_embed(asked.answer), view=feedback_view(asked.question_id),
+                            mention_author=False)
+
+    async def respond(self, interaction: discord.Interaction[Any], work: Awaitable[dict[str, Any]],
+                      ephemeral: bool = False) -> None:
+        """Run `work`, answering directly when quick and deferring first when it may pass 3 seconds."""
+        with self.track():
+            task = asyncio.ensure_future(work)
+            done, _ = await asyncio.wait({task}, timeout=DEFER_AFTER)
+            if not done:
+                await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+            reply = await task
+            if interaction.response.is_done():
+                await interaction.followup.send(ephemeral=ephemeral, **reply)
+            else:
+                await interaction.response.send_message(ephemeral=ephemeral, **reply)
+
+    async def on_app_command_error(self, interaction: discord.Interaction[Any],
+                                   error: app_commands.AppCommandError) -> None:
+        """The one place errors become a friendly, ephemeral message; unexpected ones are logged."""
+        cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        if isinstance(cause, AdminOnly):
+            text = "Only server admins can use this command."
+        elif isinstance(cause, QAError):
+            text = str(cause)
+        elif isinstance(cause, app_commands.CheckFailure):
+            text = "You can't use this command here."
+        else:
+            log.error("command %s failed", interaction.command and interaction.command.name, exc_info=cause)
+            text = "Sorry, something went wrong on my side. Please try again."
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(render.clean(text), ephemeral=True)
+            else:
+                await interaction.response.send_message(render.clean(text), ephemeral=True)
+        except discord.HTTPException:
+            log.warning("could not report an error to the user", exc_info=True)
+
+
+class _InFlight:
+    """Context manager counting requests in flight on a bot."""
+
+    def __init__(self, bot: QABot) -> None:
+        self.bot = bot
+
+    def __enter__(self) -> None:
+        self.bot._in_flight += 1
+        self.bot._idle.clear()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.bot._in_flight -= 1
+        if self.bot._in_flight == 0:
+            self.bot._idle.set()
+
+
+def add_commands(bot: QABot) -> None:
+    """Define the slash commands on the bot's tree."""
+
+    def admin_only(interaction: discord.Interaction[Any]) -> bool:
+        if not is_admin(bot.settings, interaction.user, interaction.guild):
+            raise AdminOnly()
+        return True
+
+    @bot.tree.command(name="ask", description="Ask a question; the answer quotes the documents")
+    @app_commands.describe(question="What do you want to know?", private="Only you see the answer")
+    async def ask(interaction: discord.Interaction[Any], question: str, private: bool = False) -> None:
+        wait = bot.cooldown.wait_for(interaction.user.id)
+        if wait:
+            await interaction.response.send_message(f"One moment — you can ask again in {wait:.0f}s.", ephemeral=True)
+            return
+
+        async def work() -> dict[str, Any]:
+            asked = await bot.service.ask(question, f"{interaction.channel_id}:{interaction.user.id}", "slash",
+                                          str(interaction.user.id), str(interaction.channel_id))
+            return {"embed": render.answer_embed(asked.answer), "view": feedback_view(asked.question_id)}
+
+        await bot.respond(interaction, work(), ephemeral=private)
+
+    @bot.tree.command(name="sources", description="List the documents I answer from")
+    @app_commands.describe(page="Page of the list")
+    async def sources(interaction: discord.Interaction[Any], page: app_commands.Range[int, 1, 10_000] = 1) -> None:
+        embed, _pages = render.sources_embed(bot.service.sources(), page)
+        await interaction.response.send_message(embed=embed)
+
+    @bot.tree.command(name="help", description="What I do and how to use me")
+    async def help_(interaction: discord.Interaction[Any]) -> None:
+        await interaction.response.send_message(embed=render.help_embed(), ephemeral=True)
+
+    @bot.tree.command(name="reindex", description="Re-read the documents folder (admins)")
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.check(admin_only)
+    async def reindex(interaction: discord.Interaction[Any]) -> None:
+        if bot.service.reindexing:
+            raise BusyError("A reindex is already running; I'll keep answering from the current index.")
+        await interaction.response.defer(thinking=True)
+        with bot.track():
+            await _reindex_with_progress(bot, interaction)
+
+    @bot.tree.command(name="stats", description="Questions asked, answered, and feedback (admins)")
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.check(admin_only)
+    async def stats(interaction: discord.Interaction[Any]) -> None:
+        await interaction.response.send_message(embed=render.stats_embed(await bot.service.stats()), ephemeral=True)
+
+
+async def _reindex_with_progress(bot: QABot, interaction: discord.Interaction[Any]) -> None:
+    """Reindex, editing the deferred response with progress every few seconds, then the report."""
+    latest = ["Reindexing…"]
+
+    async def show_progress() -> None:
+        shown = ""
+        while True:
+            await asyncio.sleep(PROGRESS_EVERY)
+            if latest[0] != shown:
+                shown = latest[0]
+                await interaction.edit_original_response(content=f"⏳ {render.clean(shown)}")
+
+    ticker = asyncio.create_task(show_progress())
+    try:
+        report = await bot.service.reindex(lambda message: latest.__setitem__(0, message))
+    finally:
+        ticker.cancel()
+    await interaction.edit_original_response(content=None, embed=render.report_embed(report))
+
+
+def apply_endpoints(settings: Settings) -> None:
+    """Point discord.py at a Discord-compatible server when configured (and at the fake in tests)."""
+    if settings.api_base:
+        discord.http.Route.BASE = settings.api_base.rstrip("/")
+    if settings.gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
+
+
+def run_discord(settings: Settings, sync_only: bool = False) -> int:
+    """Run the bot until SIGTERM or Ctrl-C; returns the exit status. One clear line on failure."""
+    if not settings.token:
+        raise QAError("DISCORD_TOKEN is not set: put it in .env (see .env.example) or the environment.")
+    apply_endpoints(settings)
+    return asyncio.run(_run(settings, sync_only))
+
+
+async def _run(settings: Settings, sync_only: bool) -> int:
+    """Open the service, start the bot, and close both cleanly on a signal."""
+    service = await QAService.open(settings.db, settings.docs, follow_up_seconds=settings.follow_up_seconds)
+    bot = QABot(service, settings, sync=sync_only)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
+    try:
+        if sync_only:
+            await bot.login(settings.token or "")
+            await bot.sync_commands(force=True)
+            print("Slash commands synced.")
+            return 0
+        await bot.start(settings.token or "")
+        return 0
+    except discord.LoginFailure:
+        raise QAError("Discord rejected the token: check DISCORD_TOKEN (Developer Portal → Bot → Reset Token).") from None
+    except discord.PrivilegedIntentsRequired:
+        raise QAError("Answer channels need the Message Content intent: enable it in the Developer Portal.") from None
+    except (aiohttp.ClientConnectionError, TimeoutError) as exc:
+        raise QAError(f"Cannot reach Discord ({type(exc).__name__}); check the network or DISCORD_API_BASE.") from exc
+    finally:
+        if not bot.is_closed():
+            await bot.close()
+        await service.close()

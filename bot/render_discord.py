@@ -1,0 +1,213 @@
+"""Rendering for Discord: answers, sources, reports and summaries as embeds within Discord's limits.
+
+Every limit lives here. Text from documents and users is escaped (markdown, backticks, mentions)
+so that it can neither ping anyone nor break out of its quote.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import discord
+
+from retrieval.model import Answer, Quote, Summary
+from retrieval.reindex import ReindexReport
+from retrieval.store import Stats
+
+from .service import SourceInfo
+
+EMBED_TITLE = 256
+EMBED_DESCRIPTION = 4096
+EMBED_FOOTER = 2048
+EMBED_TOTAL = 6000
+MESSAGE_CONTENT = 2000
+QUOTE_CHARS = 1200  # one quote's share of the description: three fit with room for attribution
+SOURCES_PER_PAGE = 15
+COLOUR = discord.Colour.blurple()
+NOT_FOUND_COLOUR = discord.Colour.light_grey()
+
+
+def clean(text: str) -> str:
+    """Text made inert: markdown (backticks included) escaped, mentions defused."""
+    return discord.utils.escape_mentions(discord.utils.escape_markdown(text, ignore_links=False))
+
+
+def shorten(text: str, limit: int) -> str:
+    """At most `limit` characters, cut at a word with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text[: max(limit - 1, 0)].rsplit(" ", 1)[0]
+    return (cut if cut else text[: max(limit - 1, 0)]) + "…"
+
+
+def quote_block(q: Quote, limit: int = QUOTE_CHARS) -> str:
+    """The passage as a block quote with the answering sentences in bold, trimmed around them."""
+    before, sentence, after = q.passage[: q.start], q.text, q.passage[q.end :]
+    sentence = shorten(sentence, limit - 40)
+    room = max(limit - len(sentence), 0)
+    before = _tail(before, room // 2)
+    after = shorten(after, room - len(before))
+    body = f"{clean(before)}**{clean(sentence)}**{clean(after)}"
+    return "> " + body.replace("\n", "\n> ")
+
+
+def _tail(text: str, limit: int) -> str:
+    """The last `limit` characters of `text`, starting at a word, with a leading ellipsis."""
+    if len(text) <= limit:
+        return text
+    if limit <= 1:
+        return ""
+    cut = text[-(limit - 1) :]
+    return "…" + (cut.split(" ", 1)[1] if " " in cut else cut)
+
+
+def attribution(q: Quote) -> str:
+    """— *Title* · `file` · ¶N · date"""
+    date = f" · {q.date}" if q.date else ""
+    return f"— *{clean(shorten(q.title, 150))}* · {clean(q.source)} · ¶{q.paragraph}{date}"
+
+
+def answer_embed(answer: Answer) -> discord.Embed:
+    """One embed: each quote a block quote with its attribution, or a helpful not-found."""
+    title = shorten(answer.question, EMBED_TITLE)
+    if not answer.answered:
+        text = "I couldn't find that in the documents."
+        if answer.closest:
+            closest = (f"• *{clean(shorten(t, 200))}*" for t in answer.closest)
+            text += "\nThe closest documents are:\n" + "\n".join(closest)
+        text += "\n\nTry other words, or `/sources` to see what I know."
+        return discord.Embed(title=clean(title), description=text, colour=NOT_FOUND_COLOUR)
+    blocks = [f"{quote_block(q)}\n{attribution(q)}" for q in answer.quotes]
+    description = "\n\n".join(blocks)
+    while len(description) > EMBED_DESCRIPTION and len(blocks) > 1:  # never reject: drop the weakest quote
+        blocks.pop()
+        description = "\n\n".join(blocks)
+    embed = discord.Embed(title=clean(title), description=shorten(description, EMBED_DESCRIPTION), colour=COLOUR)
+    footer = "Quoted verbatim from the documents."
+    if answer.context_used:
+        footer += " Follow-up: read with your previous question."
+    return embed.set_footer(text=footer)
+
+
+def sources_embed(sources: Sequence[SourceInfo], page: int) -> tuple[discord.Embed, int]:
+    """One page of the indexed documents, and the number of pages."""
+    pages = max(1, -(-len(sources) // SOURCES_PER_PAGE))
+    page = min(max(page, 1), pages)
+    chunk = sources[(page - 1) * SOURCES_PER_PAGE : page * SOURCES_PER_PAGE]
+    lines = [
+        f"**{clean(shorten(s.title, 150))}**\n{clean(s.id)} · {s.date or 'no date'} · {s.passages} passages"
+        for s in chunk
+    ]
+    total = sum(s.passages for s in sources)
+    embed = discord.Embed(
+        title=f"{len(sources)} documents, {total:,} passages",
+        description=shorten("\n".join(lines) or "No documents are indexed.", EMBED_DESCRIPTION),
+        colour=COLOUR,
+    )
+    if pages > 1:
+        embed.set_footer(text=f"Page {page} of {pages} — /sources page:{min(page + 1, pages)} for more")
+    return embed, pages
+
+
+def report_embed(report: ReindexReport) -> discord.Embed:
+    """A reindex report."""
+    embed = discord.Embed(
+        title="Reindex finished",
+        description=(
+            f"{len(report.added)} added · {len(report.changed)} changed · {len(report.removed)} removed · "
+            f"{len(report.unchanged)} unchanged · {len(report.skipped)} skipped\n"
+            f"{report.passages:,} passages in {report.seconds:.2f}s"
+        ),
+        colour=discord.Colour.green(),
+    )
+    for label, names in (("Added", report.added), ("Changed", report.changed), ("Removed", report.removed)):
+        if names:
+            embed.add_field(name=label, value=_listing(names), inline=False)
+    if report.skipped:
+        embed.add_field(
+            name="Skipped", value=_listing([f"{s.name} — {s.reason}" for s in report.skipped]), inline=False
+        )
+    return embed
+
+
+def _listing(items: Sequence[str], limit: int = 1024) -> str:
+    """Items one a line, within an embed field's 1024 characters."""
+    lines: list[str] = []
+    for n, item in enumerate(items):
+        line = clean(shorten(item, 200))
+        rest = len(items) - n
+        if sum(len(x) + 1 for x in lines) + len(line) + 20 > limit:
+            lines.append(f"… and {rest} more")
+            break
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def stats_embed(stats: Stats) -> discord.Embed:
+    """Question-log statistics."""
+    share = f"{stats.answered / stats.questions:.0%}" if stats.questions else "—"
+    embed = discord.Embed(
+        title="Question statistics",
+        description=(
+            f"{stats.questions:,} questions asked, {stats.answered:,} answered ({share}).\n"
+            f"Feedback: 👍 {stats.thumbs_up} · 👎 {stats.thumbs_down}"
+        ),
+        colour=COLOUR,
+    )
+    if stats.top_unanswered:
+        embed.add_field(
+            name="Most frequent unanswered",
+            value=_listing([f"{n}× {q}" for q, n in stats.top_unanswered]),
+            inline=False,
+        )
+    return embed
+
+
+def summary_embed(summary: Summary) -> discord.Embed:
+    """A summary: each sentence quoted with its source."""
+    title = {"document": "Summary of", "topic": "What the documents say about", "collection": "Summary of"}
+    heading = shorten(f"{title.get(summary.kind, 'Summary of')} {summary.subject}", EMBED_TITLE)
+    if not summary.sentences:
+        return discord.Embed(title=clean(heading), description="Nothing in the documents to summarise.",
+                             colour=NOT_FOUND_COLOUR)
+    blocks = []
+    for s in summary.sentences:
+        also = f" (also in {clean(', '.join(s.also_in))})" if s.also_in else ""
+        blocks.append(f"> {clean(shorten(s.text, 900))}\n— {clean(s.source)} · ¶{s.paragraph}{also}")
+    while len("\n".join(blocks)) > EMBED_DESCRIPTION and len(blocks) > 1:
+        blocks.pop()
+    return discord.Embed(title=clean(heading), description=shorten("\n".join(blocks), EMBED_DESCRIPTION),
+                         colour=COLOUR)
+
+
+HELP_TEXT = (
+    "I answer questions about this server's documents by **quoting** them — every answer is the documents' "
+    "own words, with the document, paragraph and date. When the documents don't say, I tell you so.\n\n"
+    "**Ask**\n"
+    "• `/ask question:` — add `private:True` to see the answer alone\n"
+    "• mention me with a question, or write to me in a DM\n"
+    "• follow-ups like *what did he say about it?* keep the context for a few minutes\n\n"
+    "**Explore**\n"
+    "• `/sources` — the documents I know\n"
+    "• `/summary` — the whole collection, `document:` one document, or `topic:` a subject\n\n"
+    "**Admins**\n"
+    "• `/reindex` — re-read the documents folder\n"
+    "• `/stats` — questions asked, answered, and your 👍/👎 feedback"
+)
+
+
+def help_embed() -> discord.Embed:
+    """What the bot does and how to use it."""
+    return discord.Embed(title="How to use me", description=HELP_TEXT, colour=COLOUR)
+
+
+def embed_fits(embed: discord.Embed) -> bool:
+    """Whether an embed is within every Discord limit (used by tests and as a last guard)."""
+    return (
+        len(embed) <= EMBED_TOTAL
+        and len(embed.title or "") <= EMBED_TITLE
+        and len(embed.description or "") <= EMBED_DESCRIPTION
+        and len(embed.fields) <= 25
+        and all(len(f.name or "") <= 256 and len(f.value or "") <= 1024 for f in embed.fields)
+        and len(embed.footer.text or "") <= EMBED_FOOTER
+    )
