@@ -346,7 +346,7 @@ async def _run(settings: Settings, sync_only: bool) -> int:
         await bot.start(settings.token or "")
         return 0
     except discord.LoginFailure:
-        raise QAError("Discord rejected the token: check DISCORD_TOKEN (Developer Portal → Bot → Reset Token).") from None
+        raise QAError("Discord rejected the token: check DISCORD_TOKEN (Developer Portal → Bot).") from None
     except discord.PrivilegedIntentsRequired:
         raise QAError("Answer channels need the Message Content intent: enable it in the Developer Portal.") from None
     except (aiohttp.ClientConnectionError, TimeoutError) as exc:

@@ -10,11 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from retrieval import persist
 from retrieval.answer import AnswerSettings, answer
 from retrieval.documents import read_folder
-from retrieval.errors import BusyError, DocumentsError
+from retrieval.errors import BusyError, DocumentsError, IndexFileError
 from retrieval.index import Index, Weighting
-from retrieval.model import Answer
+from retrieval.model import Answer, Document, Passage
+from retrieval.persist import fingerprint
 from retrieval.reindex import ReindexReport, build, compare, timed_report
 from retrieval.store import Stats, Store
 
@@ -69,6 +71,32 @@ class Conversations:
             self._recent.pop(next(iter(self._recent)))
 
 
+def index_path(db: Path) -> Path:
+    """Where the index arrays are kept, beside the database."""
+    return db.with_name(db.name + ".index.npz")
+
+
+def _load_or_build(path: Path, documents: list[Document], passages: list[Passage], weighting: Weighting) -> Index:
+    """The saved index when it matches the stored passages, else a fresh build (saved for next time)."""
+    corpus = fingerprint(documents)
+    try:
+        return persist.load(path, documents, passages, corpus, weighting)
+    except IndexFileError as exc:
+        log.info("building the index from the store: %s", exc)
+    index = Index.build(documents, passages, weighting)
+    if passages:
+        _save_quietly(index, path, corpus)
+    return index
+
+
+def _save_quietly(index: Index, path: Path, corpus: str) -> None:
+    """Save the index arrays; a failure only costs a slower next start, so it is logged, not raised."""
+    try:
+        persist.save(index, path, corpus)
+    except OSError as exc:
+        log.warning("could not save the index to %s: %s", path, exc)
+
+
 class QAService:
     """Ask, sources, reindex and stats over one store and one swappable index."""
 
@@ -93,7 +121,7 @@ class QAService:
         store = await Store.open(db)
         try:
             documents, passages = await store.documents(), await store.passages()
-            index = await asyncio.to_thread(Index.build, documents, passages, weighting)
+            index = await asyncio.to_thread(_load_or_build, index_path(db), documents, passages, weighting)
             service = cls(store, docs, index, weighting, follow_up_seconds=follow_up_seconds)
             if not documents:
                 await service.reindex(progress)
@@ -164,6 +192,7 @@ class QAService:
                 await self.store.replace_documents(upserts, rows, report.removed, skipped)
             else:
                 await self.store.replace_documents([], [], [], skipped)
+            await asyncio.to_thread(_save_quietly, index, index_path(self.store.path), fingerprint(documents))
             self._index = index
             report = timed_report(report, index, started)
             log.info("reindex: %d added, %d changed, %d removed, %d skipped in %.2fs", len(report.added),

@@ -80,6 +80,7 @@ class Index:
         counts: sp.csr_matrix,
         vocabulary: dict[str, int],
         weighting: Weighting = Weighting(),
+        weighed: tuple[np.ndarray, sp.csc_matrix] | None = None,
     ) -> None:
         self.documents = {d.id: d for d in documents}
         self.passages = tuple(passages)
@@ -88,7 +89,7 @@ class Index:
         self.analyser = weighting.analyser()
         n_terms = len(vocabulary)
         self.counts = counts if counts.shape[1] == n_terms else _widen(counts, n_terms)
-        self.idf, self.weights = _weigh(self.counts, weighting)
+        self.idf, self.weights = weighed if weighed is not None else _weigh(self.counts, weighting)
         self.df = np.diff(self.weights.indptr)
         # Unknown words count as rare as a word can be, so a question about them is weakly covered.
         self.max_idf = float(self.idf.max()) if self.idf.size else 1.0
