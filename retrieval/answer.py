@@ -82,7 +82,9 @@ def answer(
         if tid is not None and index.df[tid] > 0:
             vector[tid] = weight
     hits = index.search(vector, settings.candidates)
-    if not hits or _coverage(index, query, hits[0].passage) < settings.min_coverage:
+    # A follow-up's own words may sit beside, not inside, the passage its context points to.
+    judged = hits[:3] if query.context_used else hits[:1]
+    if not hits or max(_coverage(index, query, h.passage) for h in judged) < settings.min_coverage:
         return Answer(question, (), closest_titles(index, hits), query.context_used)
     quotes = _rank_quotes(index, query, hits, settings)
     return Answer(question, tuple(quotes), (), query.context_used)

@@ -67,10 +67,19 @@ def _read(folder: Path, path: Path, max_bytes: int) -> bytes:
             raise SkipReason("it is not a regular file")
         size = real.stat().st_size
         if size > max_bytes:
-            raise SkipReason(f"it is larger than the limit of {max_bytes // (1024 * 1024)} MiB")
+            raise SkipReason(f"it is larger than the limit of {_size(max_bytes)} ({_size(size)})")
         return real.read_bytes()
     except OSError as exc:
         raise SkipReason(f"it cannot be read ({exc.strerror or exc})") from exc
+
+
+def _size(n: int) -> str:
+    """A byte count for people: 512 bytes, 20 KiB, 1.5 MiB."""
+    if n < 1024:
+        return f"{n} bytes"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.0f} KiB"
+    return f"{n / (1024 * 1024):.1f} MiB".replace(".0 MiB", " MiB")
 
 
 def decode(raw: bytes) -> str:

@@ -178,6 +178,8 @@ class Index:
 
 def top_k(ids: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The `k` highest scores by partial sort, then ordered by score, ties by id."""
+    if k <= 0:
+        return ids[:0], scores[:0]
     if ids.size > k:
         # Keep everything tied with the k-th score so that the tie-break by id stays exact.
         kth = np.partition(scores, ids.size - k)[ids.size - k]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -55,6 +56,9 @@ class Store:
     def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
         self._db = db
         self.path = path
+        # One connection is shared by every request: a write must not run (and commit) inside another's
+        # transaction, e.g. a question logged while a reindex is being written.
+        self._write = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: Path) -> Store:
@@ -70,8 +74,8 @@ class Store:
         store = cls(db, path)
         try:
             await db.execute("PRAGMA foreign_keys = ON")
+            await store._check()  # before journal_mode = WAL, which rewrites the file header
             await db.execute("PRAGMA journal_mode = WAL")
-            await store._check()
             await db.executescript(_SCHEMA)
             await db.execute(
                 "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
@@ -131,57 +135,66 @@ class Store:
     ) -> None:
         """Write a reindex in one transaction: all of it lands, or none of it."""
         changed = [d.id for d in upserts]
-        try:
-            await self._db.execute("BEGIN IMMEDIATE")
-            await self._db.executemany("DELETE FROM documents WHERE id = ?", [(i,) for i in [*removed, *changed]])
-            await self._db.executemany(
-                "INSERT INTO documents VALUES (?, ?, ?, ?, ?)",
-                [(d.id, d.title, d.date, d.content_hash, "\n".join(d.paragraphs)) for d in upserts],
-            )
-            ordinals: dict[str, int] = {}
-            rows = []
-            for p in passages:
-                ordinals[p.doc_id] = ordinals.get(p.doc_id, 0) + 1
-                rows.append((p.doc_id, ordinals[p.doc_id], p.paragraph, p.part, p.text))
-            await self._db.executemany("INSERT INTO passages VALUES (?, ?, ?, ?, ?)", rows)
-            await self._db.execute("DELETE FROM skipped")
-            await self._db.executemany("INSERT INTO skipped VALUES (?, ?)", [(s.name, s.reason) for s in skipped])
-            await self._db.commit()
-        except BaseException as exc:
-            await _rollback(self._db)
-            if isinstance(exc, sqlite3.Error):
-                raise StoreError(_explain(self.path, exc)) from exc
-            raise
+        async with self._write:
+            try:
+                await self._db.execute("BEGIN IMMEDIATE")
+                await self._db.executemany(
+                    "DELETE FROM documents WHERE id = ?", [(i,) for i in [*removed, *changed]]
+                )
+                await self._db.executemany(
+                    "INSERT INTO documents VALUES (?, ?, ?, ?, ?)",
+                    [(d.id, d.title, d.date, d.content_hash, "\n".join(d.paragraphs)) for d in upserts],
+                )
+                ordinals: dict[str, int] = {}
+                rows = []
+                for p in passages:
+                    ordinals[p.doc_id] = ordinals.get(p.doc_id, 0) + 1
+                    rows.append((p.doc_id, ordinals[p.doc_id], p.paragraph, p.part, p.text))
+                await self._db.executemany("INSERT INTO passages VALUES (?, ?, ?, ?, ?)", rows)
+                await self._db.execute("DELETE FROM skipped")
+                await self._db.executemany(
+                    "INSERT INTO skipped VALUES (?, ?)", [(s.name, s.reason) for s in skipped]
+                )
+                await self._db.commit()
+            except BaseException as exc:
+                await _rollback(self._db)
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(_explain(self.path, exc)) from exc
+                raise
 
     async def log_question(
         self, question: str, answered: bool, top_source: str | None, via: str, user_id: str | None = None,
         channel: str | None = None,
     ) -> int:
         """Record a question; returns its id (for feedback)."""
-        try:
-            cur = await self._db.execute(
-                "INSERT INTO questions (user_id, channel, via, question, answered, top_source) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (user_id, channel, via, question, int(answered), top_source),
-            )
-            await self._db.commit()
-        except sqlite3.Error as exc:
-            raise StoreError(_explain(self.path, exc)) from exc
+        async with self._write:
+            try:
+                cur = await self._db.execute(
+                    "INSERT INTO questions (user_id, channel, via, question, answered, top_source) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (user_id, channel, via, question, int(answered), top_source),
+                )
+                await self._db.commit()
+            except sqlite3.Error as exc:
+                await _rollback(self._db)
+                raise StoreError(_explain(self.path, exc)) from exc
         return int(cur.lastrowid or 0)
 
     async def record_feedback(self, question_id: int, user_id: str, value: int) -> bool:
         """Record (or change) a user's 👍/👎 on an answer; False if the question is unknown."""
-        try:
-            if not await self._all("SELECT 1 FROM questions WHERE id = ?", (question_id,)):
-                return False
-            await self._db.execute(
-                "INSERT INTO feedback (question_id, user_id, value) VALUES (?, ?, ?) "
-                "ON CONFLICT (question_id, user_id) DO UPDATE SET value = excluded.value, at = datetime('now')",
-                (question_id, user_id, value),
-            )
-            await self._db.commit()
-        except sqlite3.Error as exc:
-            raise StoreError(_explain(self.path, exc)) from exc
+        async with self._write:
+            try:
+                if not await self._all("SELECT 1 FROM questions WHERE id = ?", (question_id,)):
+                    return False
+                await self._db.execute(
+                    "INSERT INTO feedback (question_id, user_id, value) VALUES (?, ?, ?) "
+                    "ON CONFLICT (question_id, user_id) DO UPDATE SET value = excluded.value, at = datetime('now')",
+                    (question_id, user_id, value),
+                )
+                await self._db.commit()
+            except sqlite3.Error as exc:
+                await _rollback(self._db)
+                raise StoreError(_explain(self.path, exc)) from exc
         return True
 
     async def stats(self, top: int = 5) -> Stats:
@@ -203,11 +216,13 @@ class Store:
 
     async def set_meta(self, key: str, value: str) -> None:
         """Set a value in the key-value table."""
-        try:
-            await self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
-            await self._db.commit()
-        except sqlite3.Error as exc:
-            raise StoreError(_explain(self.path, exc)) from exc
+        async with self._write:
+            try:
+                await self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+                await self._db.commit()
+            except sqlite3.Error as exc:
+                await _rollback(self._db)
+                raise StoreError(_explain(self.path, exc)) from exc
 
     async def integrity(self) -> str:
         """SQLite's full integrity check: "ok" when the file is sound."""

@@ -17,7 +17,7 @@ _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 _SENTENCE_END = re.compile(r"""[.!?…]+["'”’)\]]*(?=\s+)""")
 _NEXT_START = re.compile(r"""\s+["'“‘(\[]*[A-Z0-9À-Þ]""")
 _ABBREVIATIONS = frozenset(
-    """mr mrs ms dr prof sr jr st mt vs etc inc ltd co corp gov gen col lt sgt rep sen rev fig no
+    """mr mrs ms dr prof sr jr st mt vs etc inc ltd co corp gov gen col lt sgt rep sen rev fig
     jan feb mar apr jun jul aug sep sept oct nov dec est approx dept univ""".split()
 )
 _DOTTED = re.compile(r"(?:\b[A-Za-z]\.){2,}$")  # U.S. D.C. e.g.

@@ -27,6 +27,14 @@ hides message content from a bot without the message-content intent (except DMs 
 mentions), and serves ``fake_discord_payloads``' world (one guild, alice, bob, an admin and
 another bot) unless given another. Fault hooks: ``fail_next`` (429 / 5xx) and
 ``drop_gateway``.
+
+discord.py facts this relies on (2.7): JSON responses need Content-Type exactly
+``application/json`` or discord.py treats them as text; a 429 without a ``Via`` header is taken
+for a Cloudflare ban and not retried; ``Client.before_identify_hook`` sleeps 5 s before every
+re-IDENTIFY (override it in a test bot to keep session-loss tests fast); ``on_ready`` waits
+``guild_ready_timeout`` (default 2 s) after the last GUILD_CREATE, so test bots pass 0.1;
+without the members intent Discord (and the fake) list only the bot in GUILD_CREATE; the
+gateway closing with 1000 or 4000 makes discord.py resume, with 4004 or 4010-4014 it gives up.
 """
 
 from __future__ import annotations
@@ -54,6 +62,7 @@ from fake_discord_payloads import (
     DEFAULT_PERMISSIONS,
     EPHEMERAL,
     INTENT_DIRECT_MESSAGES,
+    INTENT_GUILD_MEMBERS,
     INTENT_GUILD_MESSAGES,
     INTENT_MESSAGE_CONTENT,
     JSON,
@@ -312,7 +321,7 @@ class FakeDiscord:
         """Configure the world; ``token=None`` accepts any token, ``port=0`` picks a free port."""
         self.bot_user = bot_user
         self.application_id = application_id or bot_user.id
-        self.guilds: tuple[FakeGuild, ...] = tuple(default_guild() if guilds is None else guilds)
+        self.guilds: tuple[FakeGuild, ...] = (default_guild(),) if guilds is None else tuple(guilds)
         self.owner = owner
         self.token = token
         self.heartbeat_interval = heartbeat_interval
@@ -823,7 +832,9 @@ class FakeDiscord:
 
         429 carries Discord's body (``retry_after``, ``global``) and headers (``Retry-After``,
         ``X-RateLimit-*``, and ``Via``, without which discord.py takes a 429 for a Cloudflare ban
-        and does not retry); other statuses carry ``{"message", "code"}``.
+        and does not retry); other statuses carry ``{"message", "code"}``. discord.py retries a
+        429 after ``retry_after`` and a 500/502/504 after 1 s, 3 s, ... (5 tries); it raises on
+        others. Be specific: "POST /channels/" also matches the typing indicator.
         """
         self._failures.append(_Failure(route_substring, status, retry_after, times, is_global, code))
 
@@ -1059,10 +1070,10 @@ class FakeDiscord:
             return message
         if kind in (6, 7) and state.message_id is not None:
             state.original_id = state.message_id
-            message = self.messages.get(state.message_id)
-            if message is not None and kind == 7:
-                self._apply_edit(message, data, files)
-            return message
+            updated = self.messages.get(state.message_id)
+            if updated is not None and kind == 7:
+                self._apply_edit(updated, data, files)
+            return updated
         return None
 
     def _interaction_message(self, state: _Interaction, body: JSON, files: Sequence[SentFile], flags: int) -> JSON:
@@ -1355,7 +1366,9 @@ class FakeDiscord:
                               self.application_id, (shard_id, shard_count))
         await self._dispatch_to(session, "READY", ready)
         for guild in guilds:
-            await self._dispatch_to(session, "GUILD_CREATE", guild_create_payload(guild, self._bot_member(guild)))
+            all_members = session.intents is None or bool(session.intents & INTENT_GUILD_MEMBERS)
+            payload = guild_create_payload(guild, self._bot_member(guild), all_members=all_members)
+            await self._dispatch_to(session, "GUILD_CREATE", payload)
         await self._catch_up(conn, session, 0)
 
     async def _resume(self, conn: _Connection, data: JSON) -> None:
@@ -1384,7 +1397,7 @@ class FakeDiscord:
 
     async def _send_members(self, conn: _Connection, data: JSON) -> None:
         """Answer op 8 REQUEST_GUILD_MEMBERS with one GUILD_MEMBERS_CHUNK per guild."""
-        guild_ids = data.get("guild_id")
+        guild_ids = data.get("guild_id") or []
         for guild_id in guild_ids if isinstance(guild_ids, list) else [guild_ids]:
             guild = self._guild(int(guild_id))
             if guild is None or conn.session is None:

@@ -41,6 +41,7 @@ LOADING = 1 << 7
 IS_COMPONENTS_V2 = 1 << 15
 
 # Gateway intents the fake enforces.
+INTENT_GUILD_MEMBERS = 1 << 1
 INTENT_GUILD_MESSAGES = 1 << 9
 INTENT_DIRECT_MESSAGES = 1 << 12
 INTENT_MESSAGE_CONTENT = 1 << 15
@@ -255,9 +256,13 @@ def member_payload(member: FakeMember, *, with_user: bool = True, permissions: i
     return data
 
 
-def guild_create_payload(guild: FakeGuild, bot_member: FakeMember) -> JSON:
-    """A GUILD_CREATE event body: the whole guild, every member included (so no chunking)."""
+def guild_create_payload(guild: FakeGuild, bot_member: FakeMember, *, all_members: bool) -> JSON:
+    """A GUILD_CREATE body; members are all listed (no chunking needed) or, like Discord without
+    the members intent, only the bot itself."""
     members = [m for m in guild.members if m.user.id != bot_member.user.id] + [bot_member]
+    count = len(members)
+    if not all_members:
+        members = [bot_member]
     everyone = FakeRole(guild.id, "@everyone", guild.everyone_permissions, position=0)
     return {
         "id": str(guild.id),
@@ -291,7 +296,7 @@ def guild_create_payload(guild: FakeGuild, bot_member: FakeMember) -> JSON:
         "channels": [channel_payload(c, guild.id) for c in guild.channels],
         "threads": [],
         "members": [member_payload(m) for m in members],
-        "member_count": len(members),
+        "member_count": count,
         "presences": [],
         "voice_states": [],
         "stage_instances": [],
