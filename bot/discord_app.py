@@ -101,7 +101,7 @@ def feedback_view(question_id: int) -> discord.ui.View:
 class QABot(discord.AutoShardedClient):
     """The bot: its dependencies come in through the constructor; set-up runs once in `setup_hook`."""
 
-    def __init__(self, service: QAService, settings: Settings, sync: bool = False) -> None:
+    def __init__(self, service: QAService, settings: Settings, sync: bool = False, **options: Any) -> None:
         intents = discord.Intents.default()
         # Mentions and DMs carry their content without the privileged intent; answer channels need it.
         intents.message_content = bool(settings.answer_channels)
@@ -110,7 +110,7 @@ class QABot(discord.AutoShardedClient):
             sharding["shard_count"] = settings.shard_count
         if settings.shard_ids:
             sharding["shard_ids"] = list(settings.shard_ids)
-        super().__init__(intents=intents, allowed_mentions=discord.AllowedMentions.none(), **sharding)
+        super().__init__(intents=intents, allowed_mentions=discord.AllowedMentions.none(), **sharding, **options)
         self.service = service
         self.settings = settings
         self.force_sync = sync
