@@ -6,6 +6,7 @@ so that it can neither ping anyone nor break out of its quote.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import discord
@@ -24,12 +25,15 @@ MESSAGE_CONTENT = 2000
 QUOTE_CHARS = 1200  # one quote's share of the description: three fit with room for attribution
 SOURCES_PER_PAGE = 15
 COLOUR = discord.Colour.blurple()
+_MENTION = re.compile(r"<([@#][!&]?)(?=\d)")
 NOT_FOUND_COLOUR = discord.Colour.light_grey()
 
 
 def clean(text: str) -> str:
-    """Text made inert: markdown (backticks included) escaped, mentions defused."""
-    return discord.utils.escape_mentions(discord.utils.escape_markdown(text, ignore_links=False))
+    """Text made inert: markdown (backticks included) escaped, mentions of users, roles, channels and
+    @everyone/@here defused with a zero-width space (AllowedMentions.none() already stops pings)."""
+    text = discord.utils.escape_mentions(discord.utils.escape_markdown(text, ignore_links=False))
+    return _MENTION.sub("<\u200b\\1", text)
 
 
 def shorten(text: str, limit: int) -> str:
@@ -64,25 +68,25 @@ def _tail(text: str, limit: int) -> str:
 def attribution(q: Quote) -> str:
     """— *Title* · `file` · ¶N · date"""
     date = f" · {q.date}" if q.date else ""
-    return f"— *{clean(shorten(q.title, 150))}* · {clean(q.source)} · ¶{q.paragraph}{date}"
+    return f"— *{clean(shorten(q.title, 150))}* · {clean(shorten(q.source, 200))} · ¶{q.paragraph}{date}"
 
 
 def answer_embed(answer: Answer) -> discord.Embed:
     """One embed: each quote a block quote with its attribution, or a helpful not-found."""
-    title = shorten(answer.question, EMBED_TITLE)
+    title = shorten(clean(answer.question), EMBED_TITLE)  # escaping lengthens: shorten after it
     if not answer.answered:
         text = "I couldn't find that in the documents."
         if answer.closest:
             closest = (f"• *{clean(shorten(t, 200))}*" for t in answer.closest)
             text += "\nThe closest documents are:\n" + "\n".join(closest)
         text += "\n\nTry other words, or `/sources` to see what I know."
-        return discord.Embed(title=clean(title), description=text, colour=NOT_FOUND_COLOUR)
+        return discord.Embed(title=title, description=text, colour=NOT_FOUND_COLOUR)
     blocks = [f"{quote_block(q)}\n{attribution(q)}" for q in answer.quotes]
     description = "\n\n".join(blocks)
     while len(description) > EMBED_DESCRIPTION and len(blocks) > 1:  # never reject: drop the weakest quote
         blocks.pop()
         description = "\n\n".join(blocks)
-    embed = discord.Embed(title=clean(title), description=shorten(description, EMBED_DESCRIPTION), colour=COLOUR)
+    embed = discord.Embed(title=title, description=shorten(description, EMBED_DESCRIPTION), colour=COLOUR)
     footer = "Quoted verbatim from the documents."
     if answer.context_used:
         footer += " Follow-up: read with your previous question."
@@ -166,9 +170,9 @@ def stats_embed(stats: Stats) -> discord.Embed:
 def summary_embed(summary: Summary) -> discord.Embed:
     """A summary: each sentence quoted with its source."""
     title = {"document": "Summary of", "topic": "What the documents say about", "collection": "Summary of"}
-    heading = shorten(f"{title.get(summary.kind, 'Summary of')} {summary.subject}", EMBED_TITLE)
+    heading = shorten(clean(f"{title.get(summary.kind, 'Summary of')} {summary.subject}"), EMBED_TITLE)
     if not summary.sentences:
-        return discord.Embed(title=clean(heading), description="Nothing in the documents to summarise.",
+        return discord.Embed(title=heading, description="Nothing in the documents to summarise.",
                              colour=NOT_FOUND_COLOUR)
     blocks = []
     for s in summary.sentences:
@@ -176,7 +180,7 @@ def summary_embed(summary: Summary) -> discord.Embed:
         blocks.append(f"> {clean(shorten(s.text, 900))}\n— {clean(s.source)} · ¶{s.paragraph}{also}")
     while len("\n".join(blocks)) > EMBED_DESCRIPTION and len(blocks) > 1:
         blocks.pop()
-    return discord.Embed(title=clean(heading), description=shorten("\n".join(blocks), EMBED_DESCRIPTION),
+    return discord.Embed(title=heading, description=shorten("\n".join(blocks), EMBED_DESCRIPTION),
                          colour=COLOUR)
 
 
