@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -54,6 +55,8 @@ def load_settings(env: Mapping[str, str] | None = None, env_file: Path | None = 
         raise ConfigError(f"QA_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {level!r}.")
     shard_ids = _ints(get("QA_SHARD_IDS"), "QA_SHARD_IDS")
     shard_count = _int(get("QA_SHARD_COUNT"), "QA_SHARD_COUNT")
+    if shard_count is not None and shard_count < 1:
+        raise ConfigError("QA_SHARD_COUNT must be at least 1.")
     if shard_ids and not shard_count:
         raise ConfigError("QA_SHARD_IDS needs QA_SHARD_COUNT too.")
     if shard_count and shard_ids and any(not 0 <= s < shard_count for s in shard_ids):
@@ -101,6 +104,8 @@ def _float(value: str | None, name: str, default: float) -> float:
         number = float(value)
     except ValueError:
         raise ConfigError(f"{name} must be a number, not {value!r}.") from None
+    if not math.isfinite(number):  # float() accepts "nan" and "inf"; nan would pass the check below
+        raise ConfigError(f"{name} must be a finite number, not {value!r}.")
     if number < 0:
         raise ConfigError(f"{name} must not be negative.")
     return number

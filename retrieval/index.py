@@ -92,7 +92,10 @@ class Index:
         self.idf, self.weights = weighed if weighed is not None else _weigh(self.counts, weighting)
         self.df = np.diff(self.weights.indptr)
         # Unknown words count as rare as a word can be, so a question about them is weakly covered.
-        self.max_idf = float(self.idf.max()) if self.idf.size else 1.0
+        # Only terms some passage has count: a reindex keeps the terms of removed text (df 0) in the
+        # vocabulary, and their idf must not make unknown words weigh more than after a full build.
+        present = self.idf[self.df > 0]
+        self.max_idf = float(present.max()) if present.size else 1.0
         self._sentences: dict[int, list[tuple[int, int]]] = {}
         self._doc_passages: dict[str, list[int]] = {}
         for i, p in enumerate(self.passages):

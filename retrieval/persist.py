@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zipfile
 from collections.abc import Sequence
 from dataclasses import asdict
 from importlib import metadata
@@ -87,7 +88,7 @@ def load(
             idf = data["idf"]
     except FileNotFoundError:
         raise IndexFileError(f"No saved index at {str(path)!r}.") from None
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise IndexFileError(f"The saved index {str(path)!r} cannot be read: {exc}.") from exc
     vocabulary = {t: i for i, t in enumerate(terms)}
     return Index(documents, passages, counts, vocabulary, weighting, weighed=(idf, weights))

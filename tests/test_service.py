@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.render_text import answer_json
-from bot.service import Conversations, QAService, SourceInfo
+from bot.service import Conversations, QAService, SourceInfo, index_path
 from retrieval.documents import read_folder
 from retrieval.errors import BusyError, DocumentsError, QuestionError, StoreError
 from retrieval.model import Skipped
@@ -23,7 +23,9 @@ WITKOFF = "Who is Steve Witkoff?"
 FOLLOW_UP = "What did he do on Feb. 3?"
 NOT_FOUND = "What is the capital of Mongolia?"
 ZEBRA = "Where did the zebra migration cross the river?"
-ZEBRA_TEXT = "date 2025-02-10 Zebra migration\n\nThe zebra migration crossed the Limpopo river in March, rangers said.\n"
+ZEBRA_TEXT = (
+    "date 2025-02-10 Zebra migration\n\nThe zebra migration crossed the Limpopo river in March, rangers said.\n"
+)
 OCTOPUS = "What is the giant octopus at the aquarium called?"
 OCTOPUS_TEXT = "\n\nThe delegation also visited the aquarium, where the giant octopus is called Kraken.\n"
 QUESTIONS = [
@@ -91,18 +93,30 @@ async def test_first_open_reads_and_indexes_the_folder(service: QAService, docs:
     assert asked.answer.answered and "Witkoff" in asked.answer.quotes[0].text
 
 
-async def test_second_open_loads_from_the_store_without_the_folder(tmp_path: Path, docs: Path) -> None:
+SAVED_INDEX = {
+    "kept": lambda path: None,
+    "deleted": lambda path: path.unlink(),
+    "truncated": lambda path: path.write_bytes(path.read_bytes()[: path.stat().st_size // 2]),
+    "empty": lambda path: path.write_bytes(b""),
+    "not an index": lambda path: path.write_text("hello"),
+}
+
+
+@pytest.mark.parametrize("saved", list(SAVED_INDEX))
+async def test_second_open_loads_from_the_store_without_the_folder(tmp_path: Path, docs: Path, saved: str) -> None:
+    """Whatever became of the index file saved beside the database, the store is enough."""
     db = tmp_path / "qa.sqlite3"
     first = await QAService.open(db, docs)
     expected_sources, expected = first.sources(), await answers(first)
     await first.close()
+    assert index_path(db).is_file()
+    SAVED_INDEX[saved](index_path(db))
 
     shutil.rmtree(docs)  # had the second open read the folder, it would fail or find nothing
     second = await QAService.open(db, docs)
     try:
         assert second.sources() == expected_sources
         assert await answers(second) == expected
-        assert (await second.ask(WITKOFF)).answer.answered
     finally:
         await second.close()
 
@@ -195,7 +209,7 @@ async def test_a_store_write_failure_keeps_the_old_index_and_store(tmp_path: Pat
 
 
 async def test_a_question_during_a_reindex_is_answered_from_the_old_index(service: QAService, docs: Path) -> None:
-    write_bulk(docs, 150)
+    write_bulk(docs, 300)  # building takes far longer than answering
     (docs / "zebra.md").write_text(ZEBRA_TEXT)
     indexing = asyncio.Event()
 
@@ -213,7 +227,7 @@ async def test_a_question_during_a_reindex_is_answered_from_the_old_index(servic
     assert witkoff.answer.answered
 
     report = await task
-    assert "zebra.md" in report.added and len(report.added) == 151
+    assert "zebra.md" in report.added and len(report.added) == 301
     assert not service.reindexing
     assert (await service.ask(ZEBRA)).answer.answered
     assert (await service.stats()).questions == 3

@@ -7,6 +7,7 @@ import os
 import random
 import sqlite3
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -93,8 +94,15 @@ async def test_reopening_keeps_the_contents(tmp_path: Path) -> None:
 
 async def test_a_folder_in_place_of_the_file_is_a_store_error(tmp_path: Path) -> None:
     (tmp_path / "qa.sqlite3").mkdir()
-    with pytest.raises(StoreError, match="qa.sqlite3"):
+    threads = set(threading.enumerate())
+    with pytest.raises(StoreError, match="Cannot open the database .*qa.sqlite3"):
         await Store.open(tmp_path / "qa.sqlite3")
+    # A failed aiosqlite.connect stops its worker thread without waiting for it; let it finish while the
+    # event loop still runs, or it reports "Event loop is closed" into a later test.
+    for _ in range(500):
+        if not [t for t in threading.enumerate() if t not in threads and "worker" in t.name]:
+            break
+        await asyncio.sleep(0.01)
 
 
 # --- documents and passages -------------------------------------------------------------------------------
@@ -271,8 +279,9 @@ async def test_stats_counts_questions_answers_unanswered_and_thumbs(store: Store
         0, 0, (), 0, 0,
     )
     answered = await store.log_question("Who is Steve Witkoff?", True, "a.txt", "terminal")
-    for q in ("What is the capital of Mongolia?", "WHAT IS THE CAPITAL OF MONGOLIA?", "what is the capital of mongolia?",
-              "Where is Atlantis?", "Where is Atlantis?", "Who won in 1066?"):
+    unanswered = ("What is the capital of Mongolia?", "WHAT IS THE CAPITAL OF MONGOLIA?",
+                  "what is the capital of mongolia?", "Where is Atlantis?", "Where is Atlantis?", "Who won in 1066?")
+    for q in unanswered:
         await store.log_question(q, False, None, "terminal")
     await store.record_feedback(answered, "u", 1)
 
