@@ -62,6 +62,14 @@ def is_admin(settings: Settings, user: discord.abc.User, guild: discord.Guild | 
     return role is not None and any(r.name == role or str(r.id) == role for r in user.roles)
 
 
+_DISCORD_MARKUP = re.compile(r"<a?:\w+:\d+>|<@[!&]?\d+>|<#\d+>|\|\|")
+
+
+def question_text(content: str) -> str:
+    """A message's question without Discord markup: mentions, channel links, custom emoji, spoilers."""
+    return " ".join(_DISCORD_MARKUP.sub(" ", content).split())
+
+
 class AdminOnly(app_commands.CheckFailure):
     """A member without admin rights tried an admin command."""
 
@@ -166,7 +174,7 @@ class QABot(discord.AutoShardedClient):
         mentioned = self.user in message.mentions
         if not (dm or mentioned or message.channel.id in self.settings.answer_channels):
             return
-        question = re.sub(rf"<@!?{self.user.id}>", " ", message.content).strip()
+        question = question_text(message.content)
         with self.track():
             await self._answer_message(message, question, "dm" if dm else "mention" if mentioned else "channel")
 
@@ -261,7 +269,8 @@ def add_commands(bot: QABot) -> None:
             return
 
         async def work() -> dict[str, Any]:
-            asked = await bot.service.ask(question, f"{interaction.channel_id}:{interaction.user.id}", "slash",
+            asked = await bot.service.ask(question_text(question), f"{interaction.channel_id}:{interaction.user.id}",
+                                          "slash",
                                           str(interaction.user.id), str(interaction.channel_id))
             return {"embed": render.answer_embed(asked.answer), "view": feedback_view(asked.question_id)}
 
