@@ -86,3 +86,22 @@ async def test_sync_command_syncs_and_exits(fake: FakeDiscord, tmp_path: Path) -
     assert proc.returncode == 0, err.decode()[-2000:]
     assert "synced" in out.decode()
     assert fake.commands(fake.guild.id)
+
+
+async def test_sigterm_with_questions_in_flight_answers_each(fake: FakeDiscord, tmp_path: Path) -> None:
+    env = env_for(fake, tmp_path, SECRET) | {"QA_COOLDOWN_SECONDS": "0"}
+    proc = await start(env, tmp_path, "run")
+    try:
+        await fake.wait_until_connected(timeout=30)
+        warm = await fake.send_interaction("ask", {"question": "Who is Steve Witkoff?"})
+        await fake.wait_for_reply(warm, timeout=15)
+        asked = [await fake.send_interaction("ask", {"question": f"Who is Steve Witkoff? ({n})"}) for n in range(8)]
+        proc.send_signal(signal.SIGTERM)
+        replies = [await fake.wait_for_reply(a, timeout=15) for a in asked]
+        _out, err = await asyncio.wait_for(proc.communicate(), 30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert all("Witkoff" in r.text for r in replies)
+    assert proc.returncode == 0 and "Traceback" not in err.decode()
