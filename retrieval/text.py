@@ -10,7 +10,7 @@ from functools import lru_cache
 import Stemmer
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-ANALYSER_VERSION = "1"
+ANALYSER_VERSION = "2"
 
 _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 # A sentence ends at . ! ? (or …), possibly followed by closing quotes or brackets, then space.
@@ -24,6 +24,24 @@ _DOTTED = re.compile(r"(?:\b[A-Za-z]\.){2,}$")  # U.S. D.C. e.g.
 _INITIAL = re.compile(r"(?:^|\s)[A-Z]\.$")  # J. in "J. Smith"
 
 STOP_WORDS = frozenset(ENGLISH_STOP_WORDS) | {"s", "t", "did", "does", "doing"}
+
+# Irregular verb forms that a stemmer cannot join to their base ("met" / "meet", "said" / "say").
+_IRREGULAR_PAIRS = """
+said:say met:meet began:begin begun:begin went:go gone:go took:take taken:take gave:give given:give
+made:make won:win lost:lose died:die built:build bought:buy brought:bring came:come fought:fight got:get
+held:hold kept:keep knew:know known:know led:lead meant:mean paid:pay ran:run saw:see seen:see sent:send
+sold:sell spent:spend stood:stand taught:teach thought:think told:tell wrote:write written:write
+became:become chose:choose chosen:choose drew:draw drawn:draw drove:drive driven:drive fell:fall
+fallen:fall felt:feel flew:fly flown:fly forgot:forget forgotten:forget grew:grow grown:grow heard:hear
+hid:hide hidden:hide rose:rise risen:rise sang:sing sung:sing sat:sit shot:shoot slept:sleep spoke:speak
+spoken:speak stole:steal stolen:steal struck:strike swam:swim threw:throw thrown:throw
+understood:understand woke:wake wore:wear worn:wear withdrew:withdraw withdrawn:withdraw broke:break
+broken:break ate:eat eaten:eat froze:freeze frozen:freeze rode:ride ridden:ride shook:shake shaken:shake
+swore:swear sworn:swear tore:tear torn:tear drank:drink drunk:drink rang:ring fed:feed fled:flee
+sought:seek caught:catch dealt:deal dug:dig lent:lend sang:sing spun:spin stuck:stick swept:sweep
+taught:teach wept:weep wound:wind overcame:overcome undertook:undertake undertaken:undertake
+"""
+IRREGULAR = dict(pair.split(":") for pair in _IRREGULAR_PAIRS.split())
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
@@ -89,7 +107,7 @@ class Analyser:
 
     def terms(self, tokens: Sequence[str]) -> list[str]:
         """Index terms of already tokenized text."""
-        words = [_strip_possessive(t) for t in tokens]
+        words = [IRREGULAR.get(w, w) for w in (_strip_possessive(t) for t in tokens)]
         if self.stop_words:
             words = [w for w in words if w not in STOP_WORDS]
         if self.stem:
