@@ -35,6 +35,11 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("sources", parents=[common], help="list the indexed documents")
     sub.add_parser("reindex", parents=[common], help="rebuild the index from the documents folder")
     sub.add_parser("stats", parents=[common], help="questions asked, answered, and feedback")
+    summary = sub.add_parser("summary", parents=[common], help="verbatim summary of a document, a topic or all")
+    summary.add_argument("--document", metavar="ID", help="summarise this indexed document (see `sources`)")
+    summary.add_argument("--topic", metavar="TEXT", help="summarise what the documents say about a topic")
+    summary.add_argument("--sentences", type=int, default=5, metavar="N", help="at most N sentences (1-15)")
+    summary.add_argument("--words", type=int, metavar="N", help="at most N words in all (10 or more)")
     sub.add_parser("run", parents=[common], help="start the Discord bot (needs DISCORD_TOKEN)")
     sub.add_parser("sync", parents=[common], help="register the slash commands with Discord now")
     sub.add_parser("start", parents=[common], help="the Discord bot with a token, else the terminal chat")
@@ -182,6 +187,16 @@ async def _stats(settings: Settings, args: argparse.Namespace) -> int:
     return await _with_service(settings, args, body)
 
 
+async def _summary(settings: Settings, args: argparse.Namespace) -> int:
+    async def body(service: QAService) -> int:
+        summary = await service.summary(args.document, args.topic, args.sentences, args.words)
+        _emit(args, render.summary_text(summary), render.summary_json(summary))
+        return 0
+
+    return await _with_service(settings, args, body)
+
+
 _COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]] = {
+    "summary": _summary,
     "ask": _ask, "chat": _chat, "sources": _sources, "reindex": _reindex, "stats": _stats,
 }

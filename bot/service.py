@@ -13,12 +13,13 @@ from pathlib import Path
 from retrieval import persist
 from retrieval.answer import AnswerSettings, answer
 from retrieval.documents import read_folder
-from retrieval.errors import BusyError, DocumentsError, IndexFileError
+from retrieval.errors import BusyError, DocumentsError, IndexFileError, QuestionError
 from retrieval.index import Index, Weighting
-from retrieval.model import Answer, Document, Passage
+from retrieval.model import Answer, Document, Passage, Summary
 from retrieval.persist import fingerprint
 from retrieval.reindex import ReindexReport, build, compare, timed_report
 from retrieval.store import Stats, Store
+from retrieval.summary import check_length, check_topic, summarize_collection, summarize_document, summarize_topic
 
 log = logging.getLogger(__name__)
 
@@ -210,3 +211,17 @@ class QAService:
     async def close(self) -> None:
         """Close the store."""
         await self.store.close()
+
+    async def summary(
+        self, document: str | None = None, topic: str | None = None, sentences: int = 5, words: int | None = None
+    ) -> Summary:
+        """Verbatim sentences summing up one document, a topic, or (neither given) the whole collection."""
+        index = self._index
+        check_length(sentences, words)
+        if document is not None and topic is not None:
+            raise QuestionError("Summarise a document or a topic, not both at once.")
+        if document is not None:
+            return await asyncio.to_thread(summarize_document, index, document, sentences, words)
+        if topic is not None:
+            return await asyncio.to_thread(summarize_topic, index, check_topic(topic), sentences, words)
+        return await asyncio.to_thread(summarize_collection, index, sentences, words)

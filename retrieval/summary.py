@@ -1,21 +1,25 @@
 """Extractive summaries: verbatim sentences of a document, a topic or the whole collection.
 
-Sentences are compared as TF-IDF vectors built with the index's own analyser, vocabulary and idf
-(scikit-learn-compatible CSR rows, one column per vocabulary term):
+Each sentence is a row of two unit vectors over the index's vocabulary, made with the index's own
+analyser (stems, no stop words) and idf, as scikit-learn-compatible CSR rows:
 
-    v(s)[t] = (1 + ln tf(t, s)) * idf(t),  l2-normalised
+    tf(s)[t]    = 1 + ln count(t, s)                 centrality: which sentences are typical
+    tfidf(s)[t] = (1 + ln count(t, s)) * idf(t)      redundancy and topic match
 
-    document    the lead sentence, then the best by  cos(v(s), c_doc) + w_pos / (1 + i / decay)
-                (c_doc the mean of the document's sentence vectors, i the sentence's position),
+    document    the lead sentence, then the sentences nearest the document's centroid
+                  cos(tf(s), mean of the document's tf rows)   (+ optional position and length priors)
                 shown in document order
-    topic       sentences of the passages that best match the topic, by
-                  w_rel cos(v(s), v(topic)) + w_hit score(passage) / best + cos(v(s), c_pool)
-    collection  sentences of the documents nearest the collection's centroid (the mean of the
-                document centroids), by  cos(v(s), c_coll) + w_lead [s leads its document]
+    topic       sentences of the passages that best match the topic (index.search), by
+                  w_rel cos(tfidf(s), tfidf(topic)) + w_hit score(passage) / best + cos(tf(s), pool centroid)
+    collection  sentences of the documents nearest the collection's centroid, by
+                  cos(tf(s), mean of the document centroids) + w_lead [s leads its document]
 
-and then picked by maximal marginal relevance,  argmax  λ score(s) − (1 − λ) max_chosen cos(s, t),
-never taking a sentence with cos ≥ `duplicate` to one already chosen: when such a sentence comes from
-another document, that document is listed in the chosen sentence's `also_in` instead.
+then picked by maximal marginal relevance,  argmax  λ score(s)/best − (1 − λ) max_chosen cos(tfidf(s), tfidf(t)),
+never taking a sentence with tfidf cosine ≥ `duplicate` to one already chosen: when such a sentence is
+in another document, that document goes into the chosen sentence's `also_in` instead.
+
+Measured on 500 BBC articles (bench/summary.py): plain tf centrality beats tf-idf (idf discounts the
+very words a story repeats), and a position prior beyond the lead only hurts.
 """
 
 from __future__ import annotations
@@ -38,19 +42,23 @@ from .model import Summary, SummarySentence
 
 MAX_SENTENCES = 15
 MIN_WORDS_CAP = 10
+MAX_TOPIC_CHARS = 1000
 ELLIPSIS = "…"
+
 
 
 @dataclass(frozen=True, slots=True)
 class SummarySettings:
-    """Knobs of summarising, chosen by measurement on BBC news (bench/summary.py)."""
+    """Knobs of summarising; the defaults are the best measured on BBC news (bench/summary.py)."""
 
-    position_weight: float = 0.3  # document: weight of the position prior next to centrality
-    position_decay: float = 3.0  # document: sentences over which the position prior halves
-    length_weight: float = 0.0  # document: weight of the length prior, min(1, words / length_words)
+    centrality_idf: bool = False  # weigh centrality by idf too (measured worse)
+    position_weight: float = 0.0  # document: weight of a prior 1 / (1 + i / position_decay) (measured worse)
+    position_decay: float = 3.0
+    length_weight: float = 0.0  # document: weight of a prior min(1, words / length_words) (no gain)
     length_words: int = 25
-    mmr_lambda: float = 0.65  # share of relevance against novelty when picking
-    duplicate: float = 0.5  # cosine at or above which two sentences say the same thing
+    document_lambda: float = 1.0  # document: MMR λ; 1 ranks by centrality alone (measured best)
+    mmr_lambda: float = 0.65  # topic and collection: share of relevance against novelty
+    duplicate: float = 0.5  # tf-idf cosine at or above which two sentences say the same thing
     min_words: int = 4  # shorter sentences (datelines, bylines, captions) are never picked
     topic_passages: int = 20  # passages whose sentences compete in a topic summary
     topic_relevance: float = 1.0  # topic: weight of the sentence's own match with the topic
@@ -61,115 +69,49 @@ class SummarySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class _Rows:
+    """A passage's sentences: spans, word counts, and the CSR parts of their 1 + ln tf weights."""
+
+    spans: list[tuple[int, int]]
+    words: np.ndarray
+    sizes: np.ndarray  # distinct known terms per sentence
+    ids: np.ndarray
+    weights: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
 class _Pool:
-    """Candidate sentences: passage, span, and TF-IDF rows, in collection order."""
+    """Candidate sentences in collection order: passage, span, and unit tf and tf-idf rows."""
 
     passages: np.ndarray
     spans: list[tuple[int, int]]
-    vectors: sp.csr_matrix
+    tf: sp.csr_matrix
+    tfidf: sp.csr_matrix
 
     def __len__(self) -> int:
         return len(self.spans)
 
 
-class _SentenceVectors:
-    """Sentence vectors of one index, made per passage on first use and kept. It never holds the index,
-    so the weak-keyed cache below lets an index that was swapped out be freed with its vectors."""
+class _SentenceCache:
+    """Sentence rows of one index, made per passage on first use and kept. It holds no reference to
+    the index, so the weak-keyed cache below frees it with an index that a reindex swapped out."""
 
     def __init__(self) -> None:
-        self._rows: dict[int, tuple[list[tuple[int, int]], np.ndarray, np.ndarray, np.ndarray]] = {}
-        self.doc_centroids: tuple[list[str], sp.csr_matrix] | None = None
-
-    def pool(self, index: Index, passages: Iterable[int], min_words: int) -> _Pool:
-        """The sentences of `passages` (headings and headlines left out), with their vectors."""
-        owners: list[int] = []
-        spans: list[tuple[int, int]] = []
-        indices: list[np.ndarray] = []
-        data: list[np.ndarray] = []
-        sizes: list[np.ndarray] = []
-        for p in passages:
-            if _is_headline(index, p):
-                continue
-            rows = self._rows.get(p) or self._rows.setdefault(p, _passage_rows(index, p))
-            text = index.passages[p].text
-            keep = [i for i, (a, b) in enumerate(rows[0]) if len(text[a:b].split()) >= min_words]
-            if len(keep) < len(rows[0]):
-                rows = _select_rows(rows, keep)
-            owners += [p] * len(rows[0])
-            spans += rows[0]
-            indices.append(rows[1])
-            data.append(rows[2])
-            sizes.append(rows[3])
-        indptr = np.concatenate([[0], np.cumsum(np.concatenate(sizes))]) if sizes else np.zeros(1, np.int64)
-        matrix = sp.csr_matrix(
-            (np.concatenate(data) if data else np.zeros(0, np.float32),
-             np.concatenate(indices) if indices else np.zeros(0, np.int32), indptr),
-            shape=(len(spans), len(index.vocabulary)),
-        )
-        return _Pool(np.asarray(owners, np.int64), spans, matrix)
+        self.rows: dict[int, _Rows] = {}
+        self.documents: tuple[list[str], sp.csr_matrix] | None = None  # ids and unit tf centroids
 
 
-_CACHE: weakref.WeakKeyDictionary[Index, _SentenceVectors] = weakref.WeakKeyDictionary()
-_CACHE_LOCK = threading.Lock()
+_CACHES: weakref.WeakKeyDictionary[Index, _SentenceCache] = weakref.WeakKeyDictionary()
+_CACHES_LOCK = threading.Lock()
 
 
-def _vectors(index: Index) -> _SentenceVectors:
-    """The sentence-vector cache of an index, created on first use."""
-    with _CACHE_LOCK:
-        found = _CACHE.get(index)
+def _cache(index: Index) -> _SentenceCache:
+    """The sentence cache of an index, created on first use."""
+    with _CACHES_LOCK:
+        found = _CACHES.get(index)
         if found is None:
-            found = _CACHE[index] = _SentenceVectors()
+            found = _CACHES[index] = _SentenceCache()
         return found
-
-
-def sentence_vectors(index: Index, texts: Sequence[str]) -> sp.csr_matrix:
-    """Unit TF-IDF rows of any texts, as summaries compare sentences (the index's analyser and idf)."""
-    parts = [_vector(index, t) for t in texts]
-    indptr = np.concatenate([[0], np.cumsum([len(i) for i, _ in parts])]).astype(np.int64)
-    indices = np.asarray([t for i, _ in parts for t in i], np.int32)
-    data = np.asarray([w for _, d in parts for w in d], np.float32)
-    return sp.csr_matrix((data, indices, indptr), shape=(len(texts), len(index.vocabulary)))
-
-
-def _vector(index: Index, text: str) -> tuple[list[int], list[float]]:
-    """Term ids and unit weights (1 + ln tf) idf of a text; terms unknown to the index are dropped."""
-    counts = Counter(t for t in map(index.vocabulary.get, index.analyser(text)) if t is not None)
-    weights = [(1 + math.log(c)) * float(index.idf[t]) for t, c in counts.items()]
-    norm = math.sqrt(sum(w * w for w in weights)) or 1.0
-    return list(counts), [w / norm for w in weights]
-
-
-def _passage_rows(index: Index, passage: int) -> tuple[list[tuple[int, int]], np.ndarray, np.ndarray, np.ndarray]:
-    """Spans of a passage's sentences and their vectors as CSR parts (indices, data, nnz per row)."""
-    text = index.passages[passage].text
-    spans = index.sentences(passage)
-    indices: list[int] = []
-    data: list[float] = []
-    sizes: list[int] = []
-    for a, b in spans:
-        terms, weights = _vector(index, text[a:b])
-        indices += terms
-        data += weights
-        sizes.append(len(terms))
-    return list(spans), np.asarray(indices, np.int32), np.asarray(data, np.float32), np.asarray(sizes, np.int64)
-
-
-def _select_rows(
-    rows: tuple[list[tuple[int, int]], np.ndarray, np.ndarray, np.ndarray], keep: list[int]
-) -> tuple[list[tuple[int, int]], np.ndarray, np.ndarray, np.ndarray]:
-    """Only the sentences at positions `keep` of a passage's rows."""
-    spans, indices, data, sizes = rows
-    starts = np.concatenate([[0], np.cumsum(sizes)])
-    take = np.concatenate([np.arange(starts[i], starts[i + 1]) for i in keep]) if keep else np.zeros(0, np.int64)
-    return [spans[i] for i in keep], indices[take], data[take], sizes[keep]
-
-
-def _is_headline(index: Index, passage: int) -> bool:
-    """Whether a passage is a heading, or the document's title standing alone as its first paragraph."""
-    p = index.passages[passage]
-    if is_heading(p.text):
-        return True
-    return p.paragraph == 1 and p.part == 1 and p.text == index.documents[p.doc_id].title and len(p.text.split()) <= 16
 
 
 def check_length(
@@ -184,22 +126,32 @@ def check_length(
         raise QuestionError(f"A summary needs room for at least {min_words} words, not {words}.")
 
 
+def check_topic(topic: str) -> str:
+    """The topic with its spaces collapsed; QuestionError when empty or too long."""
+    text = " ".join(topic.split())
+    if not text:
+        raise QuestionError("Please name a topic to summarise: it was empty.")
+    if len(text) > MAX_TOPIC_CHARS:
+        raise QuestionError(f"That topic is {len(text):,} characters long; please keep it under {MAX_TOPIC_CHARS:,}.")
+    return text
+
+
 def find_document(index: Index, name: str) -> str:
-    """The id of the indexed document called `name` (its id or exact title, any case), else
-    UnknownDocumentError with up to three close ids. Nothing is ever looked up on disk."""
+    """The id of the indexed document called `name` (its id, or its id or title in any case), else
+    UnknownDocumentError with up to three close ids. Only the index is consulted, never the disk."""
     if name in index.documents:
         return name
     wanted = " ".join(name.split()).casefold()
     matches = [d.id for d in index.documents.values() if wanted in (d.id.casefold(), d.title.casefold())]
     if len(matches) == 1:
         return matches[0]
-    raise UnknownDocumentError(name, tuple(matches[:3]) or closest_documents(index, wanted))
+    raise UnknownDocumentError(name, tuple(sorted(matches)[:3]) or closest_documents(index, wanted))
 
 
 def closest_documents(index: Index, name: str, n: int = 3, cutoff: float = 0.4) -> tuple[str, ...]:
     """Ids of the documents whose id or title looks most like `name` (difflib, case-insensitive)."""
-    probe = name.casefold()[:200]  # difflib is quadratic: a pasted essay must not stall the bot
-    matcher = difflib.SequenceMatcher(b=probe, autojunk=False)
+    matcher = difflib.SequenceMatcher(autojunk=False)
+    matcher.set_seq2(name.casefold()[:200])  # difflib is quadratic: a pasted essay must not stall the bot
     ranked: list[tuple[float, str]] = []
     for doc in index.documents.values():
         best = 0.0
@@ -219,19 +171,19 @@ def summarize_document(
 ) -> Summary:
     """The document's lead sentence and its most central sentences, in document order."""
     check_length(sentences, words, max_sentences=None, min_words=1)
-    doc_id = find_document(index, doc_id)
-    pool = _vectors(index).pool(index, index.passages_of(doc_id), settings.min_words)
-    doc = index.documents[doc_id]
+    doc = index.documents[find_document(index, doc_id)]
+    pool = _pool(index, index.passages_of(doc.id), settings)
     if not len(pool):
         return Summary("document", doc.title)
-    centrality = _cosines(pool.vectors, _centroid(pool.vectors))
-    position = np.arange(len(pool), dtype=np.float64)
-    lengths = np.asarray([len(_text(index, pool, i).split()) for i in range(len(pool))], np.float64)
-    scores = (centrality + settings.position_weight / (1 + position / settings.position_decay)
-              + settings.length_weight * np.minimum(1, lengths / settings.length_words))
-    chosen = _mmr(pool.vectors, scores, sentences, settings, first=0, budget=words, pool=pool, index=index)
-    chosen.sort()
-    return Summary("document", doc.title, _capped([_sentence(index, pool, i) for i in chosen], words))
+    central = _central(pool, settings)
+    scores = _cosines(central, _centroid(central))
+    if settings.position_weight:
+        scores += settings.position_weight / (1 + np.arange(len(pool)) / settings.position_decay)
+    if settings.length_weight:
+        lengths = np.asarray([len(_text(index, pool, i).split()) for i in range(len(pool))], np.float64)
+        scores += settings.length_weight * np.minimum(1, lengths / settings.length_words)
+    chosen = _mmr(index, pool, scores, sentences, words, settings.document_lambda, settings, first=0)
+    return Summary("document", doc.title, _capped([_sentence(index, pool, i) for i in sorted(chosen)], words))
 
 
 def summarize_topic(
@@ -243,17 +195,17 @@ def summarize_topic(
     subject = " ".join(topic.split())
     query = index.query_vector(subject)
     hits = index.search(query, settings.topic_passages)
-    if not hits:
+    pool = _pool(index, sorted(h.passage for h in hits), settings)
+    if not len(pool):
         return Summary("topic", subject)
-    pool = _vectors(index).pool(index, sorted(h.passage for h in hits), settings.min_words)
-    relevance = _cosines(pool.vectors, _query_row(index, query))
-    hit_score = {h.passage: h.score / (hits[0].score or 1.0) for h in hits}
-    passage_score = np.asarray([hit_score[p] for p in pool.passages], np.float64)
-    scores = (settings.topic_relevance * relevance + settings.topic_hit * passage_score
-              + _cosines(pool.vectors, _centroid(pool.vectors)))
-    scores[relevance <= 0] = -np.inf  # a sentence that does not mention the topic is not about it
-    chosen = _mmr(pool.vectors, scores, sentences, settings, budget=words, pool=pool, index=index)
-    return Summary("topic", subject, _capped(_with_also_in(index, pool, chosen, settings), words))
+    relevance = _cosines(pool.tfidf, _unit_direction(index, {t: float(index.idf[t]) for t in query}))
+    share = {h.passage: h.score / (hits[0].score or 1.0) for h in hits}
+    central = _central(pool, settings)
+    scores = (settings.topic_relevance * relevance + _cosines(central, _centroid(central))
+              + settings.topic_hit * np.asarray([share[p] for p in pool.passages], np.float64))
+    scores[relevance <= 0] = -np.inf  # a sentence that does not name the topic is not about it
+    chosen = _mmr(index, pool, scores, sentences, words, settings.mmr_lambda, settings)
+    return Summary("topic", subject, _capped(_with_also_in(index, pool, chosen, settings.duplicate), words))
 
 
 def summarize_collection(
@@ -263,96 +215,182 @@ def summarize_collection(
     check_length(sentences, words, max_sentences=None, min_words=1)
     subject = f"{len(index.documents)} documents"
     doc_ids = _central_documents(index, settings.collection_documents)
-    table = _vectors(index)
-    pool = table.pool(index, (p for d in doc_ids for p in index.passages_of(d)), settings.min_words)
+    pool = _pool(index, (p for d in doc_ids for p in index.passages_of(d)), settings)
     if not len(pool):
         return Summary("collection", subject)
-    owners = [index.passages[p].doc_id for p in pool.passages]
-    leads = np.asarray([i == 0 or owners[i] != owners[i - 1] for i in range(len(pool))], np.float64)
-    centroid = np.zeros(len(index.vocabulary))
-    for d in sorted(set(owners)):  # each document one voice, however long it is
-        rows = [i for i, o in enumerate(owners) if o == d]
-        centroid += _centroid(pool.vectors[rows])
-    scores = _cosines(pool.vectors, centroid / (np.linalg.norm(centroid) or 1.0)) + settings.lead_weight * leads
-    chosen = _mmr(pool.vectors, scores, sentences, settings, budget=words, pool=pool, index=index)
-    return Summary("collection", subject, _capped(_with_also_in(index, pool, chosen, settings), words))
+    owners = np.unique([index.passages[p].doc_id for p in pool.passages], return_inverse=True)[1]
+    leads = np.r_[True, owners[1:] != owners[:-1]].astype(np.float64)
+    central = _central(pool, settings)
+    membership = sp.csr_matrix((np.ones(len(pool)), (owners, np.arange(len(pool)))))
+    centroids = _unit_rows(sp.csr_matrix(membership @ central))  # each document one voice, however long
+    scores = _cosines(central, _centroid(centroids)) + settings.lead_weight * leads
+    chosen = _mmr(index, pool, scores, sentences, words, settings.mmr_lambda, settings)
+    return Summary("collection", subject, _capped(_with_also_in(index, pool, chosen, settings.duplicate), words))
 
 
-def _central_documents(index: Index, n: int) -> list[str]:
-    """Ids of the `n` documents nearest the collection's centroid, in collection order."""
-    table = _vectors(index)
-    if table.doc_centroids is None:
-        ids = list(dict.fromkeys(p.doc_id for p in index.passages))
-        owner = {d: i for i, d in enumerate(ids)}
-        rows = np.asarray([owner[p.doc_id] for p in index.passages], np.int64)
-        membership = sp.csr_matrix((np.ones(len(rows)), (rows, np.arange(len(rows)))), shape=(len(ids), len(rows)))
-        counts = sp.csr_matrix(membership @ index.counts, dtype=np.float64)
-        counts.data = (1 + np.log(counts.data)) * index.idf[counts.indices]
-        norms = np.sqrt(np.asarray(counts.multiply(counts).sum(axis=1)).ravel())
-        norms[norms == 0] = 1
-        table.doc_centroids = ids, sp.csr_matrix(sp.diags(1 / norms) @ counts)
-    ids, vectors = table.doc_centroids
-    if len(ids) <= n:
-        return ids
-    closeness = _cosines(vectors, _centroid(vectors))
-    best = np.sort(np.argsort(-closeness, kind="stable")[:n])
-    return [ids[i] for i in best]
+def sentence_vectors(index: Index, texts: Sequence[str]) -> sp.csr_matrix:
+    """Unit tf-idf rows of any texts, as summaries compare sentences for redundancy."""
+    parts = [_term_weights(index, t) for t in texts]
+    sizes = np.asarray([len(i) for i, _ in parts], np.int64)
+    rows = _csr([i for i, _ in parts], [w for _, w in parts], [sizes], len(index.vocabulary))
+    rows.data *= index.idf[rows.indices].astype(np.float32)
+    return _unit_rows(rows)
 
 
-def _centroid(vectors: sp.csr_matrix) -> np.ndarray:
-    """The unit-length mean of a set of rows."""
-    mean = np.asarray(vectors.sum(axis=0)).ravel()
+def _term_weights(index: Index, text: str) -> tuple[np.ndarray, np.ndarray]:
+    """Term ids of a text and their 1 + ln tf; terms unknown to the index are dropped."""
+    counts = Counter(t for t in map(index.vocabulary.get, index.analyser(text)) if t is not None)
+    weights = [1 + math.log(c) for c in counts.values()]
+    return np.fromiter(counts, np.int32, len(counts)), np.asarray(weights, np.float32)
+
+
+def _csr(ids: Sequence[np.ndarray], weights: Sequence[np.ndarray], sizes: Sequence[np.ndarray],
+         width: int) -> sp.csr_matrix:
+    """Rows stacked from concatenated parts: term ids, weights, and terms per row."""
+    lengths = np.concatenate(sizes) if sizes else np.zeros(0, np.int64)
+    indptr = np.zeros(len(lengths) + 1, np.int64)
+    np.cumsum(lengths, out=indptr[1:])
+    data = np.concatenate(weights) if weights else np.zeros(0, np.float32)
+    indices = np.concatenate(ids) if ids else np.zeros(0, np.int32)
+    return sp.csr_matrix((data, indices, indptr), shape=(len(lengths), width))
+
+
+def _passage_rows(index: Index, passage: int) -> _Rows:
+    """A passage's sentences and their term weights, split and analysed once per index."""
+    cache = _cache(index).rows
+    rows = cache.get(passage)
+    if rows is None:
+        text = index.passages[passage].text
+        spans = list(index.sentences(passage))
+        parts = [_term_weights(index, text[a:b]) for a, b in spans]
+        rows = cache.setdefault(passage, _Rows(
+            spans, np.asarray([len(text[a:b].split()) for a, b in spans], np.int64),
+            np.asarray([len(i) for i, _ in parts], np.int64),
+            np.concatenate([i for i, _ in parts]) if parts else np.zeros(0, np.int32),
+            np.concatenate([w for _, w in parts]) if parts else np.zeros(0, np.float32),
+        ))
+    return rows
+
+
+def _pool(index: Index, passages: Iterable[int], settings: SummarySettings) -> _Pool:
+    """The sentences of `passages` worth quoting (no headings, headlines or stubs), with their rows."""
+    owners: list[np.ndarray] = []
+    spans: list[tuple[int, int]] = []
+    ids: list[np.ndarray] = []
+    weights: list[np.ndarray] = []
+    sizes: list[np.ndarray] = []
+    for p in passages:
+        if _is_headline(index, p):
+            continue
+        rows = _passage_rows(index, p)
+        keep = (rows.words >= settings.min_words) & (rows.sizes > 0)
+        if keep.all():
+            spans += rows.spans
+            ids.append(rows.ids)
+            weights.append(rows.weights)
+        else:
+            spans += [span for span, k in zip(rows.spans, keep, strict=True) if k]
+            terms = np.repeat(keep, rows.sizes)
+            ids.append(rows.ids[terms])
+            weights.append(rows.weights[terms])
+        sizes.append(rows.sizes[keep])
+        owners.append(np.full(int(keep.sum()), p, np.int64))
+    tf = _csr(ids, weights, sizes, len(index.vocabulary))
+    tfidf = tf.copy()
+    tfidf.data *= index.idf[tfidf.indices].astype(np.float32)
+    passage_of = np.concatenate(owners) if owners else np.zeros(0, np.int64)
+    return _Pool(passage_of, spans, _unit_rows(tf), _unit_rows(tfidf))
+
+
+def _is_headline(index: Index, passage: int) -> bool:
+    """Whether a passage is a heading, or the document's title standing alone as its first paragraph."""
+    p = index.passages[passage]
+    title = index.documents[p.doc_id].title
+    return is_heading(p.text) or (p.paragraph == 1 and p.text == title and len(p.text.split()) <= 16)
+
+
+def _central(pool: _Pool, settings: SummarySettings) -> sp.csr_matrix:
+    """The rows centrality is measured on."""
+    return pool.tfidf if settings.centrality_idf else pool.tf
+
+
+def _unit_rows(rows: sp.csr_matrix) -> sp.csr_matrix:
+    """The rows scaled to unit length (empty rows stay empty)."""
+    row_of = np.repeat(np.arange(rows.shape[0]), np.diff(rows.indptr))
+    norms = np.sqrt(np.bincount(row_of, weights=np.square(rows.data, dtype=np.float64), minlength=rows.shape[0]))
+    norms[norms == 0] = 1
+    data = (rows.data / norms[row_of]).astype(np.float32)
+    return sp.csr_matrix((data, rows.indices, rows.indptr), shape=rows.shape)
+
+
+def _centroid(rows: sp.csr_matrix) -> np.ndarray:
+    """The unit-length mean of some rows."""
+    mean = np.asarray(rows.sum(axis=0), np.float64).ravel()
     norm = np.linalg.norm(mean)
     return mean / norm if norm else mean
 
 
-def _cosines(vectors: sp.csr_matrix, direction: np.ndarray) -> np.ndarray:
-    """Cosine of each unit row with a unit direction."""
-    return np.asarray(vectors @ direction, np.float64).ravel()
-
-
-def _query_row(index: Index, query: dict[int, float]) -> np.ndarray:
-    """The topic as a unit TF-IDF direction."""
+def _unit_direction(index: Index, weights: dict[int, float]) -> np.ndarray:
+    """A dense unit vector over the vocabulary with the given term weights."""
     row = np.zeros(len(index.vocabulary))
-    for t in query:
-        row[t] = index.idf[t]
+    for t, w in weights.items():
+        row[t] = w
     norm = np.linalg.norm(row)
     return row / norm if norm else row
 
 
+def _cosines(rows: sp.csr_matrix, direction: np.ndarray) -> np.ndarray:
+    """Cosine of each unit row with a unit direction."""
+    return np.asarray(rows @ direction, np.float64).ravel()
+
+
+def _central_documents(index: Index, n: int) -> list[str]:
+    """Ids of the `n` documents nearest the collection's centroid (unit tf of each document), in order."""
+    cache = _cache(index)
+    if cache.documents is None:
+        ids = list(dict.fromkeys(p.doc_id for p in index.passages))
+        owner = {d: i for i, d in enumerate(ids)}
+        rows = np.asarray([owner[p.doc_id] for p in index.passages], np.int64)
+        membership = sp.csr_matrix((np.ones(len(rows)), (rows, np.arange(len(rows)))), shape=(len(ids), len(rows)))
+        counts = sp.csr_matrix(membership @ index.counts, dtype=np.float32)
+        counts.data = 1 + np.log(counts.data)
+        cache.documents = ids, _unit_rows(counts)
+    ids, vectors = cache.documents
+    if len(ids) <= n:
+        return ids
+    closeness = _cosines(vectors, _centroid(vectors))
+    return [ids[i] for i in np.sort(np.argsort(-closeness, kind="stable")[:n])]
+
+
 def _mmr(
-    vectors: sp.csr_matrix, scores: np.ndarray, n: int, settings: SummarySettings, *, first: int | None = None,
-    budget: int | None, pool: _Pool, index: Index,
+    index: Index, pool: _Pool, scores: np.ndarray, n: int, words: int | None, lam: float, settings: SummarySettings,
+    first: int | None = None,
 ) -> list[int]:
-    """Up to `n` rows by maximal marginal relevance (a word budget stops it once spent),
-    never one as similar as `duplicate` to a row already chosen."""
+    """Up to `n` rows by maximal marginal relevance (`first` first, when given), stopping once `words`
+    words are spent, and never a row with tf-idf cosine ≥ `duplicate` to one already chosen."""
     order = np.argsort(-scores, kind="stable")[: settings.max_candidates]
     order = order[np.isfinite(scores[order])]
+    if first is not None:
+        order = np.r_[first, order[order != first]]
     if not order.size:
         return []
-    sub = vectors[order]
+    sub = pool.tfidf[order]
     sims = np.asarray((sub @ sub.T).toarray(), np.float64)
-    top = float(scores[order[0]]) or 1.0
-    relevance = scores[order] / top
+    relevance = scores[order] / (np.abs(scores[order]).max() or 1.0)
     closest = np.zeros(len(order))
     available = np.ones(len(order), bool)
     picked: list[int] = []
     spent = 0
     while len(picked) < n and available.any():
-        if first is not None and not picked and first in order:
-            k = int(np.flatnonzero(order == first)[0])
-        else:
-            gain = settings.mmr_lambda * relevance - (1 - settings.mmr_lambda) * closest
-            k = int(np.argmax(np.where(available, gain, -np.inf)))
+        gain = lam * relevance - (1 - lam) * closest
+        k = 0 if first is not None and not picked else int(np.argmax(np.where(available, gain, -np.inf)))
         picked.append(k)
         available &= sims[k] < settings.duplicate
         available[k] = False
         closest = np.maximum(closest, sims[k])
-        if budget is not None:
-            a, b = pool.spans[order[k]]
-            spent += len(index.passages[pool.passages[order[k]]].text[a:b].split())
-            if spent >= budget:
-                break
+        spent += len(_text(index, pool, int(order[k])).split())
+        if words is not None and spent >= words:
+            break
     return [int(order[k]) for k in picked]
 
 
@@ -366,22 +404,20 @@ def _sentence(index: Index, pool: _Pool, i: int, also_in: tuple[str, ...] = ()) 
     """Row `i` of the pool as a verbatim sentence with its source."""
     passage = index.passages[pool.passages[i]]
     doc = index.documents[passage.doc_id]
-    a, b = pool.spans[i]
-    return SummarySentence(passage.text[a:b], doc.id, doc.title, passage.paragraph, doc.date, also_in)
+    return SummarySentence(_text(index, pool, i), doc.id, doc.title, passage.paragraph, doc.date, also_in)
 
 
-def _with_also_in(index: Index, pool: _Pool, chosen: Sequence[int], settings: SummarySettings) -> list[SummarySentence]:
+def _with_also_in(index: Index, pool: _Pool, chosen: Sequence[int], duplicate: float) -> list[SummarySentence]:
     """The chosen rows as sentences, each listing the other documents of the pool that say the same."""
     if not chosen:
         return []
-    sims = np.asarray((pool.vectors[list(chosen)] @ pool.vectors.T).toarray())
+    sims = np.asarray((pool.tfidf[list(chosen)] @ pool.tfidf.T).toarray())
     docs = [index.passages[p].doc_id for p in pool.passages]
-    result = []
+    sentences = []
     for row, i in zip(sims, chosen, strict=True):
-        same = np.flatnonzero(row >= settings.duplicate)
-        others = sorted({docs[j] for j in same} - {docs[i]})
-        result.append(_sentence(index, pool, i, tuple(others)))
-    return result
+        others = sorted({docs[j] for j in np.flatnonzero(row >= duplicate)} - {docs[i]})
+        sentences.append(_sentence(index, pool, i, tuple(others)))
+    return sentences
 
 
 def _capped(sentences: list[SummarySentence], words: int | None) -> tuple[SummarySentence, ...]:
