@@ -282,6 +282,22 @@ def add_commands(bot: QABot) -> None:
         embed, _pages = render.sources_embed(bot.service.sources(), page)
         await interaction.response.send_message(embed=embed)
 
+    @bot.tree.command(name="summary", description="Summarise a document, a topic, or the whole collection")
+    @app_commands.describe(document="A document (start typing its title)", topic="A subject to summarise",
+                           sentences="How many sentences (1-15)")
+    async def summary(interaction: discord.Interaction[Any], document: str | None = None, topic: str | None = None,
+                      sentences: app_commands.Range[int, 1, 15] = 5) -> None:
+        async def work() -> dict[str, Any]:
+            return {"embed": render.summary_embed(await bot.service.summary(document, topic, sentences))}
+
+        await bot.respond(interaction, work())
+
+    @summary.autocomplete("document")
+    async def summary_documents(interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[str]]:
+        # Choice values must be at most 100 characters: longer ids can still be typed in full.
+        return [app_commands.Choice(name=render.shorten(f"{s.title} ({s.id})", 100), value=s.id)
+                for s in bot.service.document_choices(current) if len(s.id) <= 100]
+
     @bot.tree.command(name="help", description="What I do and how to use me")
     async def help_(interaction: discord.Interaction[Any]) -> None:
         await interaction.response.send_message(embed=render.help_embed(), ephemeral=True)

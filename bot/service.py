@@ -212,6 +212,13 @@ class QAService:
         """Close the store."""
         await self.store.close()
 
+    def document_choices(self, typed: str, limit: int = 25) -> list[SourceInfo]:
+        """Indexed documents whose title or id contains what the user typed (for autocomplete)."""
+        needle = typed.casefold().strip()
+        found = [s for s in self.sources() if needle in s.title.casefold() or needle in s.id.casefold()]
+        found.sort(key=lambda s: (not s.title.casefold().startswith(needle), s.title.casefold()))
+        return found[:limit]
+
     async def summary(
         self, document: str | None = None, topic: str | None = None, sentences: int = 5, words: int | None = None
     ) -> Summary:

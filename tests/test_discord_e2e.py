@@ -250,3 +250,24 @@ async def test_cooldown_answers_with_a_friendly_wait(fake: FakeDiscord, service:
         second = await fake.send_interaction("ask", {"question": "Who is Netanyahu?"}, user=BOB)
         reply = await fake.wait_for_reply(second)
         assert reply.ephemeral and "ask again in" in reply.text
+
+
+async def test_summary_of_the_collection_a_document_and_a_topic(fake: FakeDiscord, bot: TestBot) -> None:
+    whole = await fake.send_interaction("summary", {"sentences": 4})
+    text = (await fake.wait_for_reply(whole)).text
+    assert text.count("> ") == 4 and "¶" in text
+    typed = await fake.send_autocomplete("summary", {"document": "firm back"}, "document")
+    choices = (await fake.wait_for_reply(typed)).choices
+    assert choices and choices[0]["value"] == "004_311b2db2833709a6.txt"
+    one = await fake.send_interaction("summary", {"document": choices[0]["value"]})
+    assert "004\\_311b2db2833709a6.txt" in (await fake.wait_for_reply(one)).text
+    topic = await fake.send_interaction("summary", {"topic": "hostages"})
+    assert "hostage" in (await fake.wait_for_reply(topic)).text.lower()
+
+
+async def test_summary_of_an_unknown_document_suggests_titles(fake: FakeDiscord, bot: TestBot) -> None:
+    for name in ("../../etc/passwd", "004_311b2db2833709a6"):
+        asked = await fake.send_interaction("summary", {"document": name})
+        reply = await fake.wait_for_reply(asked)
+        assert reply.ephemeral and "No indexed document" in reply.text
+    assert not any("passwd" in o.text and "root:" in o.text for o in fake.outputs)
