@@ -57,14 +57,16 @@ class SummarySettings:
     length_weight: float = 0.0  # document: weight of a prior min(1, words / length_words) (no gain)
     length_words: int = 25
     document_lambda: float = 1.0  # document: MMR λ; 1 ranks by centrality alone (measured best)
-    mmr_lambda: float = 0.65  # topic and collection: share of relevance against novelty
+    mmr_lambda: float = 0.65  # topic: share of relevance against novelty
+    # Collection: novelty counts more, since articles on one event retell it in other words (seeds).
+    collection_lambda: float = 0.4
     duplicate: float = 0.5  # tf-idf cosine at or above which two sentences say the same thing
     min_words: int = 4  # shorter sentences (datelines, bylines, captions) are never picked
     topic_passages: int = 20  # passages whose sentences compete in a topic summary
     topic_relevance: float = 1.0  # topic: weight of the sentence's own match with the topic
     topic_hit: float = 0.5  # topic: weight of its passage's retrieval score
     collection_documents: int = 40  # documents nearest the collection centroid that compete
-    lead_weight: float = 0.15  # collection: bonus of a document's lead sentence
+    lead_weight: float = 0.0  # collection: bonus of a document's lead (0.15 repeated the seeds' leads)
     max_candidates: int = 400  # best-scored sentences that go on to the pairwise redundancy step
 
 
@@ -224,7 +226,7 @@ def summarize_collection(
     membership = sp.csr_matrix((np.ones(len(pool)), (owners, np.arange(len(pool)))))
     centroids = _unit_rows(sp.csr_matrix(membership @ central))  # each document one voice, however long
     scores = _cosines(central, _centroid(centroids)) + settings.lead_weight * leads
-    chosen = _mmr(index, pool, scores, sentences, words, settings.mmr_lambda, settings)
+    chosen = _mmr(index, pool, scores, sentences, words, settings.collection_lambda, settings)
     return Summary("collection", subject, _capped(_with_also_in(index, pool, chosen, settings.duplicate), words))
 
 

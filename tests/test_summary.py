@@ -245,8 +245,6 @@ def test_collection_summary_of_the_seeds_has_no_redundant_pair(seeds: Index) -> 
     assert max_cosine(seeds, summary) <= 0.5
     assert len({s.source for s in summary.sentences}) >= 3
     assert_verbatim(seeds, summary)
-    leads = {lead_sentence(seeds, d) for d in seeds.documents}
-    assert summary.sentences[0].text in leads
 
 
 def test_collection_summary_caps_length(seeds: Index) -> None:
