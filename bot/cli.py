@@ -6,11 +6,12 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, TextIO
 
-from retrieval.errors import QAError
+from retrieval.errors import QAError, UnknownDocumentError
 
 from . import render_text as render
 from .config import Settings, load_settings
@@ -19,15 +20,22 @@ from .service import QAService
 log = logging.getLogger("qa-bot")
 
 
+def _common_options(parser: argparse.ArgumentParser, *, inherited: bool) -> None:
+    """--docs, --db and --json; a subcommand's copy leaves unset values to the copy before the command."""
+    keep: dict[str, Any] = {"default": argparse.SUPPRESS} if inherited else {}
+    parser.add_argument("--docs", metavar="DIR", help="documents folder (default: QA_DOCS or seeds/)", **keep)
+    parser.add_argument("--db", metavar="PATH", help="SQLite database (default: QA_DB or data/qa.sqlite3)", **keep)
+    parser.add_argument("--json", action="store_true", help="print JSON, one object a line", **keep)
+
+
 def _parser() -> argparse.ArgumentParser:
-    """The argument parser, every subcommand sharing --docs, --db and --json."""
+    """The argument parser; --docs, --db and --json go before or after the command name."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--docs", metavar="DIR", help="documents folder (default: QA_DOCS or seeds/)")
-    common.add_argument("--db", metavar="PATH", help="SQLite database (default: QA_DB or data/qa.sqlite3)")
-    common.add_argument("--json", action="store_true", help="print JSON, one object a line")
+    _common_options(common, inherited=True)
     parser = argparse.ArgumentParser(
         prog="qa-bot", description="Answers questions about a folder of documents by quoting them."
     )
+    _common_options(parser, inherited=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     ask = sub.add_parser("ask", parents=[common], help="answer a question (or one per line of stdin)")
     ask.add_argument("question", nargs="*", help="the question; omit to read one per line from stdin")
@@ -69,6 +77,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`qa-bot ask --json | head -1`): stop quietly, as other tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as exc:  # the user gets one line; the log keeps the traceback
         log.debug("unexpected error", exc_info=True)
         print(f"error: unexpected {type(exc).__name__}: {exc}", file=sys.stderr)
@@ -105,15 +117,19 @@ def _progress_printer() -> Callable[[str], None]:
     return show
 
 
-async def _answer_one(service: QAService, args: argparse.Namespace, question: str, conversation: str | None) -> bool:
-    """Answer and print one question; a bad question is reported and False returned."""
+async def _answer_one(service: QAService, args: argparse.Namespace, question: str, conversation: str | None,
+                      echo: bool = False) -> bool:
+    """Answer and print one question; a bad question is reported and False returned.
+    `echo` prints the question first, so that answers to piped questions can be told apart."""
+    if echo and not args.json:
+        shown = " ".join(question.split())
+        print(f"you> {shown if len(shown) <= 200 else shown[:199] + '…'}")
     try:
         asked = await service.ask(question, conversation, via="terminal")
     except QAError as exc:
-        if args.json:
-            _emit(args, "", {"question": question, "answered": False, "quotes": [], "error": str(exc)})
-        else:
-            print(f"error: {exc}", file=sys.stderr)
+        if args.json:  # keeps one object per question, so a program can pair lines with questions
+            _emit(args, "", {"question": question.strip(), "answered": False, "quotes": [], "error": str(exc)})
+        print(f"error: {exc}", file=sys.stderr)
         return False
     _emit(args, render.answer_text(asked.answer), render.answer_json(asked.answer))
     return True
@@ -126,7 +142,7 @@ async def _ask(settings: Settings, args: argparse.Namespace) -> int:
         ok = True
         for line in sys.stdin:
             if line.strip():
-                ok = await _answer_one(service, args, line, None) and ok
+                ok = await _answer_one(service, args, line, None, echo=True) and ok
                 if not args.json:
                     print()
         return 0 if ok else 1
@@ -150,7 +166,7 @@ async def _chat(settings: Settings, args: argparse.Namespace) -> int:
             if line.strip().lower() in ("quit", "exit"):
                 break
             if line.strip():
-                await _answer_one(service, args, line, "terminal")
+                await _answer_one(service, args, line, "terminal", echo=not interactive)
                 if not args.json:
                     print()
         return 0
@@ -189,7 +205,11 @@ async def _stats(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _summary(settings: Settings, args: argparse.Namespace) -> int:
     async def body(service: QAService) -> int:
-        summary = await service.summary(args.document, args.topic, args.sentences, args.words)
+        try:
+            summary = await service.summary(args.document, args.topic, args.sentences, args.words)
+        except UnknownDocumentError as exc:
+            print(f"error: {render.unknown_document(exc, service.sources())}", file=sys.stderr)
+            return 1
         _emit(args, render.summary_text(summary), render.summary_json(summary))
         return 0
 

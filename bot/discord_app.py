@@ -17,7 +17,7 @@ import discord
 import yarl
 from discord import app_commands
 
-from retrieval.errors import BusyError, QAError
+from retrieval.errors import BusyError, QAError, UnknownDocumentError
 
 from . import render_discord as render
 from .config import Settings
@@ -51,7 +51,12 @@ class Cooldown:
 
 
 def is_admin(settings: Settings, user: discord.abc.User, guild: discord.Guild | None) -> bool:
-    """Configured admin ids, the configured admin role, or Manage Server in the guild."""
+    """Configured admin ids, the configured admin role, or Manage Server in the guild.
+
+    Read from the member's roles as the bot knows them, never from the command's default permissions
+    (a hint server admins can change); in a DM only the configured ids count. The @everyone role never
+    makes anyone an admin, even when QA_ADMIN_ROLE names it.
+    """
     if user.id in settings.admin_ids:
         return True
     if guild is None or not isinstance(user, discord.Member):
@@ -59,7 +64,29 @@ def is_admin(settings: Settings, user: discord.abc.User, guild: discord.Guild | 
     if user.guild_permissions.manage_guild or user.guild_permissions.administrator:
         return True
     role = settings.admin_role
-    return role is not None and any(r.name == role or str(r.id) == role for r in user.roles)
+    return role is not None and any(
+        (r.name == role or str(r.id) == role) and not r.is_default() for r in user.roles
+    )
+
+
+_TOKEN_IN_PATH = re.compile(r"(/(?:interactions|webhooks)/\d+/)[^/]+")
+_RETRIED_STATUSES = {500, 502, 504, 524}  # the ones discord.py retries by itself
+
+
+def discord_errors_trace() -> aiohttp.TraceConfig:
+    """An aiohttp trace that logs every 5xx Discord answers: discord.py retries some silently."""
+    trace = aiohttp.TraceConfig()
+
+    async def on_request_end(_session: aiohttp.ClientSession, _context: Any,
+                             params: aiohttp.TraceRequestEndParams) -> None:
+        status = params.response.status
+        if status >= 500:
+            path = _TOKEN_IN_PATH.sub(r"\1…", params.url.path)  # an interaction's token is a credential too
+            retry = "; discord.py retries it" if status in _RETRIED_STATUSES else ""
+            log.warning("Discord answered %d to %s %s%s", status, params.method, path, retry)
+
+    trace.on_request_end.append(on_request_end)
+    return trace
 
 
 _DISCORD_MARKUP = re.compile(r"<a?:\w+:\d+>|<@[!&]?\d+>|<#\d+>|\|\|")
@@ -118,6 +145,9 @@ class QABot(discord.AutoShardedClient):
             sharding["shard_count"] = settings.shard_count
         if settings.shard_ids:
             sharding["shard_ids"] = list(settings.shard_ids)
+        # This bot never joins voice: without this, discord.py warns at every start that voice libraries are missing.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
+        options.setdefault("http_trace", discord_errors_trace())
         super().__init__(intents=intents, allowed_mentions=discord.AllowedMentions.none(), **sharding, **options)
         self.service = service
         self.settings = settings
@@ -160,6 +190,9 @@ class QABot(discord.AutoShardedClient):
 
     async def close(self) -> None:
         """Let in-flight questions finish (up to a grace period), then disconnect."""
+        if self._in_flight and not self.is_closed():
+            log.info("shutting down: waiting for %d requests in flight (at most %.0fs)", self._in_flight,
+                     SHUTDOWN_GRACE)
         try:
             await asyncio.wait_for(self._idle.wait(), SHUTDOWN_GRACE)
         except TimeoutError:
@@ -191,7 +224,7 @@ class QABot(discord.AutoShardedClient):
             asked = await self.service.ask(question, f"{message.channel.id}:{message.author.id}", via,
                                            str(message.author.id), str(message.channel.id))
         except QAError as exc:
-            await message.reply(render.clean(str(exc)), mention_author=False)
+            await message.reply(render.error_message(str(exc)), mention_author=False)
             return
         except Exception:
             log.exception("failed to answer a message")
@@ -220,6 +253,8 @@ class QABot(discord.AutoShardedClient):
         cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
         if isinstance(cause, AdminOnly):
             text = "Only server admins can use this command."
+        elif isinstance(cause, UnknownDocumentError):
+            text = render.unknown_document_text(cause, self.service.sources())
         elif isinstance(cause, QAError):
             text = str(cause)
         elif isinstance(cause, app_commands.CheckFailure):
@@ -229,9 +264,9 @@ class QABot(discord.AutoShardedClient):
             text = "Sorry, something went wrong on my side. Please try again."
         try:
             if interaction.response.is_done():
-                await interaction.followup.send(render.clean(text), ephemeral=True)
+                await interaction.followup.send(render.error_message(text), ephemeral=True)
             else:
-                await interaction.response.send_message(render.clean(text), ephemeral=True)
+                await interaction.response.send_message(render.error_message(text), ephemeral=True)
         except discord.HTTPException:
             log.warning("could not report an error to the user", exc_info=True)
 

@@ -11,10 +11,12 @@ from collections.abc import Sequence
 
 import discord
 
+from retrieval.errors import UnknownDocumentError
 from retrieval.model import Answer, Quote, Summary
 from retrieval.reindex import ReindexReport
 from retrieval.store import Stats
 
+from .render_text import empty_summary, plural, unknown_document
 from .service import SourceInfo
 
 EMBED_TITLE = 256
@@ -26,13 +28,25 @@ QUOTE_CHARS = 1200  # one quote's share of the description: three fit with room 
 SOURCES_PER_PAGE = 15
 COLOUR = discord.Colour.blurple()
 _MENTION = re.compile(r"<([@#][!&]?)(?=\d)")
+_UNESCAPED_BRACKET = re.compile(r"(?<!\\)((?:\\\\)*)([\[\]])")  # after an even run of backslashes
 NOT_FOUND_COLOUR = discord.Colour.light_grey()
+
+
+def error_message(text: str) -> str:
+    """A one-line error for the user: escaped, and within a message's 2000 characters."""
+    return shorten(clean(text), MESSAGE_CONTENT)
 
 
 def clean(text: str) -> str:
     """Text made inert: markdown (backticks included) escaped, mentions of users, roles, channels and
-    @everyone/@here defused with a zero-width space (AllowedMentions.none() already stops pings)."""
-    text = discord.utils.escape_mentions(discord.utils.escape_markdown(text, ignore_links=False))
+    @everyone/@here defused with a zero-width space (AllowedMentions.none() already stops pings).
+
+    Every bracket is escaped too: escape_markdown escapes a masked link only when all of `[text](url)`
+    is in one piece, and a quote is cleaned in pieces (before, the bold sentence, after) that meet again.
+    """
+    text = discord.utils.escape_markdown(text, ignore_links=False)
+    text = _UNESCAPED_BRACKET.sub(r"\1\\\2", text)
+    text = discord.utils.escape_mentions(text)
     return _MENTION.sub("<\u200b\\1", text)
 
 
@@ -99,12 +113,12 @@ def sources_embed(sources: Sequence[SourceInfo], page: int) -> tuple[discord.Emb
     page = min(max(page, 1), pages)
     chunk = sources[(page - 1) * SOURCES_PER_PAGE : page * SOURCES_PER_PAGE]
     lines = [
-        f"**{clean(shorten(s.title, 150))}**\n{clean(s.id)} · {s.date or 'no date'} · {s.passages} passages"
+        f"**{clean(shorten(s.title, 150))}**\n{clean(s.id)} · {s.date or 'no date'} · {plural(s.passages, 'passage')}"
         for s in chunk
     ]
     total = sum(s.passages for s in sources)
     embed = discord.Embed(
-        title=f"{len(sources)} documents, {total:,} passages",
+        title=f"{plural(len(sources), 'document')}, {plural(total, 'passage')}",
         description=shorten("\n".join(lines) or "No documents are indexed.", EMBED_DESCRIPTION),
         colour=COLOUR,
     )
@@ -120,7 +134,7 @@ def report_embed(report: ReindexReport) -> discord.Embed:
         description=(
             f"{len(report.added)} added · {len(report.changed)} changed · {len(report.removed)} removed · "
             f"{len(report.unchanged)} unchanged · {len(report.skipped)} skipped\n"
-            f"{report.passages:,} passages in {report.seconds:.2f}s"
+            f"{plural(report.passages, 'passage')} in {report.seconds:.2f}s"
         ),
         colour=discord.Colour.green(),
     )
@@ -172,7 +186,7 @@ def summary_embed(summary: Summary) -> discord.Embed:
     title = {"document": "Summary of", "topic": "What the documents say about", "collection": "Summary of"}
     heading = shorten(clean(f"{title.get(summary.kind, 'Summary of')} {summary.subject}"), EMBED_TITLE)
     if not summary.sentences:
-        return discord.Embed(title=heading, description="Nothing in the documents to summarise.",
+        return discord.Embed(title=heading, description=clean(shorten(empty_summary(summary), 1000)),
                              colour=NOT_FOUND_COLOUR)
     blocks = []
     for s in summary.sentences:
@@ -182,6 +196,11 @@ def summary_embed(summary: Summary) -> discord.Embed:
         blocks.pop()
     return discord.Embed(title=heading, description=shorten("\n".join(blocks), EMBED_DESCRIPTION),
                          colour=COLOUR)
+
+
+def unknown_document_text(exc: UnknownDocumentError, sources: Sequence[SourceInfo]) -> str:
+    """An unknown document, with the closest titles and ids (plain text: the caller escapes it)."""
+    return unknown_document(exc, sources).replace("`qa-bot sources`", "/sources")
 
 
 HELP_TEXT = (

@@ -6,6 +6,7 @@ import textwrap
 from collections.abc import Sequence
 from typing import Any
 
+from retrieval.errors import UnknownDocumentError
 from retrieval.model import Answer, Quote, Summary
 from retrieval.reindex import ReindexReport
 from retrieval.store import Stats
@@ -13,6 +14,11 @@ from retrieval.store import Stats
 from .service import SourceInfo
 
 NOT_FOUND = "I could not find that in the documents."
+
+
+def plural(n: int, word: str) -> str:
+    """“1 passage”, “2 passages”, “1,024 passages”."""
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
 def attribution(q: Quote | Any) -> str:
@@ -56,8 +62,8 @@ def sources_text(sources: Sequence[SourceInfo]) -> str:
     """The indexed documents, one a line."""
     if not sources:
         return "No documents are indexed."
-    lines = [f"{len(sources)} documents, {sum(s.passages for s in sources):,} passages:"]
-    lines += [f"- {s.id}  “{s.title}”  {s.date or 'no date'}  ({s.passages} passages)" for s in sources]
+    lines = [f"{plural(len(sources), 'document')}, {plural(sum(s.passages for s in sources), 'passage')}:"]
+    lines += [f"- {s.id}  “{s.title}”  {s.date or 'no date'}  ({plural(s.passages, 'passage')})" for s in sources]
     return "\n".join(lines)
 
 
@@ -71,7 +77,7 @@ def report_text(report: ReindexReport) -> str:
     lines = [
         f"Reindexed in {report.seconds:.2f}s: {len(report.added)} added, {len(report.changed)} changed, "
         f"{len(report.removed)} removed, {len(report.unchanged)} unchanged, {len(report.skipped)} skipped; "
-        f"{report.passages:,} passages."
+        f"{plural(report.passages, 'passage')}."
     ]
     for label, names in (("added", report.added), ("changed", report.changed), ("removed", report.removed)):
         lines += [f"  {label}: {n}" for n in names]
@@ -101,13 +107,22 @@ def stats_json(stats: Stats) -> dict[str, Any]:
 def summary_text(summary: Summary) -> str:
     """A summary for people: each sentence with its source."""
     if not summary.sentences:
-        return "Nothing to summarise."
+        return empty_summary(summary)
     lines = []
     for s in summary.sentences:
         also = f" (also in {', '.join(s.also_in)})" if s.also_in else ""
         lines.append(textwrap.fill(s.text, width=88, initial_indent="• ", subsequent_indent="  "))
         lines.append(f"  — {s.source}, ¶{s.paragraph}{also}")
     return "\n".join(lines)
+
+
+def empty_summary(summary: Summary) -> str:
+    """Why a summary has no sentences, in words that fit its kind."""
+    if summary.kind == "topic":
+        return f"The documents say nothing about “{summary.subject}”."
+    if summary.kind == "document":
+        return f"“{summary.subject}” has no sentences to summarise."
+    return "Nothing to summarise: no documents are indexed."
 
 
 def summary_json(summary: Summary) -> dict[str, Any]:
@@ -120,3 +135,13 @@ def summary_json(summary: Summary) -> dict[str, Any]:
             for s in summary.sentences
         ],
     }
+
+
+def unknown_document(exc: UnknownDocumentError, sources: Sequence[SourceInfo], limit: int = 100) -> str:
+    """An unknown document id, with the closest documents' ids and titles, or where to find the ids."""
+    name = exc.name if len(exc.name) <= limit else exc.name[: limit - 1] + "…"
+    titles = {s.id: s.title for s in sources}
+    if exc.closest:
+        named = " or ".join(f"{i} (“{titles[i]}”)" if i in titles else i for i in exc.closest)
+        return f"No indexed document is called {name!r}. Did you mean {named}?"
+    return f"No indexed document is called {name!r}; `qa-bot sources` lists them."

@@ -33,6 +33,7 @@ WITKOFF_SENTENCE = (
 )
 NOT_FOUND = "What is the capital of Mongolia?"
 QUOTE_KEYS = {"text", "source", "title", "paragraph", "date", "score"}
+LONG_QUESTION = "why " * 400  # over the 1,000-character limit
 
 
 def qa_bot(cwd: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -118,6 +119,11 @@ def runs(tmp_path_factory: pytest.TempPathFactory, docs: Path) -> dict[str, Run]
         "corrupt db": (lambda f: _prepare_corrupt(f, docs), ""),
         "no command": (lambda f: [], ""),
         "env file": (lambda f: _prepare_env_file(f, docs), ""),
+        "flags first": (lambda f: ["--json", *paths(f, docs), "sources"], ""),
+        "chat text": (lambda f: ["chat", *paths(f, docs)], f"{WITKOFF}\nWhat did he do on Feb. 3?\n{NOT_FOUND}\n"),
+        "ask json bad line": (lambda f: ["ask", "--json", *paths(f, docs)], f"{WITKOFF}\n{LONG_QUESTION}\n"),
+        "unknown near": (lambda f: ["summary", "--document", WITKOFF_SOURCE.removesuffix(".txt"), *paths(f, docs)], ""),
+        "unknown far": (lambda f: ["summary", "--document", "minutes.txt", *paths(f, docs)], ""),
     }
     base = tmp_path_factory.mktemp("runs")
     prepared = {}
@@ -215,6 +221,39 @@ def test_reindex_json_prints_the_report(runs: dict[str, Run]) -> None:
     }
 
 
+def test_flags_may_come_before_the_command(runs: dict[str, Run]) -> None:
+    run = runs["flags first"]
+    [listing] = run.json  # --json honoured, and --docs/--db: the database is the one named, not data/
+    assert len(listing["documents"]) == 5
+    assert run.db.is_file() and not (run.cwd / "data").exists()
+
+
+def test_a_bad_line_gets_its_json_object_and_an_error_line(runs: dict[str, Run]) -> None:
+    result = runs["ask json bad line"].result
+
+    assert result.returncode == 1
+    first, second = (json.loads(line) for line in result.stdout.splitlines())
+    assert first["question"] == WITKOFF and first["answered"] is True
+    assert second["question"] == LONG_QUESTION.strip() and second["answered"] is False and second["quotes"] == []
+    assert "1,000" in second["error"]
+    assert result.stderr.splitlines() == [f"error: {second['error']}"]
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path: Path, docs: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("QA_", "DISCORD_"))}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "ask", "--json", *paths(tmp_path, docs)], cwd=tmp_path, env=env,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    assert process.stdin and process.stdout and process.stderr
+    process.stdin.write(f"{WITKOFF}\n".encode() * 300)  # ~600 kB of answers: more than a pipe holds
+    process.stdin.close()
+    assert json.loads(process.stdout.readline())["question"] == WITKOFF
+    process.stdout.close()  # as `| head -1` does
+    assert process.wait(timeout=120) == 141
+    assert process.stderr.read() == b""
+
+
 # --- text output ---------------------------------------------------------------------------------------
 
 
@@ -227,6 +266,18 @@ def test_ask_text_shows_the_quote_and_where_it_comes_from(runs: dict[str, Run]) 
     attribution = f"“Netanyahu seeks firm backing from US during key visit” — {WITKOFF_SOURCE}, ¶{witkoff_paragraph()}"
     assert f"{attribution}, 2025-02-04" in flat
     assert not result.stdout.lstrip().startswith("{")
+
+
+def test_piped_chat_shows_each_question_before_its_answer(runs: dict[str, Run]) -> None:
+    result = runs["chat text"].result
+
+    assert result.returncode == 0 and result.stderr == ""
+    flat = " ".join(result.stdout.split())
+    first = flat.index(f"you> {WITKOFF}")
+    follow_up = flat.index("you> What did he do on Feb. 3?")
+    missing = flat.index(f"you> {NOT_FOUND}")
+    assert first < flat.index(WITKOFF_SENTENCE) < follow_up < flat.index(WITKOFF_SENTENCE, follow_up) < missing
+    assert flat[missing:].startswith(f"you> {NOT_FOUND} I could not find that in the documents.")
 
 
 # --- errors and usage ----------------------------------------------------------------------------------
@@ -247,6 +298,17 @@ def test_a_corrupt_database_is_one_error_line(runs: dict[str, Run]) -> None:
     line = one_error_line(run)
     assert str(run.db) in line and "damaged" in line
     assert run.db.read_bytes() == (run.cwd / "original").read_bytes()
+
+
+def test_an_unknown_document_names_the_closest_with_its_title(runs: dict[str, Run]) -> None:
+    line = one_error_line(runs["unknown near"])
+    assert line.startswith(f"error: No indexed document is called '{WITKOFF_SOURCE.removesuffix('.txt')}'.")
+    assert f"Did you mean {WITKOFF_SOURCE} (“Netanyahu seeks firm backing from US during key visit”)" in line
+
+
+def test_an_unknown_document_with_nothing_close_points_to_sources(runs: dict[str, Run]) -> None:
+    line = one_error_line(runs["unknown far"])
+    assert line == "error: No indexed document is called 'minutes.txt'; `qa-bot sources` lists them."
 
 
 def test_no_command_prints_usage_and_exits_2(runs: dict[str, Run]) -> None:

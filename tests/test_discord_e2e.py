@@ -266,8 +266,13 @@ async def test_summary_of_the_collection_a_document_and_a_topic(fake: FakeDiscor
 
 
 async def test_summary_of_an_unknown_document_suggests_titles(fake: FakeDiscord, bot: TestBot) -> None:
+    replies = []
     for name in ("../../etc/passwd", "004_311b2db2833709a6"):
         asked = await fake.send_interaction("summary", {"document": name})
         reply = await fake.wait_for_reply(asked)
         assert reply.ephemeral and "No indexed document" in reply.text
+        replies.append(reply.text)
     assert not any("passwd" in o.text and "root:" in o.text for o in fake.outputs)
+    assert "/sources lists them" in replies[0]
+    assert "Did you mean 004\\_311b2db2833709a6.txt (“Netanyahu seeks firm backing from US during key visit”)" \
+        in replies[1]
