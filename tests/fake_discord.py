@@ -25,8 +25,8 @@ Like Discord, the fake rejects what Discord would: over-long content or embeds (
 follow-up before any response (10015), sending where the bot lacks permission (50013); it
 hides message content from a bot without the message-content intent (except DMs and
 mentions), and serves ``fake_discord_payloads``' world (one guild, alice, bob, an admin and
-another bot) unless given another. Fault hooks: ``fail_next`` (429 / 5xx) and
-``drop_gateway``.
+another bot) unless given another. Fault hooks: ``fail_next`` (429 / 5xx), ``drop_gateway``,
+and ``hold`` (requests kept in flight until released).
 
 discord.py facts this relies on (2.7): JSON responses need Content-Type exactly
 ``application/json`` or discord.py treats them as text; a 429 without a ``Via`` header is taken
@@ -95,6 +95,7 @@ from fake_discord_payloads import (
 __all__ = [
     "FakeDiscord",
     "InjectedInteraction",
+    "Hold",
     "InjectedMessage",
     "RecordedRequest",
     "SentFile",
@@ -223,6 +224,38 @@ class _Request:
     query: Mapping[str, str]
     json: Any
     files: tuple[SentFile, ...]
+    arrived: float = 0.0  # loop time the request reached the fake (deadlines count from here, not from a hold)
+
+
+class Hold:
+    """Requests the fake keeps unanswered until ``release()``: what is "in flight" for a test to act on."""
+
+    def __init__(self, fake: FakeDiscord, route_substring: str) -> None:
+        self._fake = fake
+        self.route_substring = route_substring
+        self.held: list[str] = []  # "METHOD /path" of each request that arrived and was held
+        self._released = asyncio.Event()
+
+    def matches(self, target: str) -> bool:
+        """Whether a request ("METHOD /path") is to be held."""
+        return not self._released.is_set() and self.route_substring in target
+
+    async def keep(self, target: str) -> None:
+        """Hold one request until release."""
+        self.held.append(target)
+        self._fake._notify()
+        await self._released.wait()
+
+    async def wait_held(self, count: int, timeout: float = 5.0) -> None:
+        """Wait until at least ``count`` requests are being held."""
+        await self._fake._wait_until(lambda: True if len(self.held) >= count else None, timeout,
+                                     f"{count} held requests for {self.route_substring!r}")
+
+    def release(self) -> None:
+        """Let every held request (and any later one) through."""
+        self._released.set()
+        if self in self._fake._holds:
+            self._fake._holds.remove(self)
 
 
 @dataclass
@@ -349,6 +382,7 @@ class FakeDiscord:
         self._dm_channels: dict[int, int] = {}
         self._dm_owner: dict[int, int] = {}
         self._failures: list[_Failure] = []
+        self._holds: list[Hold] = []
         self._sessions: dict[str, _Session] = {}
         self._connections: set[_Connection] = set()
         self._changed = asyncio.Event()
@@ -838,6 +872,16 @@ class FakeDiscord:
         """
         self._failures.append(_Failure(route_substring, status, retry_after, times, is_global, code))
 
+    def hold(self, route_substring: str) -> Hold:
+        """Keep requests whose "METHOD /path" contains ``route_substring`` unanswered until ``release()``.
+
+        The bot's requests stay in flight as long as the test wants (a slow network, deterministically);
+        interaction deadlines count from a request's arrival, so a hold never makes it late.
+        """
+        gate = Hold(self, route_substring)
+        self._holds.append(gate)
+        return gate
+
     async def drop_gateway(self, code: int = 4000, *, resumable: bool = True) -> None:
         """Close the gateway websocket(s) with ``code``; the client reconnects and resumes.
 
@@ -923,6 +967,10 @@ class FakeDiscord:
         prefix = "/api/v10"
         path = request.path[len(prefix):] if request.path.startswith(prefix + "/") else request.path
         parsed = await _read_request(request, path)
+        target = f"{parsed.method} {path}"
+        gate = next((h for h in self._holds if h.matches(target)), None)
+        if gate is not None:
+            await gate.keep(target)
         route = None
         if request.path.startswith(prefix + "/"):
             route = next(((h, m) for meth, pat, h in self._routes
@@ -1032,8 +1080,7 @@ class FakeDiscord:
             return _error(404, 10062, "Unknown interaction")
         if state.acked is not None:
             return _error(400, 40060, "Interaction has already been acknowledged.")
-        loop = asyncio.get_running_loop()
-        if self.interaction_timeout is not None and loop.time() - state.created > self.interaction_timeout:
+        if self.interaction_timeout is not None and request.arrived - state.created > self.interaction_timeout:
             return _error(404, 10062, "Unknown interaction")
         body = request.json if isinstance(request.json, dict) else {}
         kind, data = int(body.get("type", 0)), body.get("data") or {}
@@ -1442,7 +1489,7 @@ async def _read_request(request: web.Request, path: str) -> _Request:
             body = json.loads(raw) if raw else None
         except ValueError:
             body = raw.decode(errors="replace")
-    return _Request(request.method, path, dict(request.query), body, tuple(files))
+    return _Request(request.method, path, dict(request.query), body, tuple(files), asyncio.get_running_loop().time())
 
 
 @contextlib.contextmanager

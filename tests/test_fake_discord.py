@@ -288,6 +288,19 @@ async def test_rate_limited_message_is_retried(fake: FakeDiscord, bot: Throwaway
     assert posts[0].response["retry_after"] == 0.2 and posts[0].response["global"] is False
 
 
+async def test_held_requests_stay_in_flight_until_released(fake: FakeDiscord, bot: ThrowawayBot) -> None:
+    held = fake.hold("/callback")
+    pinged = [await fake.send_interaction("ping") for _ in range(3)]
+    await held.wait_held(3)
+    assert len(held.held) == 3 and all(t.startswith("POST /interactions/") for t in held.held)
+    assert fake.outputs == [] and not [r for r in fake.requests if r.path.endswith("/callback")]
+    held.release()
+    replies = [await fake.wait_for_reply(p) for p in pinged]
+    assert [r.content for r in replies] == ["pong"] * 3
+    await fake.wait_for_reply(await fake.send_interaction("ping"))  # released: later requests pass at once
+    assert len(held.held) == 3
+
+
 async def test_discord_limits_are_enforced(fake: FakeDiscord, bot: ThrowawayBot) -> None:
     channel = bot.get_channel(fake.guild.first_text_channel.id)
     assert isinstance(channel, discord.TextChannel)

@@ -352,7 +352,8 @@ async def test_a_read_only_database_gives_a_clear_error_and_is_not_changed(tmp_p
     folder.mkdir()
     if not _modes_are_enforced(folder):
         reason = "running as root" if os.geteuid() == 0 else "this file system ignores file modes"
-        pytest.skip(f"{reason}: chmod 0o444 does not stop writes, so a read-only database cannot be made")
+        pytest.skip(f"{reason}: chmod 0o444 does not stop writes in this process, so a read-only database cannot "
+                    "be made here; test_faults.py checks it in a process without root's file capabilities")
     path = folder / "qa.sqlite3"
     store = await Store.open(path)
     await store.log_question("Earlier?", True, None, "terminal")
