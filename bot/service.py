@@ -77,16 +77,20 @@ def index_path(db: Path) -> Path:
     return db.with_name(db.name + ".index.npz")
 
 
-def _load_or_build(path: Path, documents: list[Document], passages: list[Passage], weighting: Weighting) -> Index:
-    """The saved index when it matches the stored passages, else a fresh build (saved for next time)."""
-    corpus = fingerprint(documents)
+def _load(path: Path, documents: list[Document], weighting: Weighting) -> Index | None:
+    """The saved index when it matches the stored documents, else None."""
     try:
-        return persist.load(path, documents, passages, corpus, weighting)
+        return persist.load(path, documents, fingerprint(documents), weighting)
     except IndexFileError as exc:
         log.info("building the index from the store: %s", exc)
+        return None
+
+
+def _build(path: Path, documents: list[Document], passages: list[Passage], weighting: Weighting) -> Index:
+    """A fresh index over the stored passages, saved for the next start."""
     index = Index.build(documents, passages, weighting)
     if passages:
-        _save_quietly(index, path, corpus)
+        _save_quietly(index, path, fingerprint(documents))
     return index
 
 
@@ -121,8 +125,11 @@ class QAService:
         """Open the store and load the index from it; the folder is read only when the store is empty."""
         store = await Store.open(db)
         try:
-            documents, passages = await store.documents(), await store.passages()
-            index = await asyncio.to_thread(_load_or_build, index_path(db), documents, passages, weighting)
+            documents = await store.documents(text=False)
+            index = await asyncio.to_thread(_load, index_path(db), documents, weighting)
+            if index is None:
+                passages = await store.passages()
+                index = await asyncio.to_thread(_build, index_path(db), documents, passages, weighting)
             service = cls(store, docs, index, weighting, follow_up_seconds=follow_up_seconds)
             if not documents:
                 await service.reindex(progress)
