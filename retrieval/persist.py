@@ -22,6 +22,7 @@ from .index import Index, Weighting
 from .model import Document
 from .passages import MAX_WORDS, PassageTable
 
+_MAP_FROM = 1 << 20  # arrays of at least this many bytes are mapped; smaller ones are read
 FORMAT = 3  # counts and weights by term sharing one index array; the passages as a table
 
 
@@ -146,7 +147,7 @@ def _mapped(path: Path) -> dict[str, np.ndarray]:
                 raise ValueError(f"{info.filename} holds objects")
             name = info.filename.removesuffix(".npy")
             size = int(np.prod(shape)) * dtype.itemsize
-            if size < 1 << 20:
+            if size < max(_MAP_FROM, 1):
                 arrays[name] = np.frombuffer(fh.read(size), dtype).reshape(shape, order="F" if fortran else "C")
                 if arrays[name].nbytes != size:
                     raise ValueError(f"{info.filename} is truncated")
