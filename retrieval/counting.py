@@ -28,7 +28,7 @@ _SEPARATORS = bytes.maketrans(
     (sep := b"\0" + string.punctuation.replace("'", "").encode()), b" " * len(sep)
 )
 _JOIN = b" \0 "
-_BATCH = 8192  # passages counted per numpy pass: bounds the temporary arrays
+_BATCH = 2048  # passages counted per numpy pass: bounds the temporary arrays
 _BOUNDARY = -1  # the chunk between two passages
 _NO_TERM = -2  # a chunk with no index term (stop words, punctuation)
 
