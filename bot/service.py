@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from retrieval import persist
@@ -77,25 +79,47 @@ def index_path(db: Path) -> Path:
     return db.with_name(db.name + ".index.npz")
 
 
-def _load_or_build(path: Path, documents: list[Document], passages: list[Passage], weighting: Weighting) -> Index:
-    """The saved index when it matches the stored passages, else a fresh build (saved for next time)."""
-    corpus = fingerprint(documents)
+def _load(path: Path, documents: list[Document], weighting: Weighting) -> Index | None:
+    """The saved index when it matches the stored documents, else None."""
     try:
-        return persist.load(path, documents, passages, corpus, weighting)
+        return persist.load(path, documents, fingerprint(documents), weighting)
     except IndexFileError as exc:
         log.info("building the index from the store: %s", exc)
-    index = Index.build(documents, passages, weighting)
-    if passages:
-        _save_quietly(index, path, corpus)
-    return index
+        return None
 
 
-def _save_quietly(index: Index, path: Path, corpus: str) -> None:
-    """Save the index arrays; a failure only costs a slower next start, so it is logged, not raised."""
+def _build(path: Path, documents: list[Document], passages: list[Passage], weighting: Weighting) -> Index:
+    """A fresh index over the stored passages, saved for the next start (and served from the file)."""
+    return _saved(Index.build(documents, passages, weighting), path, documents)
+
+
+def _saved(index: Index, path: Path, documents: list[Document]) -> Index:
+    """Save the index and serve it mapped from the file: its passages are then a table, not a Python
+    object each, which the garbage collector's full passes would otherwise scan (holding the GIL).
+    A failed save only costs a slower next start, so it is logged and the built index served."""
+    if not len(index):
+        return index
+    corpus = fingerprint(documents)
     try:
         persist.save(index, path, corpus)
-    except OSError as exc:
+        # Titles, dates and hashes are all an index needs of its documents: their text is in the passages.
+        return persist.load(path, [replace(d, paragraphs=()) for d in documents], corpus, index.weighting)
+    except (OSError, IndexFileError) as exc:
         log.warning("could not save the index to %s: %s", path, exc)
+        return index
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No automatic garbage collection inside: a reindex allocates objects for every document and
+    passage, and each full pass over them held the GIL, so the event loop, for 100+ ms (bench/load.py)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class QAService:
@@ -121,8 +145,11 @@ class QAService:
         """Open the store and load the index from it; the folder is read only when the store is empty."""
         store = await Store.open(db)
         try:
-            documents, passages = await store.documents(), await store.passages()
-            index = await asyncio.to_thread(_load_or_build, index_path(db), documents, passages, weighting)
+            documents = await store.documents(text=False)
+            index = await asyncio.to_thread(_load, index_path(db), documents, weighting)
+            if index is None:
+                passages = await store.passages()
+                index = await asyncio.to_thread(_build, index_path(db), documents, passages, weighting)
             service = cls(store, docs, index, weighting, follow_up_seconds=follow_up_seconds)
             if not documents:
                 await service.reindex(progress)
@@ -171,34 +198,39 @@ class QAService:
         if self._reindex_lock.locked():
             raise BusyError("A reindex is already running; try again when it has finished.")
         async with self._reindex_lock:
-            started = time.perf_counter()
-            say = progress or (lambda _msg: None)
-            say(f"Reading {self.docs} …")
-            documents, skipped = await asyncio.to_thread(read_folder, self.docs)
-            report = compare(await self.store.hashes(), documents, skipped)
-            if not documents and self._index.passages:
-                raise DocumentsError(
-                    f"The documents folder {str(self.docs)!r} has no usable documents; the index was kept."
-                )
-            say(f"Indexing {len(report.added) + len(report.changed)} new or changed documents …")
+            with _collector_paused():
+                return await self._reindex(progress)
 
-            def tick(done: int, total: int) -> None:
-                say(f"Indexed {done:,} of {total:,} …")
+    async def _reindex(self, progress: ProgressCallback | None) -> ReindexReport:
+        """The reindex itself, under the lock."""
+        started = time.perf_counter()
+        say = progress or (lambda _msg: None)
+        say(f"Reading {self.docs} …")
+        documents, skipped = await asyncio.to_thread(read_folder, self.docs)
+        report = compare(await self.store.hashes(), documents, skipped)
+        if not documents and self._index.passages:
+            raise DocumentsError(
+                f"The documents folder {str(self.docs)!r} has no usable documents; the index was kept."
+            )
+        say(f"Indexing {len(report.added) + len(report.changed)} new or changed documents …")
 
+        def tick(done: int, total: int) -> None:
+            say(f"Indexed {done:,} of {total:,} …")
+
+        if report.modified or not self._index.passages:
             index = await asyncio.to_thread(build, documents, self._index, self.weighting, progress=tick)
-            if report.modified or not self._index.passages:
-                fresh = {*report.added, *report.changed}
-                upserts = [d for d in documents if d.id in fresh]
-                rows = [p for d in upserts for i in index.passages_of(d.id) for p in (index.passages[i],)]
-                await self.store.replace_documents(upserts, rows, report.removed, skipped)
-            else:
-                await self.store.replace_documents([], [], [], skipped)
-            await asyncio.to_thread(_save_quietly, index, index_path(self.store.path), fingerprint(documents))
-            self._index = index
-            report = timed_report(report, index, started)
-            log.info("reindex: %d added, %d changed, %d removed, %d skipped in %.2fs", len(report.added),
-                     len(report.changed), len(report.removed), len(report.skipped), report.seconds)
-            return report
+            fresh = {*report.added, *report.changed}
+            upserts = [d for d in documents if d.id in fresh]
+            rows = [p for d in upserts for i in index.passages_of(d.id) for p in (index.passages[i],)]
+            await self.store.replace_documents(upserts, rows, report.removed, skipped)
+            self._index = await asyncio.to_thread(_saved, index, index_path(self.store.path), documents)
+        else:  # nothing indexed changed: the index in force (and its file) stay
+            index = self._index
+            await self.store.replace_documents([], [], [], skipped)
+        report = timed_report(report, index, started)
+        log.info("reindex: %d added, %d changed, %d removed, %d skipped in %.2fs", len(report.added),
+                 len(report.changed), len(report.removed), len(report.skipped), report.seconds)
+        return report
 
     async def stats(self) -> Stats:
         """Questions asked, answered, top unanswered and feedback."""

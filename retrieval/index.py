@@ -13,15 +13,18 @@ TfidfTransformer, so index and query share one vocabulary and one analyser.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfTransformer
 
+from .counting import Progress, count_terms
 from .model import Document, Hit, Passage
+from .passages import PassageTable, doc_rows
 from .text import Analyser, split_sentences
+
+__all__ = ["Index", "Progress", "Weighting", "count_terms", "top_k"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,33 +46,6 @@ class Weighting:
         return Analyser(stem=self.stem, stop_words=self.stop_words, bigrams=self.bigrams)
 
 
-Progress = Callable[[int, int], None]
-
-
-def count_terms(
-    texts: Iterable[str], analyser: Analyser, vocabulary: dict[str, int], progress: Progress | None = None,
-    total: int = 0,
-) -> sp.csr_matrix:
-    """Term counts of `texts` as CSR rows; new terms are appended to `vocabulary`."""
-    indptr = [0]
-    indices: list[int] = []
-    data: list[int] = []
-    for n, text in enumerate(texts, start=1):
-        counts: dict[int, int] = {}
-        for term in analyser(text):
-            tid = vocabulary.setdefault(term, len(vocabulary))
-            counts[tid] = counts.get(tid, 0) + 1
-        indices.extend(counts)
-        data.extend(counts.values())
-        indptr.append(len(indices))
-        if progress and n % 5000 == 0:
-            progress(n, total)
-    shape = (len(indptr) - 1, len(vocabulary))
-    return sp.csr_matrix(
-        (np.asarray(data, np.float32), np.asarray(indices, np.int32), np.asarray(indptr, np.int64)), shape=shape
-    )
-
-
 class Index:
     """Passages, their documents, and a term-major weight matrix; never modified once built."""
 
@@ -77,19 +53,21 @@ class Index:
         self,
         documents: Sequence[Document],
         passages: Sequence[Passage],
-        counts: sp.csr_matrix,
+        counts: sp.spmatrix,
         vocabulary: dict[str, int],
         weighting: Weighting = Weighting(),
-        weighed: tuple[np.ndarray, sp.csc_matrix] | None = None,
+        weighed: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
         self.documents = {d.id: d for d in documents}
-        self.passages = tuple(passages)
+        self.passages = passages if isinstance(passages, PassageTable) else tuple(passages)
         self.vocabulary = vocabulary
         self.weighting = weighting
         self.analyser = weighting.analyser()
-        n_terms = len(vocabulary)
-        self.counts = counts if counts.shape[1] == n_terms else _widen(counts, n_terms)
-        self.idf, self.weights = weighed if weighed is not None else _weigh(self.counts, weighting)
+        # Counts and weights are stored by term (CSC) and share one index array: scoring reads a
+        # term's postings, and a million passages then need 12 bytes a posting, not 24.
+        self.counts = _by_term(counts, len(vocabulary))
+        self.idf, data = weighed if weighed is not None else _weigh(self.counts, weighting)
+        self.weights = sp.csc_matrix((data, self.counts.indices, self.counts.indptr), shape=self.counts.shape)
         self.df = np.diff(self.weights.indptr)
         # Unknown words count as rare as a word can be, so a question about them is weakly covered.
         # Only terms some passage has count: a reindex keeps the terms of removed text (df 0) in the
@@ -97,9 +75,7 @@ class Index:
         present = self.idf[self.df > 0]
         self.max_idf = float(present.max()) if present.size else 1.0
         self._sentences: dict[int, list[tuple[int, int]]] = {}
-        self._doc_passages: dict[str, list[int]] = {}
-        for i, p in enumerate(self.passages):
-            self._doc_passages.setdefault(p.doc_id, []).append(i)
+        self._doc_passages = doc_rows(self.passages)
 
     @classmethod
     def build(
@@ -116,7 +92,7 @@ class Index:
 
     def passages_of(self, doc_id: str) -> list[int]:
         """Positions of a document's passages, in order."""
-        return self._doc_passages.get(doc_id, [])
+        return list(self._doc_passages.get(doc_id, ()))
 
     def sentences(self, passage: int) -> list[tuple[int, int]]:
         """Sentence spans of a passage, split once on first use and kept (splitting is lazy so
@@ -192,33 +168,59 @@ def top_k(ids: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.n
     return ids[order], scores[order]
 
 
-def _widen(counts: sp.csr_matrix, n_terms: int) -> sp.csr_matrix:
-    """The same counts with room for terms added to the vocabulary since."""
-    return sp.csr_matrix((counts.data, counts.indices, counts.indptr), shape=(counts.shape[0], n_terms))
+def _by_term(counts: sp.spmatrix, n_terms: int) -> sp.csc_matrix:
+    """Counts as a float32 CSC matrix with `n_terms` columns and sorted row indices."""
+    csc = sp.csc_matrix(counts, dtype=np.float32)
+    if csc.shape[1] < n_terms:  # terms added to the vocabulary since: empty columns at the end
+        indptr = np.concatenate([csc.indptr, np.full(n_terms - csc.shape[1], csc.indptr[-1], csc.indptr.dtype)])
+        csc = sp.csc_matrix((csc.data, csc.indices, indptr), shape=(csc.shape[0], n_terms))
+    if not csc.has_sorted_indices:
+        csc.sort_indices()
+    return csc
 
 
-def _weigh(counts: sp.csr_matrix, wt: Weighting) -> tuple[np.ndarray, sp.csc_matrix]:
-    """Idf per term and the passage-by-term weight matrix, stored by term (CSC) for scoring."""
-    n = counts.shape[0]
-    if n == 0 or counts.shape[1] == 0:
-        return np.zeros(counts.shape[1]), sp.csc_matrix(counts.shape, dtype=np.float32)
-    transformer = TfidfTransformer(norm=None, smooth_idf=True, sublinear_tf=False).fit(counts)
-    df = np.bincount(counts.indices, minlength=counts.shape[1])
-    idf = transformer.idf_ if wt.idf == "smooth" else np.log1p((n - df + 0.5) / (df + 0.5))
-    x = counts.astype(np.float32, copy=True)
-    if wt.tf == "log":
-        x.data = 1 + np.log(x.data)
-    elif wt.tf == "bm25":
-        lengths = np.asarray(counts.sum(axis=1)).ravel()
-        pivot = 1 - wt.b + wt.b * lengths / max(lengths.mean(), 1e-9)
-        per_entry = np.repeat(pivot, np.diff(x.indptr)).astype(np.float32)
-        x.data = x.data * (wt.k1 + 1) / (x.data + wt.k1 * per_entry)
-    x = x @ sp.diags(idf.astype(np.float32))
-    x = sp.csr_matrix(x, dtype=np.float32)
+_CHUNK = 1 << 22  # postings weighed per numpy pass: bounds the temporary arrays
+
+
+def _weigh(counts: sp.csc_matrix, wt: Weighting) -> tuple[np.ndarray, np.ndarray]:
+    """Idf per term, and the weight of each posting of `counts` (same order as its data)."""
+    n, n_terms = counts.shape
+    df = np.diff(counts.indptr)
+    if n == 0 or n_terms == 0:
+        return np.zeros(n_terms), np.zeros(counts.nnz, np.float32)
+    if wt.idf == "smooth":
+        from sklearn.feature_extraction.text import TfidfTransformer  # imported when used: 1–2 s
+
+        idf = TfidfTransformer(norm=None, smooth_idf=True).fit(counts).idf_
+    else:
+        idf = np.log1p((n - df + 0.5) / (df + 0.5))
+    lengths = np.zeros(n)
+    for a in range(0, counts.nnz, _CHUNK):  # in chunks: bincount would copy all indices to int64
+        lengths += np.bincount(counts.indices[a : a + _CHUNK], weights=counts.data[a : a + _CHUNK], minlength=n)
+    pivot = (1 - wt.b + wt.b * lengths / max(lengths.mean(), 1e-9)).astype(np.float32)
+    term_idf = idf.astype(np.float32)
+    out = np.empty(counts.nnz, np.float32)
+    c0 = 0
+    while c0 < n_terms:  # column blocks of about _CHUNK postings: no temporary as large as the matrix
+        c1 = int(np.searchsorted(counts.indptr, counts.indptr[c0] + _CHUNK, side="right")) - 1
+        c1 = min(max(c1, c0 + 1), n_terms)
+        a, b = counts.indptr[c0], counts.indptr[c1]
+        tf = counts.data[a:b]
+        if wt.tf == "log":
+            w = 1 + np.log(tf)
+        elif wt.tf == "bm25":
+            w = tf * np.float32(wt.k1 + 1) / (tf + np.float32(wt.k1) * pivot[counts.indices[a:b]])
+        else:
+            w = tf.copy()
+        w *= np.repeat(term_idf[c0:c1], df[c0:c1])
+        out[a:b] = w
+        c0 = c1
     if wt.norm == "l2":
-        norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+        squares = np.zeros(n)
+        for a in range(0, counts.nnz, _CHUNK):
+            squares += np.bincount(counts.indices[a : a + _CHUNK], weights=np.square(out[a : a + _CHUNK],
+                                   dtype=np.float64), minlength=n)
+        norms = np.sqrt(squares)
         norms[norms == 0] = 1
-        x = sp.csr_matrix(sp.diags((1 / norms).astype(np.float32)) @ x, dtype=np.float32)
-    weights = x.tocsc()
-    weights.sort_indices()
-    return idf, weights
+        out *= (1 / norms).astype(np.float32)[counts.indices]
+    return idf, out

@@ -6,6 +6,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import scipy.sparse as sp
 
 from .index import Index, Progress, Weighting, count_terms
@@ -55,27 +56,42 @@ def build(
     if previous is None or not reusable:
         return Index.build(documents, all_passages(documents, max_words), weighting, progress)
     vocabulary = dict(previous.vocabulary)
-    analyser = previous.analyser
     passages: list[Passage] = []
-    blocks: list[sp.csr_matrix] = []
+    # Where each of the previous index's passages goes in the new one (-1: its document changed or went).
+    moved = np.full(len(previous), -1, np.int32)
+    fresh: list[tuple[int, sp.csc_matrix]] = []
     fresh_total = sum(1 for d in documents if d.id not in reusable)
-    done = 0
     for doc in documents:
+        start = len(passages)
         if doc.id in reusable:
             rows = previous.passages_of(doc.id)
             passages.extend(previous.passages[i] for i in rows)
-            blocks.append(previous.counts[rows[0] : rows[-1] + 1])
+            moved[rows] = np.arange(start, start + len(rows), dtype=np.int32)
         else:
             new = list(passages_of(doc, max_words))
             passages.extend(new)
-            blocks.append(count_terms((p.text for p in new), analyser, vocabulary))
-            done += 1
+            fresh.append((start, count_terms((p.text for p in new), previous.analyser, vocabulary)))
             if progress:
-                progress(done, fresh_total)
-    width = len(vocabulary)
-    counts = sp.vstack([sp.csr_matrix((b.data, b.indices, b.indptr), shape=(b.shape[0], width)) for b in blocks],
-                       format="csr")
-    return Index(documents, passages, counts, vocabulary, weighting)
+                progress(len(fresh), fresh_total)
+    return Index(documents, passages, _merged_counts(previous.counts, moved, fresh, len(passages), len(vocabulary)),
+                 vocabulary, weighting)
+
+
+def _merged_counts(
+    old: sp.csc_matrix, moved: np.ndarray, fresh: Sequence[tuple[int, sp.csc_matrix]], n_rows: int, n_terms: int
+) -> sp.csc_matrix:
+    """The kept postings of `old` at their new rows, and the fresh blocks' postings, as one matrix."""
+    rows = moved[old.indices]
+    keep = rows >= 0
+    cols = np.repeat(np.arange(old.shape[1], dtype=np.int32), np.diff(old.indptr))
+    parts_rows, parts_cols, parts_data = [rows[keep]], [cols[keep]], [old.data[keep]]
+    for start, block in fresh:
+        coo = block.tocoo()
+        parts_rows.append((coo.row + start).astype(np.int32))
+        parts_cols.append(coo.col.astype(np.int32))
+        parts_data.append(coo.data)
+    coords = (np.concatenate(parts_rows), np.concatenate(parts_cols))
+    return sp.csc_matrix((np.concatenate(parts_data), coords), shape=(n_rows, n_terms), dtype=np.float32)
 
 
 def _reusable(previous: Index | None, documents: Sequence[Document], weighting: Weighting) -> set[str]:

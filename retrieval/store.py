@@ -111,8 +111,12 @@ class Store:
         except sqlite3.Error as exc:
             raise StoreError(_explain(self.path, exc)) from exc
 
-    async def documents(self) -> list[Document]:
-        """Every stored document, by id."""
+    async def documents(self, text: bool = True) -> list[Document]:
+        """Every stored document, by id; with `text=False` without their paragraphs (a start needs
+        only titles, dates and hashes: the passages hold the text)."""
+        if not text:
+            rows = await self._all("SELECT id, title, date, content_hash FROM documents ORDER BY id")
+            return [Document(i, t, d, (), h) for i, t, d, h in rows]
         rows = await self._all("SELECT id, title, date, content_hash, text FROM documents ORDER BY id")
         return [Document(i, t, d, tuple(x.split("\n")) if x else (), h) for i, t, d, h, x in rows]
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from pathlib import Path
 
 import Stemmer
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 ANALYSER_VERSION = "2"
 
@@ -23,7 +24,26 @@ _ABBREVIATIONS = frozenset(
 _DOTTED = re.compile(r"(?:\b[A-Za-z]\.){2,}$")  # U.S. D.C. e.g.
 _INITIAL = re.compile(r"(?:^|\s)[A-Z]\.$")  # J. in "J. Smith"
 
-STOP_WORDS = frozenset(ENGLISH_STOP_WORDS) | {"s", "t", "did", "does", "doing"}
+
+
+def _english_stop_words() -> frozenset[str]:
+    """scikit-learn's English stop words, read from their own module: importing sklearn itself
+    takes 1–2 s, which every start of the bot (and every `qa-bot ask`) would pay for a word list."""
+    spec = importlib.util.find_spec("sklearn")
+    locations = spec.submodule_search_locations if spec else None
+    if locations:
+        path = Path(next(iter(locations))) / "feature_extraction" / "_stop_words.py"
+        module_spec = importlib.util.spec_from_file_location("_sklearn_stop_words", path)
+        if module_spec and module_spec.loader and path.is_file():
+            module = importlib.util.module_from_spec(module_spec)
+            module_spec.loader.exec_module(module)
+            return frozenset(module.ENGLISH_STOP_WORDS)
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS  # the slow way, if the layout changed
+
+    return frozenset(ENGLISH_STOP_WORDS)
+
+
+STOP_WORDS = _english_stop_words() | {"s", "t", "did", "does", "doing"}
 
 # Irregular verb forms that a stemmer cannot join to their base ("met" / "meet", "said" / "say").
 _IRREGULAR_PAIRS = """
@@ -78,8 +98,12 @@ def _strip(text: str, start: int, end: int) -> tuple[int, int]:
 
 def tokenize(text: str) -> list[str]:
     """Lower-cased word tokens, accents kept, apostrophes joined (don't, Trump’s)."""
-    text = unicodedata.normalize("NFKC", text).lower()
-    return [t.replace("’", "'") for t in _TOKEN.findall(text)]
+    return word_tokens(unicodedata.normalize("NFKC", text).lower())
+
+
+def word_tokens(lowered: str) -> list[str]:
+    """The word tokens of text already NFKC-normalised and lower-cased."""
+    return [t.replace("’", "'") for t in _TOKEN.findall(lowered)]
 
 
 class Analyser:

@@ -1,0 +1,66 @@
+"""The fast term counter equals the analyser applied passage by passage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from retrieval import counting
+from retrieval.counting import _count_plain, count_terms
+from retrieval.documents import read_folder
+from retrieval.passages import all_passages
+from retrieval.text import Analyser
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+TRICKY = [
+    "Trump’s visit—and Netanyahu's: “don't” 'tis rock'n'roll a''b _under_score_ ...",
+    "Ｆｕｌｌｗｉｄｔｈ ＴＥＸＴ and the ﬁ ligature; İstanbul ÆSIR straße",
+    "tab\tnew\nline\u2028sep\u00a0nbsp\u3000ideographic",
+    "", "   ", "the and of", "!!!", "emoji 🎉 party, 2,000 prisoners at 10:30 on Feb. 3",
+]
+
+
+def _same(texts: list[str], analyser: Analyser) -> None:
+    fast_vocab: dict[str, int] = {}
+    plain_vocab: dict[str, int] = {}
+    fast = count_terms(texts, analyser, fast_vocab)
+    plain = _count_plain(texts, analyser, plain_vocab)
+    assert fast.shape[0] == plain.shape[0] == len(texts)
+    # Term ids may be assigned in another order: compare each row's terms and counts by name.
+    fast_names = {i: t for t, i in fast_vocab.items()}
+    plain_names = {i: t for t, i in plain_vocab.items()}
+    for r in range(len(texts)):
+        f, p = fast.getrow(r), plain.getrow(r)
+        got = dict(zip((fast_names[i] for i in f.indices), f.data.tolist(), strict=True))
+        want = dict(zip((plain_names[i] for i in p.indices), p.data.tolist(), strict=True))
+        assert got == want, texts[r]
+        assert got == _counter(analyser(texts[r]))
+
+
+def _counter(terms: list[str]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for t in terms:
+        out[t] = out.get(t, 0) + 1.0
+    return out
+
+
+def test_fast_counts_equal_the_analyser_on_the_seeds_and_tricky_text() -> None:
+    documents, _ = read_folder(SEEDS)
+    texts = [p.text for p in all_passages(documents)] + TRICKY
+    _same(texts, Analyser())
+    _same(texts, Analyser(stem=False, stop_words=False))
+
+
+def test_counts_span_several_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(counting, "_BATCH", 8)  # several numpy batches, and a last partial one
+    texts = [f"passage {i} about topic{i % 7} and word{i % 3}" for i in range(50)]
+    _same(texts, Analyser())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(max_size=80), max_size=6))
+def test_fast_counts_equal_the_analyser_on_any_text(texts: list[str]) -> None:
+    _same(texts, Analyser())
