@@ -24,6 +24,7 @@ class Settings:
     db: Path = Path("data/qa.sqlite3")
     admin_ids: frozenset[int] = frozenset()
     admin_role: str | None = None
+    admin_guilds: frozenset[int] = frozenset()  # empty: every guild the bot is in
     dev_guild: int | None = None
     log_level: str = "INFO"
     answer_channels: frozenset[int] = frozenset()
@@ -67,6 +68,7 @@ def load_settings(env: Mapping[str, str] | None = None, env_file: Path | None = 
         db=Path(get("QA_DB") or "data/qa.sqlite3"),
         admin_ids=frozenset(_ints(get("QA_ADMIN_IDS"), "QA_ADMIN_IDS") or ()),
         admin_role=get("QA_ADMIN_ROLE"),
+        admin_guilds=frozenset(_ints(get("QA_ADMIN_GUILDS"), "QA_ADMIN_GUILDS") or ()),
         dev_guild=_int(get("QA_DEV_GUILD"), "QA_DEV_GUILD"),
         log_level=level,
         answer_channels=frozenset(_ints(get("QA_ANSWER_CHANNELS"), "QA_ANSWER_CHANNELS") or ()),

@@ -51,7 +51,8 @@ class Cooldown:
 
 
 def is_admin(settings: Settings, user: discord.abc.User, guild: discord.Guild | None) -> bool:
-    """Configured admin ids, the configured admin role, or Manage Server in the guild.
+    """Configured admin ids, the configured admin role, or Manage Server in the guild (in one of
+    QA_ADMIN_GUILDS when that is set).
 
     Read from the member's roles as the bot knows them, never from the command's default permissions
     (a hint server admins can change); in a DM only the configured ids count. The @everyone role never
@@ -60,6 +61,9 @@ def is_admin(settings: Settings, user: discord.abc.User, guild: discord.Guild | 
     if user.id in settings.admin_ids:
         return True
     if guild is None or not isinstance(user, discord.Member):
+        return False
+    if settings.admin_guilds and guild.id not in settings.admin_guilds:
+        # /reindex and /stats act on every server's data: a stranger's own server must not grant them.
         return False
     if user.guild_permissions.manage_guild or user.guild_permissions.administrator:
         return True
@@ -182,6 +186,9 @@ class QABot(discord.AutoShardedClient):
 
     async def on_ready(self) -> None:
         log.info("ready as %s in %d guilds", self.user, len(self.guilds))
+        if len(self.guilds) > 1 and not self.settings.admin_guilds:
+            log.warning("in %d guilds and QA_ADMIN_GUILDS is not set: Manage Server in any of them allows "
+                        "/reindex and /stats", len(self.guilds))
 
     def track(self) -> _InFlight:
         """Count a request in flight, so shutdown can wait for it."""

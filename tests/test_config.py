@@ -81,17 +81,20 @@ def test_lists_of_ids_are_parsed(tmp_path: Path) -> None:
         "QA_DEV_GUILD": " 99 ",
         "QA_SHARD_COUNT": "4",
         "QA_SHARD_IDS": "0, 3",
+        "QA_ADMIN_GUILDS": "5, 6",
     }, None)
 
     assert settings.admin_ids == frozenset({123456789012345678, 42, 7})
     assert settings.answer_channels == frozenset({1000000000000000001})
     assert settings.dev_guild == 99
     assert settings.shard_count == 4 and settings.shard_ids == (0, 3)
+    assert settings.admin_guilds == frozenset({5, 6})
 
 
 @pytest.mark.parametrize(("name", "value"), [
     ("QA_LOG_LEVEL", "LOUD"),
     ("QA_ADMIN_IDS", "123, abc"),
+    ("QA_ADMIN_GUILDS", "my server"),
     ("QA_ANSWER_CHANNELS", "#general"),
     ("QA_DEV_GUILD", "my-server"),
     ("QA_SHARD_COUNT", "two"),

@@ -111,6 +111,9 @@ REFUSED = [  # (who, in a DM?, the bot's settings)
     (ALICE, False, {"admin_role": str(GUILD_ID)}),  # the @everyone role's id: never makes everyone an admin
     (ALICE, False, {"admin_role": "@everyone"}),
     (ALICE, True, {"admin_ids": frozenset({BOB.id})}),
+    (ADMIN, False, {"admin_guilds": frozenset({GUILD_ID + 1})}),  # Administrator of a server not listed
+    (MANAGER, False, {"admin_guilds": frozenset({GUILD_ID + 1})}),
+    (HOLDER, False, {"admin_role": "qa-admins", "admin_guilds": frozenset({GUILD_ID + 1})}),
 ]
 ALLOWED = [
     (ADMIN, False, {}),  # guild owner, Administrator
@@ -119,6 +122,8 @@ ALLOWED = [
     (HOLDER, False, {"admin_role": str(QA_ROLE_ID)}),
     (ALICE, False, {"admin_ids": frozenset({ALICE.id})}),
     (ALICE, True, {"admin_ids": frozenset({ALICE.id})}),
+    (MANAGER, False, {"admin_guilds": frozenset({GUILD_ID})}),
+    (ALICE, False, {"admin_ids": frozenset({ALICE.id}), "admin_guilds": frozenset({GUILD_ID + 1})}),
 ]
 
 
