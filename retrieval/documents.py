@@ -41,6 +41,8 @@ def read_folder(folder: Path, max_bytes: int = MAX_BYTES) -> tuple[list[Document
 def _candidates(folder: Path) -> Iterator[tuple[Path, str]]:
     """Document files under `folder`, sorted, with their names relative to it."""
     if not folder.exists():
+        if folder.is_symlink():  # exists() is False for a dangling link or a link loop
+            raise DocumentsError(f"The documents folder {str(folder)!r} is a link that leads nowhere.")
         raise DocumentsError(f"The documents folder {str(folder)!r} does not exist.")
     if not folder.is_dir():
         raise DocumentsError(f"{str(folder)!r} is not a folder.")

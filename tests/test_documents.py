@@ -272,6 +272,14 @@ def test_missing_folder_raises(tmp_path: Path) -> None:
         read_folder(tmp_path / "nope")
 
 
+def test_a_folder_link_that_leads_nowhere_says_so(tmp_path: Path) -> None:
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    (tmp_path / "dangling").symlink_to(tmp_path / "gone")
+    for link in ("loop", "dangling"):
+        with pytest.raises(DocumentsError, match="is a link that leads nowhere"):
+            read_folder(tmp_path / link)
+
+
 def test_file_instead_of_folder_raises(tmp_path: Path) -> None:
     path = write(tmp_path, "file.txt", "Text.")
     with pytest.raises(DocumentsError, match="not a folder"):

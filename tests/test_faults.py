@@ -244,7 +244,7 @@ FOLDER_FAULTS: dict[str, tuple[Callable[[Path], None], str]] = {
     "removed": (_remove, "does not exist"),
     "a file in its place": (_file_instead, "is not a folder"),
     "emptied": (_emptied, "has no usable documents; the index was kept"),
-    "a link to itself": (_link_loop, "does not exist"),
+    "a link to itself": (_link_loop, "link that leads nowhere"),
 }
 
 
