@@ -177,7 +177,6 @@ def brute_force_check(index: Any, qs: Sequence[str]) -> dict[str, Any]:
     """Our top 10 against the dense reference. `Index.brute_force_scores` densifies the whole matrix
     per call, so it is called for the first two queries only, to check that the batched product used
     for the rest (the same dense float64 matrix times all the query vectors at once) equals it."""
-    from retrieval.index import top_k
 
     vectors = [index.query_vector(q) for q in qs]
     started = time.perf_counter()
@@ -198,7 +197,8 @@ def brute_force_check(index: Any, qs: Sequence[str]) -> dict[str, Any]:
         hits = index.search(v, K)
         ref = batched[:, j]
         nz = np.flatnonzero(ref)
-        ref_ids, ref_scores = top_k(nz, ref[nz], K)
+        order = np.lexsort((nz, -ref[nz]))[:K]  # best first, ties to the lower id
+        ref_ids, ref_scores = nz[order], ref[nz][order]
         got_ids = [h.passage for h in hits]
         got_scores = np.array([h.score for h in hits])
         if got_ids == ref_ids.tolist():

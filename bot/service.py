@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from retrieval import persist
+from retrieval import kernel, persist
 from retrieval.answer import AnswerSettings, answer
 from retrieval.documents import read_folder
 from retrieval.errors import BusyError, DocumentsError, IndexFileError, QuestionError
@@ -145,6 +145,7 @@ class QAService:
         """Open the store and load the index from it; the folder is read only when the store is empty."""
         store = await Store.open(db)
         try:
+            await asyncio.to_thread(kernel.warm_up)  # compiled or loaded now, not on the first question
             documents = await store.documents(text=False)
             index = await asyncio.to_thread(_load, index_path(db), documents, weighting)
             if index is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,6 +28,7 @@ class AnswerSettings:
     min_coverage: float = 0.6  # share of the question's idf mass the best passage must contain
     passage_weight: float = 0.35  # how much the passage's rank counts next to the sentence's own match
     context_weight: float = 0.5  # weight of the previous turn's words in a follow-up
+    answer_type_bonus: float = 0.2  # share of the question's mass a sentence of the expected kind gains
     min_quote_ratio: float = 0.55  # a further quote must score at least this share of the first
 
 
@@ -37,6 +39,36 @@ class _Query:
     terms: dict[str, float]  # analysed term -> query weight (1 for the question, less for context)
     own_terms: frozenset[str]  # the terms of the question itself
     context_used: bool
+    expects: re.Pattern[str] | None = None  # what the answer's sentence likely holds
+
+
+# "How long", "how old"...: the adjective asks for a quantity; it is not a word the answer contains
+# ("How long was the war?" is answered by "after 15 months of war").
+_HOW_ADJECTIVE = re.compile(r"\b(how)\s+(?:long|far|old|often|big|large|tall|high|soon|late|early|wide|deep)\b",
+                            re.IGNORECASE)
+
+
+_NUMBER = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+    r"hundreds?|thousands?|millions?|billions?|dozens?|half|several)\b", re.IGNORECASE)
+_DATE = re.compile(
+    r"\b\d{3,4}s?\b|\b(?:jan(?:uary)?|feb(?:ruary)?|march|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|monday|tuesday|wednesday|thursday|"
+    r"friday|saturday|sunday|yesterday|today|tomorrow|tonight|century|decade|week|month|year)s?\b",
+    re.IGNORECASE)
+# What kind of words the answer holds, by how the question begins: a sentence that has them is the
+# likelier answer ("When...?" is answered by a date, "How many...?" by a number).
+_EXPECTED = (
+    (re.compile(r"^\W*(?:how\s+(?:many|much|long|old|far|often)|what\s+(?:percentage|number|amount))\b",
+                re.IGNORECASE), _NUMBER),
+    (re.compile(r"^\W*(?:when|what\s+(?:year|date|day|month|time|century|decade)|"
+                r"(?:in|by|since|until)\s+(?:what|which)\s+(?:year|date|month))\b", re.IGNORECASE), _DATE),
+)
+
+
+def expected_answer(question: str) -> re.Pattern[str] | None:
+    """A pattern the answer's sentence likely holds, judged by the question's first words."""
+    return next((pattern for opening, pattern in _EXPECTED if opening.search(question)), None)
 
 
 def check_question(question: str) -> str:
@@ -59,7 +91,7 @@ def is_follow_up(question: str, index: Index) -> bool:
 
 def analyse(index: Index, question: str, history: Sequence[str], settings: AnswerSettings) -> _Query:
     """The question's terms, joined by the previous turn's when it is a follow-up."""
-    own = index.analyser(question)
+    own = index.analyser(_HOW_ADJECTIVE.sub(r"\1", question))
     terms = dict.fromkeys(own, 1.0)
     used = False
     if history and is_follow_up(question, index):
@@ -67,7 +99,7 @@ def analyse(index: Index, question: str, history: Sequence[str], settings: Answe
             if term not in terms:
                 terms[term] = settings.context_weight
                 used = True
-    return _Query(terms, frozenset(own), used)
+    return _Query(terms, frozenset(own), used, expected_answer(question))
 
 
 def answer(
@@ -121,7 +153,7 @@ def _rank_quotes(index: Index, query: _Query, hits: Sequence[Hit], settings: Ans
     top = hits[0].score or 1.0
     scored: list[tuple[float, Quote]] = []
     for hit in hits:
-        best = _best_span(index, query, hit.passage)
+        best = _best_span(index, query, hit.passage, settings.answer_type_bonus * total)
         if best is None:
             continue
         fit, (a, b) = best
@@ -137,7 +169,7 @@ def _rank_quotes(index: Index, query: _Query, hits: Sequence[Hit], settings: Ans
     return [q for v, q in scored if v >= settings.min_quote_ratio * first][: settings.max_quotes]
 
 
-def _best_span(index: Index, query: _Query, passage: int) -> tuple[float, tuple[int, int]] | None:
+def _best_span(index: Index, query: _Query, passage: int, bonus: float = 0.0) -> tuple[float, tuple[int, int]] | None:
     """The sentence of a passage that holds most of the query's idf mass, joined with its neighbour
     when the neighbour adds words of the question (the answer often spans "X. He said Y.")."""
     text = index.passages[passage].text
@@ -146,6 +178,9 @@ def _best_span(index: Index, query: _Query, passage: int) -> tuple[float, tuple[
     fits = [_mass(index, query, s) for s in sets]
     if not spans or max(fits) <= 0:
         return None
+    if query.expects is not None and bonus:
+        fits = [f + bonus if f > 0 and query.expects.search(text[a:b]) else f
+                for f, (a, b) in zip(fits, spans, strict=True)]
     i = max(range(len(spans)), key=lambda j: (fits[j], -j))
     best = (fits[i], spans[i])
     for j in (i - 1, i + 1):

@@ -19,12 +19,13 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from . import kernel
 from .counting import Progress, count_terms
 from .model import Document, Hit, Passage
 from .passages import PassageTable, doc_rows
 from .text import Analyser, split_sentences
 
-__all__ = ["Index", "Progress", "Weighting", "count_terms", "top_k"]
+__all__ = ["Index", "Progress", "Weighting", "count_terms"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,28 +121,16 @@ class Index:
         tid = self.vocabulary.get(term)
         return float(self.idf[tid]) if tid is not None and self.df[tid] > 0 else self.max_idf
 
-    def scores(self, vector: dict[int, float]) -> tuple[np.ndarray, np.ndarray]:
-        """Passages with a non-zero score and their scores, from the query terms' postings only."""
-        if not vector:
-            return np.empty(0, np.int64), np.empty(0, np.float32)
-        w = self.weights
-        cols = list(vector)
-        if len(cols) == 1:
-            a, b = w.indptr[cols[0]], w.indptr[cols[0] + 1]
-            return w.indices[a:b].astype(np.int64), w.data[a:b] * np.float32(vector[cols[0]])
-        rows = np.concatenate([w.indices[w.indptr[c] : w.indptr[c + 1]] for c in cols])
-        vals = np.concatenate([w.data[w.indptr[c] : w.indptr[c + 1]] * np.float32(vector[c]) for c in cols])
-        if rows.size * 8 > len(self.passages):
-            dense = np.bincount(rows, weights=vals, minlength=len(self.passages))
-            ids = np.flatnonzero(dense)
-            return ids, dense[ids]
-        ids, inverse = np.unique(rows, return_inverse=True)
-        return ids, np.bincount(inverse, weights=vals)
-
     def search(self, vector: dict[int, float], k: int = 10) -> list[Hit]:
-        """The `k` best passages for a query vector, best first; ties go to the earlier passage."""
-        ids, scores = self.scores(vector)
-        return [Hit(int(i), float(s)) for i, s in zip(*top_k(ids, scores, k), strict=True)]
+        """The `k` best passages for a query vector, best first; ties go to the earlier passage.
+        Only the query terms' postings are read (retrieval/kernel.py)."""
+        if not vector or k <= 0:
+            return []
+        w = self.weights
+        terms = np.fromiter(vector, np.int64, len(vector))
+        weights = np.fromiter(vector.values(), np.float64, len(vector))
+        ids, scores = kernel.top_k(w.indptr, w.indices, w.data, terms, weights, len(self.passages), k)
+        return [Hit(i, s) for i, s in zip(ids.tolist(), scores.tolist(), strict=True)]
 
     def brute_force_scores(self, vector: dict[int, float]) -> np.ndarray:
         """Every passage's score by a dense matrix product: the reference the fast path must match."""
@@ -153,19 +142,6 @@ class Index:
     def params(self) -> dict[str, object]:
         """What made this index, for a cache to refuse a mismatch."""
         return {"weighting": asdict(self.weighting), "analyser": self.analyser.params()}
-
-
-def top_k(ids: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The `k` highest scores by partial sort, then ordered by score, ties by id."""
-    if k <= 0:
-        return ids[:0], scores[:0]
-    if ids.size > k:
-        # Keep everything tied with the k-th score so that the tie-break by id stays exact.
-        kth = np.partition(scores, ids.size - k)[ids.size - k]
-        keep = scores >= kth
-        ids, scores = ids[keep], scores[keep]
-    order = np.lexsort((ids, -scores))[:k]
-    return ids[order], scores[order]
 
 
 def _by_term(counts: sp.spmatrix, n_terms: int) -> sp.csc_matrix:
