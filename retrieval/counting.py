@@ -10,6 +10,7 @@ spans a split point, since tokens hold no whitespace and no ASCII punctuation bu
 
 from __future__ import annotations
 
+import ctypes
 import string
 import unicodedata
 from collections.abc import Callable, Iterable
@@ -76,7 +77,18 @@ def count_terms(
                 progress(len(blocks) * _BATCH, total)
     if batch or not blocks:
         blocks.append(_block(batch, lookup))
-    return _stack_by_term(blocks, len(vocabulary))
+    stacked = _stack_by_term(blocks, len(vocabulary))
+    _trim()
+    return stacked
+
+
+def _trim() -> None:
+    """Hand freed heap memory back to the system (glibc): the batches' many small temporaries
+    otherwise stay in the process as free heap, on top of the matrix the build is making."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 class _Block(NamedTuple):
