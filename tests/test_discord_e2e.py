@@ -276,3 +276,23 @@ async def test_summary_of_an_unknown_document_suggests_titles(fake: FakeDiscord,
     assert "/sources lists them" in replies[0]
     assert "Did you mean 004\\_311b2db2833709a6.txt (“Netanyahu seeks firm backing from US during key visit”)" \
         in replies[1]
+
+
+@pytest.mark.parametrize(("shard_count", "shard_ids"), [(2, (1,)), (2, (0,)), (3, (0, 2))])
+async def test_a_process_runs_the_shards_it_is_given(fake: FakeDiscord, service: QAService, shard_count: int,
+                                                      shard_ids: tuple[int, ...]) -> None:
+    """QA_SHARD_COUNT / QA_SHARD_IDS: this process identifies as exactly those shards, and answers."""
+    settings = replace(settings_for(fake), shard_count=shard_count, shard_ids=shard_ids)
+    async with run_bot(TestBot(service, settings, guild_ready_timeout=0.1), timeout=10):
+        for _ in range(100):  # each shard identifies on its own connection
+            if len(fake.identifies) >= len(shard_ids):
+                break
+            await asyncio.sleep(0.05)
+        assert sorted(tuple(i["shard"]) for i in fake.identifies) == [(s, shard_count) for s in shard_ids], \
+            fake.identifies
+        if (fake.guild.id >> 22) % shard_count in shard_ids:  # Discord routes the guild to this process
+            reply = await fake.wait_for_reply(await fake.send_interaction("help"))
+            assert "/ask" in reply.text
+        else:  # another process's shard: no session of this one carries the guild
+            with pytest.raises(RuntimeError, match="no gateway session"):
+                await fake.send_interaction("help")
