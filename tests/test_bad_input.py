@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from fake_discord import FakeDiscord, point_discord_py_at, run_bot
+from fake_discord import FakeDiscord, run_bot
 from fake_discord_payloads import ALICE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -138,14 +138,6 @@ def test_answers_and_summaries_of_any_documents_fit_discord_and_ping_no_one(
 
 
 # --- the same through the real bot and the fake Discord -------------------------------------------
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    """The fake Discord, with discord.py pointed at it (it rejects over-limit messages with 400)."""
-    async with FakeDiscord() as server:
-        with point_discord_py_at(server):
-            yield server
 
 
 @pytest.fixture

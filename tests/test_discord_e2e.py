@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from fake_discord import FakeDiscord, SentMessage, point_discord_py_at, run_bot
+from fake_discord import FakeDiscord, SentMessage, run_bot
 from fake_discord_payloads import ADMIN, ALICE, BOB, OTHER_BOT
 
 from bot.config import Settings
@@ -44,14 +44,6 @@ async def service(docs: Path, tmp_path: Path) -> AsyncIterator[QAService]:
     svc = await QAService.open(tmp_path / "db" / "qa.sqlite3", docs)
     yield svc
     await svc.close()
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    """The fake Discord, with discord.py pointed at it."""
-    async with FakeDiscord() as server:
-        with point_discord_py_at(server):
-            yield server
 
 
 def settings_for(fake: FakeDiscord) -> Settings:

@@ -132,14 +132,6 @@ async def admin_only(interaction: discord.Interaction) -> None:
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    """A started fake Discord that discord.py points at."""
-    async with FakeDiscord() as server:
-        with point_discord_py_at(server):
-            yield server
-
-
-@pytest.fixture
 async def bot(fake: FakeDiscord) -> AsyncIterator[ThrowawayBot]:
     """The throwaway bot, logged in and ready; closed (with its tasks) afterwards."""
     client = ThrowawayBot(fake.guild.id)

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
-from fake_discord import FakeDiscord, SentMessage, point_discord_py_at, run_bot
+from fake_discord import FakeDiscord, SentMessage, run_bot
 from fake_discord_payloads import ADMIN, ALICE, BOB
 from test_bot_process import env_for
 from test_discord_e2e import TestBot
@@ -66,30 +66,6 @@ def as_unprivileged() -> tuple[str, ...]:
     if probe.returncode != 0:
         pytest.skip(f"running as root and setpriv cannot drop capabilities here: {probe.stderr.decode().strip()}")
     return prefix
-
-
-@pytest.fixture
-def docs(tmp_path: Path) -> Path:
-    """A writable copy of the seeds."""
-    folder = tmp_path / "docs"
-    shutil.copytree(SEEDS, folder)
-    return folder
-
-
-@pytest.fixture
-async def service(docs: Path, tmp_path: Path) -> AsyncIterator[QAService]:
-    """A real service over a real SQLite file."""
-    svc = await QAService.open(tmp_path / "qa.sqlite3", docs)
-    yield svc
-    await svc.close()
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    """The fake Discord, with discord.py pointed at it."""
-    async with FakeDiscord() as server:
-        with point_discord_py_at(server):
-            yield server
 
 
 @pytest.fixture

@@ -58,22 +58,6 @@ def security_guild() -> Any:
 
 
 @pytest.fixture
-def docs(tmp_path: Path) -> Path:
-    """A writable copy of the seeds."""
-    folder = tmp_path / "docs"
-    shutil.copytree(SEEDS, folder)
-    return folder
-
-
-@pytest.fixture
-async def service(docs: Path, tmp_path: Path) -> AsyncIterator[QAService]:
-    """A real service over a real SQLite file."""
-    svc = await QAService.open(tmp_path / "qa.sqlite3", docs)
-    yield svc
-    await svc.close()
-
-
-@pytest.fixture
 async def fake() -> AsyncIterator[FakeDiscord]:
     """The fake Discord with the security guild."""
     async with FakeDiscord(guilds=[security_guild()], users=[STRANGER]) as server:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -36,20 +35,6 @@ QUESTIONS = [
     "Who is Witkoff the plumber?",
 ]
 CHANGED, REMOVED = "001_6f0a259a21d08320.txt", "002_cda3340852537e62.txt"
-
-
-@pytest.fixture
-def docs(tmp_path: Path) -> Path:
-    folder = tmp_path / "docs"
-    shutil.copytree(SEEDS, folder)
-    return folder
-
-
-@pytest.fixture
-async def service(tmp_path: Path, docs: Path) -> AsyncIterator[QAService]:
-    s = await QAService.open(tmp_path / "qa.sqlite3", docs)
-    yield s
-    await s.close()
 
 
 async def answers(service: QAService, questions: list[str] = QUESTIONS) -> list[dict[str, object]]:

@@ -16,13 +16,6 @@ from retrieval.passages import PassageTable
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
 
-@pytest.fixture
-def docs(tmp_path: Path) -> Path:
-    folder = tmp_path / "docs"
-    shutil.copytree(SEEDS, folder)
-    return folder
-
-
 async def test_the_index_in_force_is_the_saved_file_and_text_lives_in_its_passages(tmp_path: Path,
                                                                                   docs: Path) -> None:
     service = await QAService.open(tmp_path / "qa.sqlite3", docs)

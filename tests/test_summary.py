@@ -11,7 +11,6 @@ import shutil
 import subprocess
 import sys
 import weakref
-from collections.abc import AsyncIterator
 from itertools import combinations
 from pathlib import Path
 
@@ -272,15 +271,6 @@ def test_sentence_cache_goes_with_its_index(tmp_path: Path) -> None:
 
 
 # Service and command line
-
-
-@pytest.fixture
-async def service(tmp_path: Path) -> AsyncIterator[QAService]:
-    docs = tmp_path / "docs"
-    shutil.copytree(SEEDS, docs)
-    s = await QAService.open(tmp_path / "qa.sqlite3", docs)
-    yield s
-    await s.close()
 
 
 async def test_service_summaries(service: QAService) -> None:
