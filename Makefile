@@ -32,8 +32,10 @@ test: lint
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.bench-installed
-	$(BIN)/python -m bench.quality
+	$(BIN)/python -m bench.quality --variants
+	$(BIN)/python -m bench.summary --ablations --per-article
 	$(BIN)/python -m bench.scale
+	$(BIN)/python -m bench.load
 
 soak: $(VENV)/.test-installed
 	$(BIN)/python -m bench.soak

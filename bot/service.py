@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from retrieval import kernel, persist
 from retrieval.answer import AnswerSettings, answer
@@ -107,6 +108,19 @@ def _saved(index: Index, path: Path, documents: list[Document]) -> Index:
     except (OSError, IndexFileError) as exc:
         log.warning("could not save the index to %s: %s", path, exc)
         return index
+
+
+def _saved_from(handed: list[Any], path: Path) -> Index:
+    """`_saved` of the [index, documents] in `handed`, emptied first: the built objects are then freed
+    here, in the worker thread, once the saved index is loaded."""
+    index, documents = handed
+    handed.clear()
+    return _saved(index, path, documents)
+
+
+def _drop(handed: list[Any]) -> None:
+    """Free what `handed` holds in this (worker) thread: its last references die here."""
+    handed.clear()
 
 
 @contextmanager
@@ -224,11 +238,19 @@ class QAService:
             upserts = [d for d in documents if d.id in fresh]
             rows = [p for d in upserts for i in index.passages_of(d.id) for p in (index.passages[i],)]
             await self.store.replace_documents(upserts, rows, report.removed, skipped)
-            self._index = await asyncio.to_thread(_saved, index, index_path(self.store.path), documents)
+            # Hand the built index and the documents read (a Python object per passage) to the thread
+            # that saves them, keeping no reference here: freeing them on the event loop stalled it
+            # for 100+ ms (bench/load.py); the index in force is the one mapped from the saved file.
+            handed: list[Any] = [index, documents]
+            del index, documents
+            fresh_index = await asyncio.to_thread(_saved_from, handed, index_path(self.store.path))
+            previous, self._index = [self._index], fresh_index
+            await asyncio.to_thread(_drop, previous)  # the old index is freed off the loop too
         else:  # nothing indexed changed: the index in force (and its file) stay
-            index = self._index
             await self.store.replace_documents([], [], [], skipped)
-        report = timed_report(report, index, started)
+            await asyncio.to_thread(_drop, [documents])
+            del documents
+        report = timed_report(report, self._index, started)
         log.info("reindex: %d added, %d changed, %d removed, %d skipped in %.2fs", len(report.added),
                  len(report.changed), len(report.removed), len(report.skipped), report.seconds)
         return report

@@ -76,6 +76,9 @@ class Store:
             await db.execute("PRAGMA foreign_keys = ON")
             await store._check()  # before journal_mode = WAL, which rewrites the file header
             await db.execute("PRAGMA journal_mode = WAL")
+            # In WAL mode NORMAL is still safe against crashes (a power cut may lose the last commits,
+            # never corrupt): each logged question then costs no fsync.
+            await db.execute("PRAGMA synchronous = NORMAL")
             await db.executescript(_SCHEMA)
             await db.execute(
                 "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
