@@ -139,12 +139,15 @@ def check_topic(topic: str) -> str:
 
 
 def find_document(index: Index, name: str) -> str:
-    """The id of the indexed document called `name` (its id, or its id or title in any case), else
-    UnknownDocumentError with up to three close ids. Only the index is consulted, never the disk."""
+    """The id of the indexed document called `name` (its id, its id or title in any case, or the
+    start of exactly one id), else UnknownDocumentError with up to three close ids. Only the index is
+    consulted, never the disk."""
     if name in index.documents:
         return name
     wanted = " ".join(name.split()).casefold()
     matches = [d.id for d in index.documents.values() if wanted in (d.id.casefold(), d.title.casefold())]
+    if not matches and len(wanted) >= 3:  # the start of an id, as with short commit hashes: "004"
+        matches = [d.id for d in index.documents.values() if d.id.casefold().startswith(wanted)]
     if len(matches) == 1:
         return matches[0]
     raise UnknownDocumentError(name, tuple(sorted(matches)[:3]) or closest_documents(index, wanted))

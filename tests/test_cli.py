@@ -122,7 +122,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory, docs: Path) -> dict[str, Run]
         "flags first": (lambda f: ["--json", *paths(f, docs), "sources"], ""),
         "chat text": (lambda f: ["chat", *paths(f, docs)], f"{WITKOFF}\nWhat did he do on Feb. 3?\n{NOT_FOUND}\n"),
         "ask json bad line": (lambda f: ["ask", "--json", *paths(f, docs)], f"{WITKOFF}\n{LONG_QUESTION}\n"),
-        "unknown near": (lambda f: ["summary", "--document", WITKOFF_SOURCE.removesuffix(".txt"), *paths(f, docs)], ""),
+        "unknown near": (lambda f: ["summary", "--document", WITKOFF_SOURCE.replace("_3", "_4"), *paths(f, docs)], ""),
         "unknown far": (lambda f: ["summary", "--document", "minutes.txt", *paths(f, docs)], ""),
     }
     base = tmp_path_factory.mktemp("runs")
@@ -302,7 +302,7 @@ def test_a_corrupt_database_is_one_error_line(runs: dict[str, Run]) -> None:
 
 def test_an_unknown_document_names_the_closest_with_its_title(runs: dict[str, Run]) -> None:
     line = one_error_line(runs["unknown near"])
-    assert line.startswith(f"error: No indexed document is called '{WITKOFF_SOURCE.removesuffix('.txt')}'.")
+    assert line.startswith(f"error: No indexed document is called '{WITKOFF_SOURCE.replace('_3', '_4')}'.")
     assert f"Did you mean {WITKOFF_SOURCE} (“Netanyahu seeks firm backing from US during key visit”)" in line
 
 

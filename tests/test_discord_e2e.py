@@ -259,7 +259,7 @@ async def test_summary_of_the_collection_a_document_and_a_topic(fake: FakeDiscor
 
 async def test_summary_of_an_unknown_document_suggests_titles(fake: FakeDiscord, bot: TestBot) -> None:
     replies = []
-    for name in ("../../etc/passwd", "004_311b2db2833709a6"):
+    for name in ("../../etc/passwd", "004_311b2db2833709a7.txt"):
         asked = await fake.send_interaction("summary", {"document": name})
         reply = await fake.wait_for_reply(asked)
         assert reply.ephemeral and "No indexed document" in reply.text

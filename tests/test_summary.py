@@ -180,11 +180,21 @@ def test_a_question_headline_is_not_the_lead(tmp_path: Path) -> None:
 
 def test_unknown_document_suggests_the_closest(seeds: Index) -> None:
     with pytest.raises(UnknownDocumentError) as caught:
-        summarize_document(seeds, "004_311b2db2833709a6")
+        summarize_document(seeds, "004_311b2db2833709a7.txt")  # one character off
     assert caught.value.closest[0] == WASHINGTON and len(caught.value.closest) <= 3
     with pytest.raises(UnknownDocumentError) as caught:
         summarize_document(seeds, "netanyahu seeks firm backing")
     assert WASHINGTON in caught.value.closest
+
+
+def test_the_start_of_exactly_one_id_is_accepted(seeds: Index) -> None:
+    assert summarize_document(seeds, "004") == summarize_document(seeds, WASHINGTON)
+    assert summarize_document(seeds, "004_311b2db2833709a6") == summarize_document(seeds, WASHINGTON)
+    with pytest.raises(UnknownDocumentError) as caught:
+        summarize_document(seeds, "00")  # too short to be taken as a name
+    with pytest.raises(UnknownDocumentError) as caught:
+        summarize_document(seeds, "00_")  # the start of no id
+    assert caught.value.closest == () or all(c in seeds.documents for c in caught.value.closest)
 
 
 def test_a_title_is_accepted_as_the_id(seeds: Index) -> None:
