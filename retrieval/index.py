@@ -7,8 +7,9 @@ Scoring (defaults, chosen by measurement on SQuAD; see README):
     tf'(t, p)   = tf (k1 + 1) / (tf + k1 (1 - b + b |p| / avg|p|))   (saturated, length-pivoted)
 
 `tf="log"` with `norm="l2"` and `idf="smooth"` gives scikit-learn's classic sublinear TF-IDF cosine
-instead. Terms are the analyser's stems; document frequencies come from scikit-learn's
-TfidfTransformer, so index and query share one vocabulary and one analyser.
+instead (its idf from scikit-learn's TfidfTransformer). Terms are the analyser's stems, counted by
+counting.py; index and query share one vocabulary and one analyser. Scoring reads only the query
+terms' postings, through kernel.py.
 """
 
 from __future__ import annotations
