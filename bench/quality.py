@@ -169,10 +169,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     out: list[str] = []
     for name in args.sets.split(","):
         evalset = load_set(name, args.limit)
-        variants = {"ours (BM25-weighted TF-IDF, stems)": Weighting()}
+        variants = {"ours (BM25-weighted TF-IDF, stems)": (Weighting(), AnswerSettings())}
         if args.variants:
-            variants |= VARIANTS
-        rows = [(label, metrics(evalset, ours(evalset, w, AnswerSettings()))) for label, w in variants.items()]
+            variants |= {label: (w, AnswerSettings()) for label, w in VARIANTS.items()}
+            variants["ours, no answer-kind bonus"] = (Weighting(), AnswerSettings(answer_type_bonus=0.0))
+        rows = [(label, metrics(evalset, ours(evalset, w, a))) for label, (w, a) in variants.items()]
         rows += [
             ("bm25s", metrics(evalset, peer(evalset, "bm25s", False))),
             ("bm25s + stemmer", metrics(evalset, peer(evalset, "bm25s", True))),

@@ -236,7 +236,7 @@ class QAService:
             index = await asyncio.to_thread(build, documents, self._index, self.weighting, progress=tick)
             fresh = {*report.added, *report.changed}
             upserts = [d for d in documents if d.id in fresh]
-            rows = [p for d in upserts for i in index.passages_of(d.id) for p in (index.passages[i],)]
+            rows = [index.passages[i] for d in upserts for i in index.passages_of(d.id)]
             await self.store.replace_documents(upserts, rows, report.removed, skipped)
             # Hand the built index and the documents read (a Python object per passage) to the thread
             # that saves them, keeping no reference here: freeing them on the event loop stalled it

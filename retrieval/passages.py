@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import overload
 
 import numpy as np
@@ -96,11 +96,11 @@ class PassageTable(Sequence[Passage]):
         return {self.doc_ids[self.doc_of[a]]: range(a, b) for a, b in zip(starts, ends, strict=True)}
 
 
-def doc_rows(passages: Sequence[Passage]) -> dict[str, Sequence[int]]:
+def doc_rows(passages: Sequence[Passage]) -> Mapping[str, Sequence[int]]:
     """Each document's passage positions, in order."""
     if isinstance(passages, PassageTable):
-        return dict(passages.doc_rows())
+        return passages.doc_rows()
     rows: dict[str, list[int]] = {}
     for i, p in enumerate(passages):
         rows.setdefault(p.doc_id, []).append(i)
-    return dict(rows)
+    return rows
