@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .structure import PROSE, Block, Mark, Section
+
 
 @dataclass(frozen=True, slots=True)
 class Document:
@@ -14,6 +16,8 @@ class Document:
     date: str | None  # ISO date from a leading `date YYYY-MM-DD` marker
     paragraphs: tuple[str, ...]
     content_hash: str
+    blocks: tuple[Block, ...] = ()  # structured formats: the parsed blocks (paragraphs are their texts)
+    description: str | None = None  # from front matter
 
     @property
     def text(self) -> str:
@@ -37,6 +41,10 @@ class Passage:
     paragraph: int  # counted from 1, for people
     text: str
     part: int = 1  # a long paragraph is split at sentence boundaries into parts
+    kind: str = PROSE  # structure.KINDS
+    section: Section = Section()
+    marks: tuple[Mark, ...] = ()  # inline formatting, offsets within `text`
+    page: int | None = None  # PDF page
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +65,14 @@ class Quote:
     source: str
     title: str
     paragraph: int
-    date: str | None
+    date: str | None  # the section's date (change logs) or else the document's
     score: float
+    kind: str = PROSE
+    section: tuple[str, ...] = ()  # heading path, outermost first (may start with the title)
+    anchor: str = ""  # the innermost heading's anchor
+    marks: tuple[Mark, ...] = ()  # inline formatting, offsets within `passage`
+    page: int | None = None  # PDF page
+    url: str | None = None  # a link to the source (QA_SOURCE_URL), filled in by the service
 
     @property
     def end(self) -> int:
