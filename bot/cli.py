@@ -91,7 +91,7 @@ async def _with_service(settings: Settings, args: argparse.Namespace,
                         body: Callable[[QAService], Awaitable[int]]) -> int:
     """Open the service (building the index on first start), run `body`, close."""
     service = await QAService.open(settings.db, settings.docs, follow_up_seconds=settings.follow_up_seconds,
-                                   progress=_progress_printer())
+                                   progress=_progress_printer(), source_url=settings.source_url)
     try:
         return await body(service)
     finally:

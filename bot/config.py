@@ -11,6 +11,7 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 from retrieval.errors import ConfigError
+from retrieval.links import check_template
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -34,6 +35,7 @@ class Settings:
     shard_ids: tuple[int, ...] | None = None
     cooldown_seconds: float = 3.0
     follow_up_seconds: float = 300.0
+    source_url: str | None = None  # QA_SOURCE_URL: template of links to the quoted page
 
     def with_paths(self, docs: str | None, db: str | None) -> Settings:
         """A copy with the documents folder and/or database overridden (command-line flags)."""
@@ -78,6 +80,7 @@ def load_settings(env: Mapping[str, str] | None = None, env_file: Path | None = 
         shard_ids=tuple(shard_ids) if shard_ids else None,
         cooldown_seconds=_float(get("QA_COOLDOWN_SECONDS"), "QA_COOLDOWN_SECONDS", 3.0),
         follow_up_seconds=_float(get("QA_FOLLOW_UP_SECONDS"), "QA_FOLLOW_UP_SECONDS", 300.0),
+        source_url=check_template(url) if (url := get("QA_SOURCE_URL")) else None,
     )
 
 

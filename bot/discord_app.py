@@ -398,7 +398,8 @@ def run_discord(settings: Settings, sync_only: bool = False) -> int:
 
 async def _run(settings: Settings, sync_only: bool) -> int:
     """Open the service, start the bot, and close both cleanly on a signal."""
-    service = await QAService.open(settings.db, settings.docs, follow_up_seconds=settings.follow_up_seconds)
+    service = await QAService.open(settings.db, settings.docs, follow_up_seconds=settings.follow_up_seconds,
+                                   source_url=settings.source_url)
     bot = QABot(service, settings, sync=sync_only)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

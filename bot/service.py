@@ -15,9 +15,10 @@ from typing import Any
 
 from retrieval import kernel, persist
 from retrieval.answer import AnswerSettings, answer
-from retrieval.documents import read_folder
-from retrieval.errors import BusyError, DocumentsError, IndexFileError, QuestionError
+from retrieval.documents import READER_VERSION, read_folder
+from retrieval.errors import BusyError, DocumentsError, IndexFileError, QuestionError, StoreError
 from retrieval.index import Index, Weighting
+from retrieval.links import with_links
 from retrieval.model import Answer, Document, Passage, Summary
 from retrieval.persist import fingerprint
 from retrieval.reindex import ReindexReport, build, compare, timed_report
@@ -142,8 +143,10 @@ class QAService:
     def __init__(
         self, store: Store, docs: Path, index: Index, weighting: Weighting = Weighting(),
         settings: AnswerSettings = AnswerSettings(), follow_up_seconds: float = 300.0,
+        source_url: str | None = None,
     ) -> None:
         self.store = store
+        self.source_url = source_url  # QA_SOURCE_URL: links to the quoted page and section
         self.docs = docs
         self._index = index
         self.weighting = weighting
@@ -154,7 +157,7 @@ class QAService:
     @classmethod
     async def open(
         cls, db: Path, docs: Path, weighting: Weighting = Weighting(), follow_up_seconds: float = 300.0,
-        progress: ProgressCallback | None = None,
+        progress: ProgressCallback | None = None, source_url: str | None = None,
     ) -> QAService:
         """Open the store and load the index from it; the folder is read only when the store is empty."""
         store = await Store.open(db)
@@ -165,9 +168,17 @@ class QAService:
             if index is None:
                 passages = await store.passages()
                 index = await asyncio.to_thread(_build, index_path(db), documents, passages, weighting)
-            service = cls(store, docs, index, weighting, follow_up_seconds=follow_up_seconds)
-            if not documents:
-                await service.reindex(progress)
+            service = cls(store, docs, index, weighting, follow_up_seconds=follow_up_seconds,
+                          source_url=source_url)
+            # An empty store, or one whose documents were read by an older release's readers: read the folder.
+            if not documents or await store.get_meta("reader_version") != READER_VERSION:
+                try:
+                    await service.reindex(progress)
+                except (DocumentsError, StoreError) as exc:
+                    if not documents:
+                        raise
+                    log.warning("could not read the documents again with this release's readers (%s); "
+                                "serving what the store holds", exc)
         except BaseException:
             await store.close()
             raise
@@ -191,6 +202,8 @@ class QAService:
         index = self._index
         history = self.conversations.history(conversation) if conversation else []
         result = await asyncio.to_thread(answer, index, question, history, self.answer_settings)
+        if result.quotes:
+            result = replace(result, quotes=tuple(with_links(q, self.source_url) for q in result.quotes))
         if conversation:
             # A follow-up is remembered with its context, so "and then?" chains keep the topic.
             remembered = f"{history[-1]} {result.question}" if result.context_used and history else result.question
@@ -222,7 +235,11 @@ class QAService:
         say = progress or (lambda _msg: None)
         say(f"Reading {self.docs} …")
         documents, skipped = await asyncio.to_thread(read_folder, self.docs)
-        report = compare(await self.store.hashes(), documents, skipped)
+        hashes = await self.store.hashes()
+        outdated = await self.store.get_meta("reader_version") != READER_VERSION
+        if outdated:  # read by an older release: every document is read again and reported as changed
+            hashes = dict.fromkeys(hashes, "")
+        report = compare(hashes, documents, skipped)
         if not documents and self._index.passages:
             raise DocumentsError(
                 f"The documents folder {str(self.docs)!r} has no usable documents; the index was kept."
@@ -233,21 +250,24 @@ class QAService:
             say(f"Indexed {done:,} of {total:,} …")
 
         if report.modified or not self._index.passages:
-            index = await asyncio.to_thread(build, documents, self._index, self.weighting, progress=tick)
+            previous = None if outdated else self._index  # older readers' passages cannot be reused
+            index = await asyncio.to_thread(build, documents, previous, self.weighting, progress=tick)
             fresh = {*report.added, *report.changed}
             upserts = [d for d in documents if d.id in fresh]
             rows = [index.passages[i] for d in upserts for i in index.passages_of(d.id)]
             await self.store.replace_documents(upserts, rows, report.removed, skipped)
+            await self.store.set_meta("reader_version", READER_VERSION)
             # Hand the built index and the documents read (a Python object per passage) to the thread
             # that saves them, keeping no reference here: freeing them on the event loop stalled it
             # for 100+ ms (bench/load.py); the index in force is the one mapped from the saved file.
             handed: list[Any] = [index, documents]
             del index, documents
             fresh_index = await asyncio.to_thread(_saved_from, handed, index_path(self.store.path))
-            previous, self._index = [self._index], fresh_index
-            await asyncio.to_thread(_drop, previous)  # the old index is freed off the loop too
+            old, self._index = [self._index], fresh_index
+            await asyncio.to_thread(_drop, old)  # the old index is freed off the loop too
         else:  # nothing indexed changed: the index in force (and its file) stay
             await self.store.replace_documents([], [], [], skipped)
+            await self.store.set_meta("reader_version", READER_VERSION)
             await asyncio.to_thread(_drop, [documents])
             del documents
         report = timed_report(report, self._index, started)

@@ -140,10 +140,10 @@ def _mass(index: Index, query: _Query, terms: set[str] | frozenset[str]) -> floa
 
 
 def _coverage(index: Index, query: _Query, passage: int) -> float:
-    """Share of the question's own idf mass present in a passage (context words excluded)."""
+    """Share of the question's own idf mass present in a passage or its section (context words excluded)."""
     own = {t: 1.0 for t in query.own_terms} or query.terms
     total = sum(index.term_idf(t) for t in own)
-    present = set(index.analyser(index.passages[passage].text))
+    present = index.terms(passage).terms
     return sum(index.term_idf(t) for t in own if t in present) / total if total else 0.0
 
 
@@ -160,7 +160,9 @@ def _rank_quotes(index: Index, query: _Query, hits: Sequence[Hit], settings: Ans
         value = fit / total + settings.passage_weight * hit.score / top
         passage = index.passages[hit.passage]
         doc = index.documents[passage.doc_id]
-        quote = Quote(passage.text[a:b], passage.text, a, doc.id, doc.title, passage.paragraph, doc.date, value)
+        quote = Quote(passage.text[a:b], passage.text, a, doc.id, doc.title, passage.paragraph,
+                      passage.section.date or doc.date, value, passage.kind, passage.section.path,
+                      passage.section.anchor, passage.marks, passage.page)
         scored.append((value, quote))
     scored.sort(key=lambda item: -item[0])
     if not scored:
@@ -173,8 +175,8 @@ def _best_span(index: Index, query: _Query, passage: int, bonus: float = 0.0) ->
     """The sentence of a passage that holds most of the query's idf mass, joined with its neighbour
     when the neighbour adds words of the question (the answer often spans "X. He said Y.")."""
     text = index.passages[passage].text
-    spans = index.sentences(passage)
-    sets = [set(index.analyser(text[a:b])) for a, b in spans]
+    analysed = index.terms(passage)
+    spans, sets = analysed.spans, analysed.sentence_terms
     fits = [_mass(index, query, s) for s in sets]
     if not spans or max(fits) <= 0:
         return None

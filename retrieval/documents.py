@@ -1,4 +1,8 @@
-"""Reading a documents folder: files to `Document`s, or to `Skipped` with a reason."""
+"""Reading a documents folder: files to `Document`s, or to `Skipped` with a reason.
+
+Each file type has a reader (READERS, by suffix) that turns its bytes into `structure.Parsed`; a new
+format is one function in retrieval/formats/ and one line in READERS. Everything after parsing
+(titles, passages, sections, answers, attribution) is shared by every format."""
 
 from __future__ import annotations
 
@@ -6,14 +10,15 @@ import datetime as dt
 import hashlib
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from .errors import DocumentsError
 from .model import Document, Skipped
+from .structure import PROSE, Block, Parsed
 from .text import split_sentences
 
-SUFFIXES = (".txt", ".md")
+READER_VERSION = "2"  # bump when any reader's output changes: stored documents are then read again
 MAX_BYTES = 20 * 1024 * 1024
 TITLE_CHARS = 90
 
@@ -32,6 +37,8 @@ def read_folder(folder: Path, max_bytes: int = MAX_BYTES) -> tuple[list[Document
     skipped: list[Skipped] = []
     for path, name in _candidates(folder):
         try:
+            if path.suffix.lower() not in READERS:
+                raise SkipReason("unsupported type")
             documents.append(parse_document(name, _read(folder, path, max_bytes)))
         except SkipReason as reason:
             skipped.append(Skipped(name, str(reason)))
@@ -55,7 +62,7 @@ def _candidates(folder: Path) -> Iterator[tuple[Path, str]]:
         raise DocumentsError(f"The documents folder {str(folder)!r} cannot be read: {exc.strerror}.") from exc
     for path in found:
         name = path.relative_to(folder).as_posix()
-        if path.suffix.lower() in SUFFIXES and not any(p.startswith(".") for p in Path(name).parts):
+        if not any(p.startswith(".") for p in Path(name).parts):  # hidden files and folders (.git) are not documents
             yield path, name
 
 
@@ -71,8 +78,9 @@ def _read(folder: Path, path: Path, max_bytes: int) -> bytes:
         if size > max_bytes:
             raise SkipReason(f"it is larger than the limit of {_size(max_bytes)} ({_size(size)})")
         return real.read_bytes()
-    except OSError as exc:
-        raise SkipReason(f"it cannot be read ({exc.strerror or exc})") from exc
+    except (OSError, RuntimeError) as exc:  # RuntimeError: Python's "Symlink loop from …"
+        reason = "it is a link that loops" if isinstance(exc, RuntimeError) else exc.strerror or exc
+        raise SkipReason(f"it cannot be read ({reason})") from exc
 
 
 def _size(n: int) -> str:
@@ -99,18 +107,79 @@ def decode(raw: bytes) -> str:
 
 def parse_document(name: str, raw: bytes) -> Document:
     """A `Document` from a file's name and bytes; SkipReason when it cannot be used."""
-    text = decode(raw).replace("\r\n", "\n").replace("\r", "\n")
-    date, text = _date_marker(text)
-    paragraphs = split_paragraphs(text)
-    if not paragraphs:
+    reader = READERS.get(Path(name).suffix.lower(), read_text)
+    parsed = reader(raw)
+    blocks = tuple(b for b in parsed.blocks if b.text.strip())
+    if not blocks:
         raise SkipReason("it is empty")
+    paragraphs = tuple(b.text for b in blocks)
+    plain = all(b.kind == PROSE and b.section.path == () and b.marks == () and b.page is None for b in blocks)
     return Document(
         id=name,
-        title=make_title(paragraphs[0], name),
-        date=date,
-        paragraphs=tuple(paragraphs),
+        title=parsed.title or make_title(paragraphs[0], name),
+        date=parsed.date,
+        paragraphs=paragraphs,
         content_hash=hashlib.sha256(raw).hexdigest(),
+        blocks=() if plain else blocks,  # plain text keeps no block objects: paragraphs say it all
+        description=parsed.description,
     )
+
+
+def read_text(raw: bytes) -> Parsed:
+    """Plain text: paragraphs separated by blank lines, an optional leading `date YYYY-MM-DD` marker."""
+    text = decode(raw).replace("\r\n", "\n").replace("\r", "\n")
+    date, text = _date_marker(text)
+    return Parsed(None, tuple(Block(PROSE, p) for p in split_paragraphs(text)), date=date)
+
+
+def read_markdown(raw: bytes) -> Parsed:
+    """Markdown (CommonMark with tables, front matter, admonitions)."""
+    from .formats.markdown import parse_markdown  # imported when used: a start over .txt files needs none
+
+    return parse_markdown(decode(raw))
+
+
+def read_mdx(raw: bytes) -> Parsed:
+    """MDX: Markdown with imports, exports and JSX components (their text kept)."""
+    from .formats.markdown import parse_markdown
+
+    return parse_markdown(decode(raw), mdx=True)
+
+
+def read_rst(raw: bytes) -> Parsed:
+    """reStructuredText, with Sphinx's roles and directives shown as Sphinx shows them."""
+    from .formats.rst import parse_rst
+
+    return parse_rst(decode(raw))
+
+
+def read_html(raw: bytes) -> Parsed:
+    """HTML: the page's main content, without navigation."""
+    from .formats.html import parse_html
+
+    return parse_html(decode(raw))
+
+
+def read_pdf(raw: bytes) -> Parsed:
+    """PDF: the text of each page."""
+    from .formats.pdf import parse_pdf
+
+    try:
+        return parse_pdf(raw)
+    except ValueError as exc:
+        raise SkipReason(f"it cannot be read as a PDF ({exc})") from exc
+
+
+READERS: dict[str, Callable[[bytes], Parsed]] = {
+    ".txt": read_text,
+    ".md": read_markdown,
+    ".markdown": read_markdown,
+    ".mdx": read_mdx,
+    ".rst": read_rst,
+    ".html": read_html,
+    ".htm": read_html,
+    ".pdf": read_pdf,
+}
 
 
 def _date_marker(text: str) -> tuple[str | None, str]:

@@ -14,6 +14,7 @@ terms' postings, through kernel.py.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
@@ -23,7 +24,8 @@ import scipy.sparse as sp
 from . import kernel
 from .counting import Progress, count_terms
 from .model import Document, Hit, Passage
-from .passages import PassageTable, doc_rows
+from .passages import PassageTable, doc_rows, searchable
+from .structure import CODE
 from .text import Analyser, split_sentences
 
 __all__ = ["Index", "Progress", "Weighting", "count_terms"]
@@ -46,6 +48,19 @@ class Weighting:
     def analyser(self) -> Analyser:
         """The analyser these settings call for."""
         return Analyser(stem=self.stem, stop_words=self.stop_words, bigrams=self.bigrams)
+
+
+_TERMS_KEPT = 50_000  # passages whose analysed terms are kept: the candidates of thousands of questions
+
+
+@dataclass(frozen=True, slots=True)
+class PassageTerms:
+    """What answering needs of one passage, analysed once."""
+
+    terms: frozenset[str]  # the passage's terms and its section's
+    kind: str
+    spans: tuple[tuple[int, int], ...]  # its sentences
+    sentence_terms: tuple[frozenset[str], ...]  # each sentence's own terms
 
 
 class Index:
@@ -77,6 +92,8 @@ class Index:
         present = self.idf[self.df > 0]
         self.max_idf = float(present.max()) if present.size else 1.0
         self._sentences: dict[int, list[tuple[int, int]]] = {}
+        self._terms: dict[int, PassageTerms] = {}
+        self._terms_lock = threading.Lock()
         self._doc_passages = doc_rows(self.passages)
 
     @classmethod
@@ -86,7 +103,8 @@ class Index:
     ) -> Index:
         """Tokenize and count every passage, then weigh."""
         vocabulary: dict[str, int] = {}
-        counts = count_terms((p.text for p in passages), weighting.analyser(), vocabulary, progress, len(passages))
+        counts = count_terms((searchable(p) for p in passages), weighting.analyser(), vocabulary, progress,
+                             len(passages))
         return cls(documents, passages, counts, vocabulary, weighting)
 
     def __len__(self) -> int:
@@ -101,8 +119,28 @@ class Index:
         that a million-passage build does not pay for sentences nobody quotes)."""
         spans = self._sentences.get(passage)
         if spans is None:
-            spans = self._sentences.setdefault(passage, split_sentences(self.passages[passage].text))
+            p = self.passages[passage]
+            # Code is quoted whole or not at all: its "sentences" mean nothing.
+            found = [(0, len(p.text))] if p.kind == CODE else split_sentences(p.text)
+            spans = self._sentences.setdefault(passage, found)
         return spans
+
+    def terms(self, passage: int) -> PassageTerms:
+        """A passage's analysed terms (its section's included) and each sentence's, computed once per
+        index and kept for the passages questions touch (bounded), so answering re-analyses nothing."""
+        found = self._terms.get(passage)
+        if found is None:
+            p = self.passages[passage]
+            spans = self.sentences(passage)
+            found = PassageTerms(
+                frozenset(self.analyser(searchable(p))), p.kind, tuple(spans),
+                tuple(frozenset(self.analyser(p.text[a:b])) for a, b in spans),
+            )
+            with self._terms_lock:  # answers run in several worker threads
+                if len(self._terms) >= _TERMS_KEPT:
+                    self._terms.pop(next(iter(self._terms)))  # the oldest: dicts keep insertion order
+                self._terms[passage] = found
+        return found
 
     def query_vector(self, text: str, weight: float = 1.0) -> dict[int, float]:
         """Known term ids of `text` and their query weights; unknown terms are dropped."""

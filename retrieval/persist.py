@@ -23,7 +23,7 @@ from .model import Document
 from .passages import MAX_WORDS, PassageTable
 
 _MAP_FROM = 1 << 20  # arrays of at least this many bytes are mapped; smaller ones are read
-FORMAT = 3  # counts and weights by term sharing one index array; the passages as a table
+FORMAT = 4  # 3 + each passage's kind, section, page and inline marks
 
 
 def fingerprint(documents: Sequence[Document]) -> str:
@@ -69,8 +69,7 @@ def save(index: Index, path: Path, corpus: str) -> None:
             fh,
             params=np.array(_params(index.weighting, index.analyser.params(), corpus)),
             terms=_blob("\n".join(terms)), indices=c.indices, indptr=c.indptr, counts=c.data, weights=w.data,
-            idf=index.idf, doc_ids=_blob("\0".join(passages.doc_ids)), doc_of=passages.doc_of,
-            paragraph=passages.paragraph, part=passages.part, text=passages.text, offsets=passages.offsets,
+            idf=index.idf, **passages.columns(),  # type: ignore[arg-type]  # numpy's stub types allow_pickle only
         )
         fh.flush()
         os.fsync(fh.fileno())
@@ -85,9 +84,7 @@ def load(path: Path, documents: Sequence[Document], corpus: str, weighting: Weig
         if str(data["params"]) != _params(weighting, weighting.analyser().params(), corpus):
             raise IndexFileError(f"The saved index {str(path)!r} was made with other settings or data.")
         terms = _text(data["terms"]).split("\n") if data["terms"].size else []
-        doc_ids = _text(data["doc_ids"]).split("\0") if data["doc_ids"].size else []
-        passages = PassageTable(doc_ids, data["doc_of"], data["paragraph"], data["part"], data["text"],
-                                data["offsets"])
+        passages = PassageTable.from_columns(data)
         n, v = len(passages), len(terms)
         counts = sp.csc_matrix((data["counts"], data["indices"], data["indptr"]), shape=(n, v))
         _check(counts, data["weights"], data["idf"], passages, {d.id for d in documents})
@@ -107,9 +104,7 @@ def _check(counts: sp.csc_matrix, weights: np.ndarray, idf: np.ndarray, passages
         weights.shape == counts.data.shape and idf.shape == (v,) and counts.indptr.shape == (v + 1,)
         and counts.indptr[0] == 0 and counts.indptr[-1] == counts.nnz and bool(np.all(np.diff(counts.indptr) >= 0))
         and (counts.nnz == 0 or 0 <= int(counts.indices.min()) <= int(counts.indices.max()) < n)
-        and passages.offsets.shape == (n + 1,) and passages.offsets[-1] == passages.text.size
-        and (n == 0 or int(passages.doc_of.max()) < len(passages.doc_ids))
-        and set(passages.doc_ids) <= documents and (n > 0 or not documents)
+        and passages.fits(documents)
     )
     if not ok:
         raise ValueError("its arrays do not fit together or name other documents")

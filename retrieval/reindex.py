@@ -11,7 +11,7 @@ import scipy.sparse as sp
 
 from .index import Index, Progress, Weighting, count_terms
 from .model import Document, Passage, Skipped
-from .passages import MAX_WORDS, all_passages, passages_of
+from .passages import MAX_WORDS, all_passages, passages_of, searchable
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +70,7 @@ def build(
         else:
             new = list(passages_of(doc, max_words))
             passages.extend(new)
-            fresh.append((start, count_terms((p.text for p in new), previous.analyser, vocabulary)))
+            fresh.append((start, count_terms((searchable(p) for p in new), previous.analyser, vocabulary)))
             if progress:
                 progress(len(fresh), fresh_total)
     return Index(documents, passages, _merged_counts(previous.counts, moved, fresh, len(passages), len(vocabulary)),

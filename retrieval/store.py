@@ -13,8 +13,9 @@ import aiosqlite
 
 from .errors import StoreError
 from .model import Document, Passage, Skipped
+from .structure import marks_json, marks_of_json, section_json, section_of_json
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: passages carry kind, section, marks and page
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS documents (
@@ -23,6 +24,8 @@ CREATE TABLE IF NOT EXISTS documents (
 CREATE TABLE IF NOT EXISTS passages (
     doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
     ordinal INTEGER NOT NULL, paragraph INTEGER NOT NULL, part INTEGER NOT NULL, text TEXT NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'prose', section TEXT NOT NULL DEFAULT '', marks TEXT NOT NULL DEFAULT '',
+    page INTEGER,
     PRIMARY KEY (doc_id, ordinal)
 );
 CREATE TABLE IF NOT EXISTS skipped (name TEXT PRIMARY KEY, reason TEXT NOT NULL);
@@ -37,6 +40,13 @@ CREATE TABLE IF NOT EXISTS feedback (
     PRIMARY KEY (question_id, user_id)
 );
 """
+
+
+# Columns added in schema 2, with their declarations (constant strings: no input reaches them).
+_PASSAGE_COLUMNS_2 = (
+    ("kind", "TEXT NOT NULL DEFAULT 'prose'"), ("section", "TEXT NOT NULL DEFAULT ''"),
+    ("marks", "TEXT NOT NULL DEFAULT ''"), ("page", "INTEGER"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,9 +90,7 @@ class Store:
             # never corrupt): each logged question then costs no fsync.
             await db.execute("PRAGMA synchronous = NORMAL")
             await db.executescript(_SCHEMA)
-            await db.execute(
-                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-            )
+            await store._migrate()
             await db.commit()
         except sqlite3.Error as exc:
             await db.close()
@@ -91,6 +99,19 @@ class Store:
             await db.close()
             raise
         return store
+
+    async def _migrate(self) -> None:
+        """Bring a database written by an earlier release to this schema, keeping its data."""
+        async with self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'") as cur:
+            row = await cur.fetchone()
+        version = int(row[0]) if row else SCHEMA_VERSION
+        if version < 2:  # passages gained their structure; old ones are plain prose, as they were read
+            async with self._db.execute("PRAGMA table_info(passages)") as cur:
+                have = {r[1] for r in await cur.fetchall()}
+            for column, decl in _PASSAGE_COLUMNS_2:
+                if column not in have:
+                    await self._db.execute(f"ALTER TABLE passages ADD COLUMN {column} {decl}")
+        await self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     async def _check(self) -> None:
         """Refuse a corrupt file before anything is written to it."""
@@ -125,8 +146,13 @@ class Store:
 
     async def passages(self) -> list[Passage]:
         """Every stored passage, in document and ordinal order."""
-        rows = await self._all("SELECT doc_id, paragraph, part, text FROM passages ORDER BY doc_id, ordinal")
-        return [Passage(d, p, t, part) for d, p, part, t in rows]
+        rows = await self._all(
+            "SELECT doc_id, paragraph, part, text, kind, section, marks, page FROM passages ORDER BY doc_id, ordinal"
+        )
+        return [
+            Passage(d, p, t, part, kind, section_of_json(section), marks_of_json(marks), page)
+            for d, p, part, t, kind, section, marks, page in rows
+        ]
 
     async def hashes(self) -> dict[str, str]:
         """Content hash of each stored document."""
@@ -156,8 +182,9 @@ class Store:
                 rows = []
                 for p in passages:
                     ordinals[p.doc_id] = ordinals.get(p.doc_id, 0) + 1
-                    rows.append((p.doc_id, ordinals[p.doc_id], p.paragraph, p.part, p.text))
-                await self._db.executemany("INSERT INTO passages VALUES (?, ?, ?, ?, ?)", rows)
+                    rows.append((p.doc_id, ordinals[p.doc_id], p.paragraph, p.part, p.text, p.kind,
+                                 section_json(p.section), marks_json(p.marks), p.page))
+                await self._db.executemany("INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
                 await self._db.execute("DELETE FROM skipped")
                 await self._db.executemany(
                     "INSERT INTO skipped VALUES (?, ?)", [(s.name, s.reason) for s in skipped]

@@ -4,6 +4,7 @@ and attribution are written once for all formats."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 # Block kinds. A heading is never a block: its words belong to the blocks under it (Section.path).
@@ -53,3 +54,38 @@ class Parsed:
     blocks: tuple[Block, ...]
     description: str | None = None
     date: str | None = None  # ISO date (YYYY-MM-DD) from front matter or a date marker
+
+
+def section_json(section: Section) -> str:
+    """A section as compact JSON, for the store and the saved index ("" for no section)."""
+    if section == Section():
+        return ""
+    return json.dumps([list(section.path), section.anchor, section.date], ensure_ascii=False, separators=(",", ":"))
+
+
+def section_of_json(text: str) -> Section:
+    """The section `section_json` wrote."""
+    if not text:
+        return Section()
+    path, anchor, date = json.loads(text)
+    return Section(tuple(path), anchor, date)
+
+
+def marks_json(marks: tuple[Mark, ...]) -> str:
+    """Inline marks as compact JSON ("" for none)."""
+    if not marks:
+        return ""
+    return json.dumps([[m.start, m.end, m.kind, m.href] for m in marks], ensure_ascii=False, separators=(",", ":"))
+
+
+def marks_of_json(text: str) -> tuple[Mark, ...]:
+    """The marks `marks_json` wrote."""
+    return tuple(Mark(int(a), int(b), str(k), str(h)) for a, b, k, h in json.loads(text)) if text else ()
+
+
+def clip_marks(marks: tuple[Mark, ...], start: int, end: int) -> tuple[Mark, ...]:
+    """The marks over `[start, end)`, clipped to it and shifted to start at 0."""
+    return tuple(
+        Mark(max(m.start, start) - start, min(m.end, end) - start, m.kind, m.href)
+        for m in marks if m.start < end and m.end > start
+    )

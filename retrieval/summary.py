@@ -36,6 +36,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .documents import is_heading
+from .structure import LIST, NOTE, PROSE
 from .errors import QuestionError, UnknownDocumentError
 from .index import Index
 from .model import Summary, SummarySentence
@@ -277,6 +278,9 @@ def _passage_rows(index: Index, passage: int) -> _Rows:
     return rows
 
 
+SUMMARY_KINDS = (PROSE, LIST, NOTE)  # summaries are prose: never code, table rows or markup
+
+
 def _pool(index: Index, passages: Iterable[int], settings: SummarySettings) -> _Pool:
     """The sentences of `passages` worth quoting (no headings, headlines or stubs), with their rows."""
     owners: list[np.ndarray] = []
@@ -285,7 +289,7 @@ def _pool(index: Index, passages: Iterable[int], settings: SummarySettings) -> _
     weights: list[np.ndarray] = []
     sizes: list[np.ndarray] = []
     for p in passages:
-        if _is_headline(index, p):
+        if _is_headline(index, p) or index.passages[p].kind not in SUMMARY_KINDS:
             continue
         rows = _passage_rows(index, p)
         keep = (rows.words >= settings.min_words) & (rows.sizes > 0)

@@ -65,7 +65,20 @@ IRREGULAR = dict(pair.split(":") for pair in _IRREGULAR_PAIRS.split())
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
-    """Character spans of the sentences of `text`, leading and trailing space excluded."""
+    """Character spans of the sentences of `text`, leading and trailing space excluded. A line break
+    always ends a sentence: passages keep one only between list items, which are sentences of their own."""
+    if "\n" not in text:
+        return _line_sentences(text)
+    spans: list[tuple[int, int]] = []
+    at = 0
+    for line in text.split("\n"):
+        spans += [(at + a, at + b) for a, b in _line_sentences(line)]
+        at += len(line) + 1
+    return spans
+
+
+def _line_sentences(text: str) -> list[tuple[int, int]]:
+    """`split_sentences` of text without line breaks."""
     spans: list[tuple[int, int]] = []
     start = 0
     for match in _SENTENCE_END.finditer(text):
