@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from .errors import QuestionError
 from .index import Index
-from .model import Answer, Hit, Quote
+from .model import Answer, Hit, Passage, Quote
+from .structure import CODE
 from .text import tokenize
 
 MAX_QUESTION_CHARS = 1000
@@ -30,6 +31,8 @@ class AnswerSettings:
     context_weight: float = 0.5  # weight of the previous turn's words in a follow-up
     answer_type_bonus: float = 0.2  # share of the question's mass a sentence of the expected kind gains
     min_quote_ratio: float = 0.55  # a further quote must score at least this share of the first
+    section_weight: float = 0.5  # how much a question word found only in the headings above a sentence counts
+    change_log_factor: float = 0.85  # a change-log entry's score, against a current page's
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +67,9 @@ _EXPECTED = (
     (re.compile(r"^\W*(?:when|what\s+(?:year|date|day|month|time|century|decade)|"
                 r"(?:in|by|since|until)\s+(?:what|which)\s+(?:year|date|month))\b", re.IGNORECASE), _DATE),
 )
+
+
+_CODE_ASKED = re.compile(r"\b(?:code|example|examples|snippet|syntax|sample|write|implement)\b", re.IGNORECASE)
 
 
 def expected_answer(question: str) -> re.Pattern[str] | None:
@@ -114,12 +120,23 @@ def answer(
         if tid is not None and index.df[tid] > 0:
             vector[tid] = weight
     hits = index.search(vector, settings.candidates)
+    if not _CODE_ASKED.search(question):  # code is evidence for "how do I write…", not an answer to "what is…"
+        hits = [h for h in hits if index.terms(h.passage).kind != CODE]
     # A follow-up's own words may sit beside, not inside, the passage its context points to.
     judged = hits[:3] if query.context_used else hits[:1]
     if not hits or max(_coverage(index, query, h.passage) for h in judged) < settings.min_coverage:
         return Answer(question, (), closest_titles(index, hits), query.context_used)
     quotes = _rank_quotes(index, query, hits, settings)
     return Answer(question, tuple(quotes), (), query.context_used)
+
+
+_CHANGE_LOGS = frozenset("changelog changes history release-notes release_notes releases whats_new whatsnew news".split())
+
+
+def is_change_log(passage: Passage) -> bool:
+    """Whether a passage is a change-log entry: under a dated heading, or in a change-log file."""
+    stem = passage.doc_id.rsplit("/", 1)[-1].rsplit(".", 1)[0].casefold()
+    return passage.section.date is not None or stem in _CHANGE_LOGS
 
 
 def closest_titles(index: Index, hits: Sequence[Hit], n: int = 3) -> tuple[str, ...]:
@@ -153,12 +170,14 @@ def _rank_quotes(index: Index, query: _Query, hits: Sequence[Hit], settings: Ans
     top = hits[0].score or 1.0
     scored: list[tuple[float, Quote]] = []
     for hit in hits:
-        best = _best_span(index, query, hit.passage, settings.answer_type_bonus * total)
+        best = _best_span(index, query, hit.passage, settings, settings.answer_type_bonus * total)
         if best is None:
             continue
         fit, (a, b) = best
         value = fit / total + settings.passage_weight * hit.score / top
         passage = index.passages[hit.passage]
+        if is_change_log(passage):  # the current pages say what is true now; a change log, what changed when
+            value *= settings.change_log_factor
         doc = index.documents[passage.doc_id]
         quote = Quote(passage.text[a:b], passage.text, a, doc.id, doc.title, passage.paragraph,
                       passage.section.date or doc.date, value, passage.kind, passage.section.path,
@@ -171,13 +190,16 @@ def _rank_quotes(index: Index, query: _Query, hits: Sequence[Hit], settings: Ans
     return [q for v, q in scored if v >= settings.min_quote_ratio * first][: settings.max_quotes]
 
 
-def _best_span(index: Index, query: _Query, passage: int, bonus: float = 0.0) -> tuple[float, tuple[int, int]] | None:
+def _best_span(index: Index, query: _Query, passage: int, settings: AnswerSettings,
+               bonus: float = 0.0) -> tuple[float, tuple[int, int]] | None:
     """The sentence of a passage that holds most of the query's idf mass, joined with its neighbour
     when the neighbour adds words of the question (the answer often spans "X. He said Y.")."""
     text = index.passages[passage].text
     analysed = index.terms(passage)
-    spans, sets = analysed.spans, analysed.sentence_terms
-    fits = [_mass(index, query, s) for s in sets]
+    spans, heading = analysed.spans, analysed.section_terms
+    # The headings above a sentence are its context: their words count, for less than its own.
+    sets = analysed.sentence_terms
+    fits = [_mass(index, query, s) + settings.section_weight * _mass(index, query, heading - s) for s in sets]
     if not spans or max(fits) <= 0:
         return None
     if query.expects is not None and bonus:
@@ -187,7 +209,8 @@ def _best_span(index: Index, query: _Query, passage: int, bonus: float = 0.0) ->
     best = (fits[i], spans[i])
     for j in (i - 1, i + 1):
         if 0 <= j < len(spans):
-            joined = _mass(index, query, sets[i] | sets[j])
+            joined = _mass(index, query, sets[i] | sets[j]) + settings.section_weight * _mass(
+                index, query, heading - sets[i] - sets[j])
             if joined > best[0] and joined - fits[i] >= 0.5 * fits[i]:
                 best = (joined, (spans[min(i, j)][0], spans[max(i, j)][1]))
     return best

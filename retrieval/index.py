@@ -61,6 +61,7 @@ class PassageTerms:
     kind: str
     spans: tuple[tuple[int, int], ...]  # its sentences
     sentence_terms: tuple[frozenset[str], ...]  # each sentence's own terms
+    section_terms: frozenset[str]  # the terms of the headings above it
 
 
 class Index:
@@ -135,6 +136,7 @@ class Index:
             found = PassageTerms(
                 frozenset(self.analyser(searchable(p))), p.kind, tuple(spans),
                 tuple(frozenset(self.analyser(p.text[a:b])) for a, b in spans),
+                frozenset(self.analyser(" ".join(p.section.path))),
             )
             with self._terms_lock:  # answers run in several worker threads
                 if len(self._terms) >= _TERMS_KEPT:

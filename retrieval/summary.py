@@ -36,10 +36,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from .documents import is_heading
-from .structure import LIST, NOTE, PROSE
 from .errors import QuestionError, UnknownDocumentError
 from .index import Index
 from .model import Summary, SummarySentence
+from .structure import LIST, NOTE, PROSE
 
 MAX_SENTENCES = 15
 MIN_WORDS_CAP = 10

@@ -251,10 +251,11 @@ def test_symlink_inside_the_folder_is_read(tmp_path: Path) -> None:
     ]
 
 
-def test_other_suffixes_and_hidden_files_are_ignored(tmp_path: Path) -> None:
+def test_other_suffixes_are_listed_as_unsupported_and_hidden_files_ignored(tmp_path: Path) -> None:
     write(tmp_path, "kept.txt", "Kept.")
     write(tmp_path, "upper.TXT", "Upper-case suffix.")
     write(tmp_path, "notes.md", "Markdown.")
+    write(tmp_path, "guide.markdown", "More markdown.")
     write(tmp_path, "report.pdf", b"%PDF-1.4\x00\x01")
     write(tmp_path, "data.csv", "a,b\n1,2\n")
     write(tmp_path, "README", "No suffix.")
@@ -263,8 +264,11 @@ def test_other_suffixes_and_hidden_files_are_ignored(tmp_path: Path) -> None:
     write(tmp_path, ".git/inside.txt", "Hidden folder.")
     write(tmp_path, "sub/.secret/deep.md", "Hidden sub-folder.")
     documents, skipped = read_folder(tmp_path)
-    assert sorted(d.id for d in documents) == ["kept.txt", "notes.md", "upper.TXT"]
-    assert skipped == []
+    assert sorted(d.id for d in documents) == ["guide.markdown", "kept.txt", "notes.md", "upper.TXT"]
+    reasons = {s.name: s.reason for s in skipped}
+    assert {n: r for n, r in reasons.items() if r == "unsupported type"} == {
+        "README": "unsupported type", "data.csv": "unsupported type", "kept.txt.bak": "unsupported type"}
+    assert reasons["report.pdf"].startswith("it cannot be read as a PDF")  # a damaged PDF, said so
 
 
 def test_missing_folder_raises(tmp_path: Path) -> None:
