@@ -130,7 +130,9 @@ def answer(
     return Answer(question, tuple(quotes), (), query.context_used)
 
 
-_CHANGE_LOGS = frozenset("changelog changes history release-notes release_notes releases whats_new whatsnew news".split())
+_CHANGE_LOGS = frozenset(
+    "changelog changes history release-notes release_notes releases whats_new whatsnew news".split()
+)
 
 
 def is_change_log(passage: Passage) -> bool:
