@@ -77,6 +77,15 @@ def expected_answer(question: str) -> re.Pattern[str] | None:
     return next((pattern for opening, pattern in _EXPECTED if opening.search(question)), None)
 
 
+# Words of chat, not of the subject ("whats the limit rn?"): a question is not judged by whether the
+# documents contain them. Document text keeps them; only questions drop them.
+_CHAT_FILLER = frozenset(
+    """rn pls plz u ur im i'm lol lmao idk btw tho like just really actually basically stuff thing things
+    anymore whats hows wheres whos whys dont doesnt wont isnt arent didnt ive guys exactly pretty kinda sorta
+    gonna wanna hey hi hello thanks thx ty help question ok okay ya yeah""".split()
+)
+
+
 def check_question(question: str) -> str:
     """The question, stripped; QuestionError when empty or too long."""
     text = " ".join(question.split())
@@ -97,7 +106,8 @@ def is_follow_up(question: str, index: Index) -> bool:
 
 def analyse(index: Index, question: str, history: Sequence[str], settings: AnswerSettings) -> _Query:
     """The question's terms, joined by the previous turn's when it is a follow-up."""
-    own = index.analyser(_HOW_ADJECTIVE.sub(r"\1", question))
+    tokens = [t for t in tokenize(_HOW_ADJECTIVE.sub(r"\1", question)) if t not in _CHAT_FILLER]
+    own = index.analyser.terms(tokens)
     terms = dict.fromkeys(own, 1.0)
     used = False
     if history and is_follow_up(question, index):
