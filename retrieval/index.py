@@ -24,8 +24,8 @@ import scipy.sparse as sp
 from . import kernel
 from .counting import Progress, count_terms
 from .model import Document, Hit, Passage
-from .passages import PassageTable, doc_rows, searchable
-from .structure import CODE
+from .passages import PassageTable, doc_rows, line_spans, searchable
+from .structure import CODE, LIST, ROW
 from .text import Analyser, split_sentences
 
 __all__ = ["Index", "Progress", "Weighting", "count_terms"]
@@ -121,8 +121,14 @@ class Index:
         spans = self._sentences.get(passage)
         if spans is None:
             p = self.passages[passage]
-            # Code is quoted whole or not at all: its "sentences" mean nothing.
-            found = [(0, len(p.text))] if p.kind == CODE else split_sentences(p.text)
+            # Code is quoted whole or not at all: its "sentences" mean nothing. A list item or a table row
+            # is quoted whole: its last sentence ("Defaults to 600.") needs the item's first to mean anything.
+            if p.kind == CODE:
+                found = [(0, len(p.text))]
+            elif p.kind in (LIST, ROW):
+                found = line_spans(p.text)
+            else:
+                found = split_sentences(p.text)
             spans = self._sentences.setdefault(passage, found)
         return spans
 

@@ -57,7 +57,7 @@ def split_spans(
     word windows, so that no passage is unbounded."""
     if len(text) <= max_chars and len(text.split()) <= max_words:
         return [(0, len(text))]
-    units = _line_spans(text) if whole_lines else split_sentences(text)
+    units = line_spans(text) if whole_lines else split_sentences(text)
     pieces: list[tuple[int, int]] = []
     start = end = words = -1
     for a, b in (w for u in units for w in _windows(text, u, max_words, max_chars)):
@@ -73,7 +73,7 @@ def split_spans(
     return pieces or [(0, len(text))]
 
 
-def _line_spans(text: str) -> list[tuple[int, int]]:
+def line_spans(text: str) -> list[tuple[int, int]]:
     """The non-empty lines of `text`, as spans."""
     spans, at = [], 0
     for line in text.split("\n"):
