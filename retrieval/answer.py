@@ -34,6 +34,7 @@ class AnswerSettings:
     # A question word found only in the headings above a sentence (docs dev set: 13 vs 11/50 right at 0.5).
     section_weight: float = 1.0
     judged: int = 3  # how many of the best passages may show the question is covered (docs dev set: 16 vs 14/50)
+    later_coverage: float = 0.75  # the coverage one of the next passages needs
     change_log_factor: float = 0.85  # a change-log entry's score, against a current page's
 
 
@@ -142,9 +143,7 @@ def answer(
     hits = index.search(vector, settings.candidates)
     if not _CODE_ASKED.search(question):  # code is evidence for "how do I write…", not an answer to "what is…"
         hits = [h for h in hits if index.terms(h.passage).kind != CODE]
-    # A follow-up's own words may sit beside, not inside, the passage its context points to.
-    judged = hits[: max(3, settings.judged)] if query.context_used else hits[: settings.judged]
-    if not hits or max(_coverage(index, query, h.passage) for h in judged) < settings.min_coverage:
+    if not hits or not _covered(index, query, hits, settings):
         return Answer(question, (), closest_titles(index, hits), query.context_used)
     quotes = _rank_quotes(index, query, hits, settings)
     return Answer(question, tuple(quotes), (), query.context_used)
@@ -171,6 +170,16 @@ def closest_titles(index: Index, hits: Sequence[Hit], n: int = 3) -> tuple[str, 
         if len(titles) == n:
             break
     return tuple(titles)
+
+
+def _covered(index: Index, query: _Query, hits: Sequence[Hit], settings: AnswerSettings) -> bool:
+    """Whether the best passage holds enough of the question, or one of the next few holds more (a
+    list or a table that ranks a little lower often holds all of it)."""
+    if query.context_used:  # a follow-up's own words may sit beside, not inside, the passage its context points to
+        return max(_coverage(index, query, h.passage) for h in hits[:3]) >= settings.min_coverage
+    if _coverage(index, query, hits[0].passage) >= settings.min_coverage:
+        return True
+    return any(_coverage(index, query, h.passage) >= settings.later_coverage for h in hits[1 : settings.judged])
 
 
 def _mass(index: Index, query: _Query, terms: set[str] | frozenset[str]) -> float:
