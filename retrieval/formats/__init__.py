@@ -1,0 +1,1 @@
+"""Format parsers: each file type to structure.Parsed."""
