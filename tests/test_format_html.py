@@ -129,6 +129,15 @@ def test_lists_tables_code_and_loose_text() -> None:
     assert marked(parsed.blocks[4], "code") == ["string"]
 
 
+def test_images_read_as_their_alt_text_only_within_text() -> None:
+    parsed = parse_html(
+        "<ul><li><p>Open the bot tab.</p><img alt='Screenshot of the bot tab' src='x.png'></li></ul>"
+        "<p>Press <img alt='the gear icon' src='gear.png'> to continue.</p>"
+        "<p><img alt='A diagram' src='d.png'></p>"
+    )
+    assert texts(parsed) == ["Open the bot tab.", "Press the gear icon to continue."]
+
+
 def test_a_table_without_header_cells_has_plain_rows() -> None:
     parsed = parse_html("<table><tr><td>a</td><td>1</td></tr><tr><td>b</td><td>2</td></tr></table>")
     assert texts(parsed, ROW) == ["a · 1", "b · 2"]

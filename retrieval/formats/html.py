@@ -225,7 +225,7 @@ class _Walker:
             if child.name == "dt":
                 run.newline()
                 self._inline(child, run)
-            else:
+            elif _text(child):
                 run.add(" – ")
                 self._flow(child, run, deferred, lines=True)
 
@@ -297,7 +297,9 @@ class _Walker:
     def _piece(self, tag: Tag, run: TextRun) -> None:
         """Append one inline tag's text with its mark."""
         if tag.name == "img":
-            run.add(str(tag.get("alt") or ""))
+            siblings = tag.parent.children if tag.parent is not None else iter(())
+            if any(isinstance(node, NavigableString) and node.strip() for node in siblings):
+                run.add(str(tag.get("alt") or ""))  # an image within text (an emoji, an icon) reads as its alt
             return
         if tag.name == "br":
             run.add(" ")
