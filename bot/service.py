@@ -15,7 +15,7 @@ from typing import Any
 
 from retrieval import kernel, persist
 from retrieval.answer import AnswerSettings, answer
-from retrieval.documents import READER_VERSION, read_folder
+from retrieval.documents import MAX_BYTES, READER_VERSION, read_folder
 from retrieval.errors import BusyError, DocumentsError, IndexFileError, QuestionError, StoreError
 from retrieval.index import Index, Weighting
 from retrieval.links import with_links
@@ -234,9 +234,11 @@ class QAService:
         started = time.perf_counter()
         say = progress or (lambda _msg: None)
         say(f"Reading {self.docs} …")
-        documents, skipped = await asyncio.to_thread(read_folder, self.docs)
-        hashes = await self.store.hashes()
         outdated = await self.store.get_meta("reader_version") != READER_VERSION
+        # Files whose bytes did not change are not parsed again: the index in force holds their documents.
+        unchanged = {} if outdated else self._index.documents
+        documents, skipped = await asyncio.to_thread(read_folder, self.docs, MAX_BYTES, unchanged)
+        hashes = await self.store.hashes()
         if outdated:  # read by an older release: every document is read again and reported as changed
             hashes = dict.fromkeys(hashes, "")
         report = compare(hashes, documents, skipped)

@@ -10,7 +10,7 @@ import datetime as dt
 import hashlib
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from .errors import DocumentsError
@@ -31,15 +31,24 @@ class SkipReason(Exception):
     """Why one file cannot be used."""
 
 
-def read_folder(folder: Path, max_bytes: int = MAX_BYTES) -> tuple[list[Document], list[Skipped]]:
-    """Parse every .txt and .md file under `folder`; unusable files are skipped, not fatal."""
+def read_folder(
+    folder: Path, max_bytes: int = MAX_BYTES, unchanged: Mapping[str, Document] | None = None,
+) -> tuple[list[Document], list[Skipped]]:
+    """Parse every supported file under `folder`; unusable files are skipped, not fatal. A file whose
+    bytes hash to the content hash of its document in `unchanged` is that document, not parsed again."""
     documents: list[Document] = []
     skipped: list[Skipped] = []
+    unchanged = unchanged or {}
     for path, name in _candidates(folder):
         try:
             if path.suffix.lower() not in READERS:
                 raise SkipReason("unsupported type")
-            documents.append(parse_document(name, _read(folder, path, max_bytes)))
+            raw = _read(folder, path, max_bytes)
+            known = unchanged.get(name)
+            if known is not None and known.content_hash == hashlib.sha256(raw).hexdigest():
+                documents.append(known)
+            else:
+                documents.append(parse_document(name, raw))
         except SkipReason as reason:
             skipped.append(Skipped(name, str(reason)))
     return documents, skipped
