@@ -1,0 +1,1 @@
+"""Document format parsers: each reads one file format into retrieval.structure.Parsed."""
