@@ -252,6 +252,18 @@ def test_a_top_level_list_is_one_block_an_item_a_line_nested_items_too() -> None
     assert texts(page) == ["Steps:", block.text, "After."]
 
 
+def test_task_lists_strikethrough_and_footnotes_read_as_text() -> None:
+    page = md("""
+        - [ ] todo
+        - [x] done ~~old~~ new
+
+        A claim[^1] here.
+
+        [^1]: The footnote.
+        """)
+    assert texts(page) == ["todo\ndone old new", "A claim here.", "The footnote."]
+
+
 def test_code_inside_a_list_stays_code_between_the_list_parts() -> None:
     page = md("""
         * Run:
@@ -515,6 +527,19 @@ def test_mdx_imports_exports_and_components_are_dropped_and_their_text_kept() ->
     ]
     assert marked(page.blocks[1]) == [("strong", "text", "")]
     assert all(b.section.path[0] == "Rate Limits" for b in page.blocks)
+
+
+def test_mdx_callouts_on_one_line_are_notes_and_other_one_line_components_prose() -> None:
+    page = md(
+        '<Note>Bots need the **intent**.</Note>\n\n<Info title="Heads up">Soon.</Info>\n\n<Badge>New</Badge> API.\n',
+        mdx=True,
+    )
+    assert [(b.kind, b.text) for b in page.blocks] == [
+        (NOTE, "Note: Bots need the intent."),
+        (NOTE, "Heads up: Soon."),
+        (PROSE, "New API."),
+    ]
+    assert marked(page.blocks[0]) == [("strong", "intent", "")]
 
 
 def test_the_same_page_read_as_plain_markdown_keeps_no_mdx_handling() -> None:

@@ -8,10 +8,12 @@ from collections.abc import Sequence
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+from retrieval.formats.markdown_syntax import scan_jsx_tag
 from retrieval.formats.markdown_text import SKIPPED_TAGS, TextBuffer, tag_name
 
 ALERTS = frozenset({"note", "tip", "important", "warning", "caution"})  # GitHub's > [!NOTE]
 LABELS = frozenset("note tip hint info important warning caution attention danger error".split())
+CALLOUTS = LABELS | {"check"}  # MDX callout components (Mintlify, Docusaurus): <Warning>…</Warning>
 _MARKS = {"em_open": "em", "strong_open": "strong", "link_open": "link"}
 _CLOSES = {"em_close": "em", "strong_close": "strong", "link_close": "link"}
 _HTML_MARKS = {"code": "code", "em": "em", "i": "em", "strong": "strong", "b": "strong"}
@@ -42,7 +44,10 @@ def render_inline(children: Sequence[Token], buf: TextBuffer, marks: bool = True
                 buf.close(_CLOSES[kind])
         elif kind == "image":  # its alt text
             render_inline(tok.children or [], buf, marks=False)
-        elif kind == "html_inline":
+        elif kind == "mdx_expression":
+            if tok.content[1:-1].strip() in ("' '", '" "', "` `", "'\\n'"):  # JSX's explicit space {' '}
+                buf.space()
+        elif kind in ("html_inline", "jsx_inline"):
             name = tag_name(tok.content)
             if name in SKIPPED_TAGS:
                 skipping = max(0, skipping + (-1 if tok.content.startswith("</") else 1))
@@ -50,7 +55,7 @@ def render_inline(children: Sequence[Token], buf: TextBuffer, marks: bool = True
                 buf.space()
             elif name in _HTML_MARKS and marks:
                 (buf.close if tok.content.startswith("</") else buf.open)(_HTML_MARKS[name])
-        # jsx_inline and mdx_expression tokens (MDX) are dropped: only the text around them is read.
+        # Other tags, components and expressions are dropped: only the text around them is read.
 
 
 def plain(children: Sequence[Token]) -> str:
@@ -117,6 +122,17 @@ def admonition_label(inline: Token, md: MarkdownIt, env: dict[str, object], colo
         rest[0].content = rest[0].content.lstrip(" :")
     inline.children = rest
     return word
+
+
+def callout_label(inline: Token) -> str | None:
+    """The label of an MDX paragraph opened by a callout component, `<Warning>Text</Warning>`."""
+    first = next((k for k in inline.children or [] if k.type != "text" or k.content.strip()), None)
+    if first is None or first.type != "jsx_inline":
+        return None
+    tag = scan_jsx_tag(first.content, 0, len(first.content))
+    if tag is None or tag.kind != "open" or tag.name.lower() not in CALLOUTS:
+        return None
+    return tag.attrs.get("title") or tag.name
 
 
 def explicit_id(content: str) -> tuple[str, int] | None:

@@ -189,13 +189,28 @@ def mkdocs_slug(value: str) -> str:
     return _SLUG_SEPARATORS.sub("-", value)
 
 
-def mkdocs_unique(slug: str, used: set[str]) -> str:
-    """python-markdown's `unique`: append `_1`, `_2`… until the id is new (and never empty)."""
-    while slug in used or not slug:
-        m = _IDCOUNT.match(slug)
-        slug = f"{m.group(1)}_{int(m.group(2)) + 1}" if m else f"{slug}_1"
-    used.add(slug)
-    return slug
+class MkDocsAnchors:
+    """Anchors as python-markdown's toc makes them for a page: ids written in the page reserved
+    first, then each heading's slug made unique with `_1`, `_2`… (markdown/extensions/toc.py)."""
+
+    def __init__(self) -> None:
+        self.used: set[str] = set()
+        self._last: dict[str, str] = {}  # slug -> its latest anchor: resumes the `_n` walk there
+
+    def reserve(self, anchor: str) -> None:
+        """Note an explicit id (`{ #id }`), which slugs must not take."""
+        self.used.add(anchor)
+
+    def make(self, text: str) -> str:
+        """The anchor of a heading without an explicit id."""
+        slug = mkdocs_slug(text)
+        anchor = self._last.get(slug, slug)
+        while anchor in self.used or not anchor:
+            m = _IDCOUNT.match(anchor)
+            anchor = f"{m.group(1)}_{int(m.group(2)) + 1}" if m else f"{anchor}_1"
+        self.used.add(anchor)
+        self._last[slug] = anchor
+        return anchor
 
 
 def github_slug(value: str) -> str:
@@ -205,14 +220,23 @@ def github_slug(value: str) -> str:
     return "".join(kept).replace(" ", "-")
 
 
-def github_unique(slug: str, used: dict[str, int]) -> str:
-    """github-slugger's de-duplication: `x`, `x-1`, `x-2`…"""
-    original = slug
-    while slug in used:
-        used[original] += 1
-        slug = f"{original}-{used[original]}"
-    used[slug] = 0
-    return slug
+class GithubAnchors:
+    """Anchors as github-slugger makes them for a page: `x`, `x-1`, `x-2`… for repeated headings."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, int] = {}
+
+    def reserve(self, anchor: str) -> None:
+        """Explicit ids (`{#id}`) are not known to the slugger: nothing to do."""
+
+    def make(self, text: str) -> str:
+        """The anchor of a heading without an explicit id."""
+        anchor = original = github_slug(text)
+        while anchor in self._seen:
+            self._seen[original] += 1
+            anchor = f"{original}-{self._seen[original]}"
+        self._seen[anchor] = 0
+        return anchor
 
 
 _MONTHS = {
