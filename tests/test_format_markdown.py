@@ -223,10 +223,20 @@ def test_nested_marks_and_whitespace_collapse() -> None:
     assert marked(block) == [("strong", "bold link x", ""), ("link", "link x", "https://a.example"), ("code", "x", "")]
 
 
-def test_inline_html_code_and_strong_become_marks_and_comments_and_scripts_vanish() -> None:
-    block = only(md("Set <code>name</code> <!-- hidden --> to <strong>REQUIRED</strong><script>x()</script>.\n"), PROSE)
-    assert block.text == "Set name to REQUIRED."
-    assert marked(block) == [("code", "name", ""), ("strong", "REQUIRED", "")]
+def test_inline_html_code_strong_and_links_become_marks_and_comments_and_scripts_vanish() -> None:
+    block = only(
+        md(
+            "Set <code>name</code> <!-- hidden --> to <strong>REQUIRED</strong><script>x()</script>, see "
+            '<a href="https://www.uvicorn.org" class="external-link" target="_blank">Uvicorn</a>.\n'
+        ),
+        PROSE,
+    )
+    assert block.text == "Set name to REQUIRED, see Uvicorn."
+    assert marked(block) == [
+        ("code", "name", ""),
+        ("strong", "REQUIRED", ""),
+        ("link", "Uvicorn", "https://www.uvicorn.org"),
+    ]
 
 
 # Lists, tables, code
@@ -348,6 +358,8 @@ def test_admonitions_of_every_dialect_are_notes_led_by_their_label() -> None:
         **Tip**: a paragraph led by a label.
 
         > Just a quotation.
+
+        > **Note** that a bold word starting a quotation is not a label.
         """)
     assert [(b.kind, b.text) for b in page.blocks] == [
         (NOTE, "Careful now: MkDocs titled."),
@@ -359,6 +371,7 @@ def test_admonitions_of_every_dialect_are_notes_led_by_their_label() -> None:
         (NOTE, "Warning: bold label with a colon."),
         (NOTE, "Tip: a paragraph led by a label."),
         (PROSE, "Just a quotation."),
+        (PROSE, "Note that a bold word starting a quotation is not a label."),
     ]
     assert marked(page.blocks[0]) == [("em", "titled", "")]
     assert marked(page.blocks[2]) == [("strong", "FastAPI", "")]

@@ -167,6 +167,26 @@ def html_text(source: str) -> HtmlText:
     return parser
 
 
+class _TagAttrs(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.attrs: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.attrs = {k: v or "" for k, v in attrs}
+
+
+def tag_attrs(source: str) -> dict[str, str]:
+    """The attributes of one HTML start tag such as `<a href="…" target="_blank">`."""
+    parser = _TagAttrs()
+    try:
+        parser.feed(source)
+        parser.close()
+    except (AssertionError, ValueError):
+        pass
+    return parser.attrs
+
+
 def tag_name(source: str) -> str:
     """The element name of an inline HTML tag such as `<br/>` or `</abbr>` (lowercase)."""
     i = 2 if source.startswith("</") else 1
