@@ -9,6 +9,7 @@ NOTE blocks that start with their label. Inline code, emphasis and links survive
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 
 from markdown_it.token import Token
@@ -36,6 +37,7 @@ from retrieval.formats.markdown_text import (
 from retrieval.structure import CODE, LIST, NOTE, PROSE, ROW, Block, Parsed, Section
 
 log = logging.getLogger(__name__)
+_WORD = re.compile(r"[^\W_]")  # a letter or digit
 
 
 def parse_markdown(text: str, *, mdx: bool = False) -> Parsed:
@@ -49,7 +51,7 @@ def parse_markdown(text: str, *, mdx: bool = False) -> Parsed:
 
 def _readable(text: str) -> bool:
     """Whether a block says anything: a lone "@" or "—" left by markup does not."""
-    return any(c.isalnum() for c in text)
+    return _WORD.search(text) is not None
 
 
 class _Note:
@@ -232,9 +234,11 @@ class _Reader:
             label = callout_label(inline) if self.mdx else admonition_label(inline, self.md, self.env, colon=True)
         if label:
             self._open(label)
-        buf = TextBuffer()
+        target = self._target()  # rendered straight into a list or admonition: no copy
+        buf = TextBuffer() if target is None else target
         render_inline(tokens[i + 1].children or [], buf)
-        self._text(buf)
+        if target is None:
+            self._emit(PROSE, buf)
         if label:
             self._close()
         return i + 3

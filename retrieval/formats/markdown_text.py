@@ -18,7 +18,7 @@ class TextBuffer:
     """Readable text built piece by piece: runs of whitespace become one space (never leading or
     trailing), "\\n" only where `newline()` puts it, and marks opened and closed around pieces."""
 
-    __slots__ = ("_parts", "_len", "_space", "_nl", "_open", "marks")
+    __slots__ = ("_parts", "_len", "_space", "_nl", "_open", "_marks")
 
     def __init__(self) -> None:
         self._parts: list[str] = []
@@ -26,7 +26,7 @@ class TextBuffer:
         self._space = False  # a space is owed before the next word
         self._nl = True  # at the start of the text or of a line
         self._open: list[tuple[int, str, str]] = []
-        self.marks: list[Mark] = []
+        self._marks: list[tuple[int, int, str, str]] = []  # Mark fields; Marks are made once, at the end
 
     def __len__(self) -> int:
         return self._len
@@ -80,7 +80,7 @@ class TextBuffer:
             if open_kind == kind:
                 del self._open[i]
                 if self._len > start:
-                    self.marks.append(Mark(start, self._len, kind, href))
+                    self._marks.append((start, self._len, kind, href))
                 return
 
     def extend(self, other: TextBuffer) -> None:
@@ -91,7 +91,7 @@ class TextBuffer:
         self._settle()
         offset = self._len
         self._write(text)
-        self.marks.extend(Mark(m.start + offset, m.end + offset, m.kind, m.href) for m in other.marks)
+        self._marks.extend((start + offset, end + offset, kind, href) for start, end, kind, href in other._marks)
 
     def text(self) -> str:
         """The text so far, without a trailing line break."""
@@ -100,16 +100,16 @@ class TextBuffer:
     def sorted_marks(self, text: str) -> tuple[Mark, ...]:
         """Marks trimmed to the words they cover, in reading order."""
         kept = []
-        for m in self.marks:
-            start, end = m.start, min(m.end, len(text))
+        for start, end, kind, href in self._marks:
+            end = min(end, len(text))
             while start < end and text[start].isspace():
                 start += 1
             while end > start and text[end - 1].isspace():
                 end -= 1
             if end > start:
-                kept.append(m if (start, end) == (m.start, m.end) else Mark(start, end, m.kind, m.href))
-        kept.sort(key=lambda m: (m.start, -m.end))
-        return tuple(kept)
+                kept.append((start, -end, kind, href))
+        kept.sort()
+        return tuple(Mark(start, -neg_end, kind, href) for start, neg_end, kind, href in kept)
 
 
 # Tags after which rendered HTML starts a new box: their text must not run into the next word.
