@@ -654,3 +654,8 @@ def test_any_unicode_is_read_without_error(source: str, mdx: bool) -> None:
 @pytest.mark.parametrize("mdx", [False, True])
 def test_pathological_inputs_are_read(source: str, mdx: bool) -> None:
     read_strictly(source, mdx)
+
+
+def test_mkdocstrings_directives_are_not_text() -> None:
+    parsed = parse_markdown("# Middleware\n\nRead more in the docs.\n\n::: fastapi.middleware.cors.CORSMiddleware\n")
+    assert [b.text for b in parsed.blocks] == ["Read more in the docs."]

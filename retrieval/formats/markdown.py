@@ -225,6 +225,8 @@ class _Reader:
             self.list_section = self.section
 
     def _paragraph(self, tokens: Sequence[Token], i: int) -> int:
+        if tokens[i + 1].content.startswith(":::"):  # mkdocstrings' "::: package.Class": text the site generates
+            return i + 3
         # "**Note**: …" (MDX: "<Note>…</Note>") standing alone is an admonition too, unless a list or
         # an admonition holds it.
         alone = not any(c == "list" or isinstance(c, _Note) for c in self.ctx)
