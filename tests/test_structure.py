@@ -186,3 +186,29 @@ def test_quotes_get_their_url_and_absolute_links() -> None:
 def test_a_bad_source_url_template_is_refused(bad: str) -> None:
     with pytest.raises(ConfigError, match="QA_SOURCE_URL"):
         check_template(bad)
+
+
+class CountingAnalyser:
+    """The index's analyser, counting the characters it is given."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner, self.chars = inner, 0
+
+    def __call__(self, text: str) -> list[str]:
+        self.chars += len(text)
+        return self.inner(text)  # type: ignore[operator]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+
+def test_answering_again_reanalyses_no_passage() -> None:
+    hostile = "word " * 200_000 + "limit"  # one huge line with no sentence end
+    index = build([docs_page(), Document("h.txt", "H", None, (hostile,), "h")])
+    counting = CountingAnalyser(index.analyser)
+    index.analyser = counting  # type: ignore[assignment]
+    answer(index, "What is the invalid request limit?")
+    first = counting.chars
+    answer(index, "What is the invalid request limit?")
+    assert counting.chars - first < 100  # the question only: every passage's terms were kept
+    assert first < 50_000  # and the first time, bounded passages, not the whole 1 MB line
