@@ -8,15 +8,22 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
+import multiprocessing
 import os
+import pickle
 import re
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from .errors import DocumentsError
 from .model import Document, Skipped
 from .structure import PROSE, Block, Parsed
 from .text import split_sentences
+
+log = logging.getLogger(__name__)
 
 READER_VERSION = "2"  # bump when any reader's output changes: stored documents are then read again
 MAX_BYTES = 20 * 1024 * 1024
@@ -36,8 +43,8 @@ def read_folder(
 ) -> tuple[list[Document], list[Skipped]]:
     """Parse every supported file under `folder`; unusable files are skipped, not fatal. A file whose
     bytes hash to the content hash of its document in `unchanged` is that document, not parsed again."""
-    documents: list[Document] = []
-    skipped: list[Skipped] = []
+    found: list[Document | Skipped] = []
+    jobs: list[tuple[int, str, bytes]] = []  # files to parse, and where their result goes
     unchanged = unchanged or {}
     for path, name in _candidates(folder):
         try:
@@ -46,12 +53,44 @@ def read_folder(
             raw = _read(folder, path, max_bytes)
             known = unchanged.get(name)
             if known is not None and known.content_hash == hashlib.sha256(raw).hexdigest():
-                documents.append(known)
+                found.append(known)
             else:
-                documents.append(parse_document(name, raw))
+                jobs.append((len(found), name, raw))
+                found.append(Skipped(name, "not parsed"))
         except SkipReason as reason:
-            skipped.append(Skipped(name, str(reason)))
-    return documents, skipped
+            found.append(Skipped(name, str(reason)))
+    for (at, _name, _raw), result in zip(jobs, _parse_all([(n, r) for _, n, r in jobs]), strict=True):
+        found[at] = result
+    return [f for f in found if isinstance(f, Document)], [f for f in found if isinstance(f, Skipped)]
+
+
+PARALLEL_BYTES = 512 * 1024  # below this much to parse, starting worker processes costs more than it saves
+
+
+def _parse_all(jobs: list[tuple[str, bytes]]) -> list[Document | Skipped]:
+    """Each file parsed, in order: in worker processes when there is enough to parse (the parsers are
+    pure Python and hold the GIL), else here."""
+    workers = min(os.cpu_count() or 1, 4)
+    if workers > 1 and len(jobs) >= 8 and sum(len(raw) for _, raw in jobs) >= PARALLEL_BYTES:
+        try:
+            # spawn, not fork: the caller is a thread of a process with an event loop and other threads.
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+                return list(pool.map(parse_or_skip, jobs, chunksize=max(1, len(jobs) // (workers * 4))))
+        except (OSError, BrokenProcessPool, pickle.PicklingError) as exc:
+            log.warning("parsing in worker processes failed (%s); parsing here", exc)
+    return [parse_or_skip(job) for job in jobs]
+
+
+def parse_or_skip(job: tuple[str, bytes]) -> Document | Skipped:
+    """One file parsed, or skipped with its reason; a parser's own failure skips the file, never the folder."""
+    name, raw = job
+    try:
+        return parse_document(name, raw)
+    except SkipReason as reason:
+        return Skipped(name, str(reason))
+    except Exception as exc:  # a parser bug on one strange file must not stop a reindex
+        log.warning("could not parse %s: %r", name, exc)
+        return Skipped(name, f"it could not be parsed ({type(exc).__name__})")
 
 
 def _candidates(folder: Path) -> Iterator[tuple[Path, str]]:
