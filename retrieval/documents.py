@@ -73,6 +73,8 @@ def _read(folder: Path, path: Path, max_bytes: int) -> bytes:
         return real.read_bytes()
     except OSError as exc:
         raise SkipReason(f"it cannot be read ({exc.strerror or exc})") from exc
+    except RuntimeError as exc:  # Path.resolve raises this (not OSError) for a symbolic link loop
+        raise SkipReason("it is a symbolic link loop") from exc
 
 
 def _size(n: int) -> str:
