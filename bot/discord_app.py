@@ -169,6 +169,14 @@ class FeedbackButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"
         await interaction.response.send_message(render.error_message(text), ephemeral=True)
 
 
+def _on_message(message: discord.Message | None, custom_id: str) -> bool:
+    """Whether a component with this custom id is on the message (where discord.py looks for it)."""
+    if message is None:
+        return False
+    view = discord.ui.View.from_message(message, timeout=None)
+    return any(getattr(item, "custom_id", None) == custom_id for item in view.walk_children())
+
+
 def feedback_view(question_id: int) -> discord.ui.View:
     """The buttons under an answer."""
     view = discord.ui.View(timeout=None)
@@ -312,13 +320,15 @@ class QABot(discord.AutoShardedClient):
         return render.internal_error(reference)
 
     async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
-        """Answer a click on a component none of ours handles (all of ours start "fb:"), which would
-        otherwise fail without a word."""
+        """Answer a click that no handler takes, which would otherwise fail without a word: a custom id
+        not ours (ours start "fb:"), or one that is not on the message (discord.py drops those)."""
         if interaction.type is not discord.InteractionType.component:
             return
         data: dict[str, Any] = dict(interaction.data or {})
         custom_id = str(data.get("custom_id", ""))
-        if not custom_id.startswith(FEEDBACK_PREFIX) and not interaction.response.is_done():
+        if custom_id.startswith(FEEDBACK_PREFIX) and _on_message(interaction.message, custom_id):
+            return  # FeedbackButton takes it
+        if not interaction.response.is_done():
             await interaction.response.send_message(STALE_BUTTON, ephemeral=True)
 
     async def respond(self, interaction: discord.Interaction[Any], work: Awaitable[dict[str, Any]],
