@@ -455,6 +455,11 @@ def add_commands(bot: QABot) -> None:
                                                 ephemeral=True)
 
 
+def public_progress(bot: QABot, message: str) -> str:
+    """A reindex's progress as the channel sees it: without the server's path to the folder."""
+    return message.replace(str(bot.service.docs), "the documents folder")
+
+
 async def _reindex_with_progress(bot: QABot, interaction: discord.Interaction[Any]) -> None:
     """Reindex, editing the deferred response with progress every few seconds, then the report."""
     latest = ["Reindexing…"]
@@ -465,7 +470,7 @@ async def _reindex_with_progress(bot: QABot, interaction: discord.Interaction[An
             await asyncio.sleep(PROGRESS_EVERY)
             if latest[0] != shown:
                 shown = latest[0]
-                await interaction.edit_original_response(content=f"⏳ {render.clean(shown)}")
+                await interaction.edit_original_response(content=f"⏳ {render.clean(public_progress(bot, shown))}")
 
     ticker = asyncio.create_task(show_progress())
     try:

@@ -101,6 +101,14 @@ async def test_a_full_database_shows_users_a_reference_and_the_log_the_details(
         assert str(service.store.path) in details and "database or disk is full" in details, details
 
 
+def test_reindex_progress_shown_in_the_channel_names_no_server_path(service: QAService) -> None:
+    from bot.discord_app import public_progress
+
+    bot = TestBot(service, Settings())
+    shown = public_progress(bot, f"Reading {service.docs} …")
+    assert shown == "Reading the documents folder …" and str(service.docs) not in shown
+
+
 # --- 5. a symbolic link loop is one more skipped file --------------------------------------------------
 
 
