@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import hashlib
 import json
 import logging
 import re
 import secrets
 import signal
-import time
-from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from collections.abc import Awaitable
+from typing import Any
 
 import aiohttp
 import discord
@@ -23,6 +21,8 @@ from retrieval.errors import BusyError, DocumentsError, QAError, QuestionError, 
 
 from . import render_discord as render
 from .config import Settings
+from .cooldown import Cooldown
+from .retention import retention_loop
 from .service import QAService
 
 log = logging.getLogger(__name__)
@@ -30,42 +30,7 @@ log = logging.getLogger(__name__)
 DEFER_AFTER = 2.0  # seconds; Discord fails an interaction not answered within 3
 PROGRESS_EVERY = 2.0  # seconds between progress edits of a long reindex
 SHUTDOWN_GRACE = 10.0  # seconds in-flight questions get to finish at shutdown
-RETENTION_EVERY = 24 * 3600.0  # seconds between two applications of QA_LOG_DAYS
 WAIT_REACTION = "⏳"
-
-
-class Cooldown:
-    """At most one question per user per `seconds`."""
-
-    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic, reactions: int = 3) -> None:
-        self.seconds = seconds
-        self.reactions = reactions
-        self._clock = clock
-        self._last: dict[int, float] = {}
-        self._told: dict[int, tuple[float, int]] = {}  # user: (start of the period, waits noticed in it)
-
-    def wait_for(self, user_id: int) -> float:
-        """Seconds the user must still wait (0 when free); a free call starts a new period."""
-        now = self._clock()
-        left = self.seconds - (now - self._last.get(user_id, -1e18))
-        if left > 0:
-            return left
-        self._last[user_id] = now
-        if len(self._last) > 50_000:
-            self._last = {u: t for u, t in self._last.items() if now - t < self.seconds}
-            self._told = {u: told for u, told in self._told.items() if u in self._last}
-        return 0.0
-
-    def notice(self, user_id: int) -> Literal["reply", "react", "ignore"]:
-        """How to answer a message from a user who must wait (call after `wait_for` said so): a reply the
-        first time in the period, a reaction the next few times, then nothing; so a burst of messages
-        gets one message back, never one per message."""
-        period = self._last.get(user_id, 0.0)
-        start, count = self._told.get(user_id, (None, 0))
-        if start != period:
-            count = 0
-        self._told[user_id] = (period, count + 1)
-        return "reply" if count == 0 else "react" if count <= self.reactions else "ignore"
 
 
 def is_admin(settings: Settings, user: discord.abc.User, guild: discord.Guild | None) -> bool:
@@ -478,22 +443,6 @@ async def _reindex_with_progress(bot: QABot, interaction: discord.Interaction[An
     finally:
         ticker.cancel()
     await interaction.edit_original_response(content=None, embed=render.report_embed(report))
-
-
-async def retention_loop(
-    service: QAService, every: float = RETENTION_EVERY,
-    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
-    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
-) -> None:
-    """Apply QA_LOG_DAYS now and then every `every` seconds, until cancelled; a failure is logged and
-    tried again next time."""
-    while True:
-        try:
-            await service.purge(clock())
-        except Exception:
-            log.exception("could not apply QA_LOG_DAYS to the question log; trying again in %.0f hours",
-                          every / 3600)
-        await sleep(every)
 
 
 def apply_endpoints(settings: Settings) -> None:

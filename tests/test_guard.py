@@ -27,7 +27,7 @@ from test_discord_e2e import TestBot
 from test_faults import OPENERS, SEEDS, as_unprivileged, clean_env, cli, one_clear_line
 
 from bot.config import Settings
-from bot.discord_app import Cooldown
+from bot.cooldown import Cooldown
 from bot.service import QAService
 from retrieval.errors import StoreError
 from retrieval.store import Store

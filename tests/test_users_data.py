@@ -20,9 +20,9 @@ from fake_discord_payloads import ADMIN, ALICE, BOB
 from test_discord_e2e import TestBot
 from test_faults import clean_env, cli
 
-from bot import discord_app
+from bot import retention
 from bot.config import Settings, load_settings
-from bot.service import QAService
+from bot.service import Erased, QAService
 from retrieval.errors import ConfigError
 
 WITKOFF = "Who is Steve Witkoff?"
@@ -100,7 +100,7 @@ async def test_the_purge_strips_old_entries_and_keeps_every_count(service: QASer
     after = await service.stats()
     assert (after.questions, after.answered, after.thumbs_up, after.thumbs_down) == (3, 1, 1, 1)
     assert after.top_unanswered == (("what is the capital of france?", 1),)  # only what remains
-    assert (await service.purge(T0)) == erased.__class__(0, 0)  # nothing more is due
+    assert (await service.purge(T0)) == Erased(0, 0)  # nothing more is due
 
     # A vote on an answer past the retention is refused: its votes are anonymous, a new one would count twice.
     assert not await service.feedback(asked[1].question_id, "1", 1)
@@ -141,7 +141,7 @@ async def test_retention_runs_at_start_and_then_daily(service: QAService) -> Non
         today[0] += dt.timedelta(seconds=seconds)
 
     with pytest.raises(asyncio.CancelledError):
-        await discord_app.retention_loop(service, clock=lambda: today[0], sleep=next_day)
+        await retention.retention_loop(service, clock=lambda: today[0], sleep=next_day)
     assert slept == [24 * 3600.0] * 3
     assert left == [2, 1, 0]  # one more question made anonymous each day, the first one at the start
 
@@ -164,7 +164,7 @@ async def test_retention_keeps_going_after_a_failure(service: QAService, caplog:
             raise asyncio.CancelledError
 
     with pytest.raises(asyncio.CancelledError):
-        await discord_app.retention_loop(service, clock=clock, sleep=sleep)
+        await retention.retention_loop(service, clock=clock, sleep=sleep)
     assert runs == [1, 0]
     assert any("could not apply QA_LOG_DAYS" in r.getMessage() for r in caplog.records)
 
