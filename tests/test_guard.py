@@ -193,7 +193,7 @@ async def test_a_burst_of_mentions_gets_one_wait_message(fake: FakeDiscord, serv
     async with run_bot(bot_for(fake, service, cooldown=600)):  # a period no slow machine outlasts
         burst = [await fake.send_message(f"{WITKOFF} ({n})", ALICE, mentions_bot=True) for n in range(200)]
         other = await fake.send_message(WITKOFF, BOB, mentions_bot=True)
-        assert "Witkoff" in (await fake.wait_for_reply(other, lambda o: o.reply_to == other.id)).text
+        assert "Witkoff" in (await fake.wait_for_reply(other, lambda o: o.reply_to == other.id, timeout=30)).text
     # run_bot waited for every message in flight before it closed the bot: nothing more will come.
     ids = {m.id for m in burst}
     to_alice = [o for o in fake.outputs if o.message_id in ids or o.reply_to in ids]
