@@ -20,7 +20,7 @@ from . import discord_markdown as markdown
 from . import discord_quote as layout
 from .render_text import empty_summary, plural, unknown_document
 from .render_text import place as render_place
-from .service import SourceInfo
+from .service import Erased, SourceInfo
 
 EMBED_TITLE = 256
 EMBED_DESCRIPTION = 4096
@@ -33,6 +33,20 @@ QUOTE_MARKDOWN = EMBED_DESCRIPTION - ATTRIBUTION_MARKDOWN  # one quote and its a
 SOURCES_PER_PAGE = 15
 COLOUR = discord.Colour.blurple()
 NOT_FOUND_COLOUR = discord.Colour.light_grey()
+
+
+def internal_error(reference: str) -> str:
+    """The apology for a failure on the bot's side, with the reference that finds it in the log."""
+    return (f"Sorry, something went wrong on my side. Please try again later; if it keeps happening, "
+            f"tell the bot's operator this reference: {reference}.")
+
+
+def forgotten_text(erased: Erased, log_days: int) -> str:
+    """The confirmation of /forget-me."""
+    kept = (f"Questions you ask from now on are kept {plural(log_days, 'day')}, then made anonymous."
+            if log_days else "Questions are never stored with who asked them.")
+    return (f"Done: I erased {plural(erased.questions, 'question')} you asked (only the counts remain) "
+            f"and {plural(erased.votes, 'feedback vote')}, and forgot our conversation. {kept}")
 
 
 def error_message(text: str) -> str:
@@ -217,6 +231,8 @@ HELP_TEXT = (
     "**Explore**\n"
     "• `/sources` — the documents I know\n"
     "• `/summary` — the whole collection, `document:` one document, or `topic:` a subject\n\n"
+    "**Your data**\n"
+    "• `/forget-me` — erase the questions and feedback I keep about you\n\n"
     "**Admins**\n"
     "• `/reindex` — re-read the documents folder\n"
     "• `/stats` — questions asked, answered, and your 👍/👎 feedback"

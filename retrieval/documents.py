@@ -126,9 +126,10 @@ def _read(folder: Path, path: Path, max_bytes: int) -> bytes:
         if size > max_bytes:
             raise SkipReason(f"it is larger than the limit of {_size(max_bytes)} ({_size(size)})")
         return real.read_bytes()
-    except (OSError, RuntimeError) as exc:  # RuntimeError: Python's "Symlink loop from …"
-        reason = "it is a link that loops" if isinstance(exc, RuntimeError) else exc.strerror or exc
-        raise SkipReason(f"it cannot be read ({reason})") from exc
+    except OSError as exc:
+        raise SkipReason(f"it cannot be read ({exc.strerror or exc})") from exc
+    except RuntimeError as exc:  # Path.resolve raises this (not OSError) for a symbolic link loop
+        raise SkipReason("it is a symbolic link loop") from exc
 
 
 def _size(n: int) -> str:
