@@ -128,10 +128,10 @@ class FeedbackButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"
         try:
             ok = await client.service.feedback(self.question_id, str(interaction.user.id),
                                                1 if self.value == "up" else -1)
-            text = "Thanks for the feedback!" if ok else "That answer is no longer on record."
+            text = "Thanks for the feedback!" if ok else "That answer is no longer on record."  # ours: as is
         except Exception as exc:
-            text = client.explain(exc, "feedback")
-        await interaction.response.send_message(render.error_message(text), ephemeral=True)
+            text = render.error_message(client.explain(exc, "feedback"))
+        await interaction.response.send_message(text, ephemeral=True)
 
 
 def _on_message(message: discord.Message | None, custom_id: str) -> bool:
