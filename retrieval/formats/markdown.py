@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from markdown_it.token import Token
 
+from retrieval.formats.dates import find_date
 from retrieval.formats.markdown_inline import (
     CALLOUTS,
     admonition_label,
@@ -28,7 +29,6 @@ from retrieval.formats.markdown_text import (
     GithubAnchors,
     MkDocsAnchors,
     TextBuffer,
-    find_date,
     front_matter,
     html_text,
     iso_date,

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 
+from retrieval.formats.dates import find_date
 from retrieval.structure import PROSE, Block, Mark, Parsed, Section
 
 _SPACE = re.compile(r"\s+")
-_ISO_DATE = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
-_MONTHS = ("january february march april may june july august september october november december").split()
-_NAMED_DATE = re.compile(
-    r"\b(?:(\d{1,2})(?:st|nd|rd|th)?\s+)?(" + "|".join(m[:3] for m in _MONTHS) + r")[a-z]*\.?\s+"
-    r"(?:(\d{1,2})(?:st|nd|rd|th)?,?\s+)?(\d{4})\b",
-    re.IGNORECASE,
-)
 
 
 class TextRun:
@@ -119,21 +112,7 @@ class Outline:
 
 def heading_date(heading: str) -> str | None:
     """An ISO date written in a heading ("v1.2 (2024-03-01)", "March 1, 2024"), or None."""
-    match = _ISO_DATE.search(heading)
-    if match:
-        return _iso(int(match.group(1)), int(match.group(2)), int(match.group(3)))
-    match = _NAMED_DATE.search(heading)
-    if match and (match.group(1) or match.group(3)):
-        month = [m[:3] for m in _MONTHS].index(match.group(2).lower()[:3]) + 1
-        return _iso(int(match.group(4)), month, int(match.group(1) or match.group(3)))
-    return None
-
-
-def _iso(year: int, month: int, day: int) -> str | None:
-    try:
-        return dt.date(year, month, day).isoformat()
-    except ValueError:
-        return None
+    return find_date(heading)
 
 
 def plain_text(text: str) -> Parsed:
