@@ -42,13 +42,6 @@ CREATE TABLE IF NOT EXISTS feedback (
 """
 
 
-# Columns added in schema 2, with their declarations (constant strings: no input reaches them).
-_PASSAGE_COLUMNS_2 = (
-    ("kind", "TEXT NOT NULL DEFAULT 'prose'"), ("section", "TEXT NOT NULL DEFAULT ''"),
-    ("marks", "TEXT NOT NULL DEFAULT ''"), ("page", "INTEGER"),
-)
-
-
 @dataclass(frozen=True, slots=True)
 class Stats:
     """What the question log says."""
@@ -105,9 +98,14 @@ class Store:
         if version < 2:  # passages gained their structure; old ones are plain prose, as they were read
             async with self._db.execute("PRAGMA table_info(passages)") as cur:
                 have = {r[1] for r in await cur.fetchall()}
-            for column, decl in _PASSAGE_COLUMNS_2:
-                if column not in have:
-                    await self._db.execute(f"ALTER TABLE passages ADD COLUMN {column} {decl}")
+            if "kind" not in have:
+                await self._db.execute("ALTER TABLE passages ADD COLUMN kind TEXT NOT NULL DEFAULT 'prose'")
+            if "section" not in have:
+                await self._db.execute("ALTER TABLE passages ADD COLUMN section TEXT NOT NULL DEFAULT ''")
+            if "marks" not in have:
+                await self._db.execute("ALTER TABLE passages ADD COLUMN marks TEXT NOT NULL DEFAULT ''")
+            if "page" not in have:
+                await self._db.execute("ALTER TABLE passages ADD COLUMN page INTEGER")
         await self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     async def _check(self) -> None:
