@@ -8,7 +8,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -16,12 +16,12 @@ from typing import Any
 from retrieval import kernel, persist
 from retrieval.answer import AnswerSettings, answer
 from retrieval.documents import read_folder
-from retrieval.errors import BusyError, DocumentsError, IndexFileError, QuestionError
+from retrieval.errors import BusyError, DocumentsError, IndexDamagedError, IndexFileError, QAError, QuestionError
 from retrieval.index import Index, Weighting
-from retrieval.model import Answer, Document, Passage, Summary
+from retrieval.model import Answer, Document, Summary
 from retrieval.persist import fingerprint
 from retrieval.reindex import ReindexReport, build, compare, timed_report
-from retrieval.store import Stats, Store
+from retrieval.store import Checked, Stats, Store
 from retrieval.summary import check_length, check_topic, summarize_collection, summarize_document, summarize_topic
 
 log = logging.getLogger(__name__)
@@ -80,42 +80,104 @@ def index_path(db: Path) -> Path:
     return db.with_name(db.name + ".index.npz")
 
 
-def _load(path: Path, documents: list[Document], weighting: Weighting) -> Index | None:
-    """The saved index when it matches the stored documents, else None."""
-    try:
-        return persist.load(path, documents, fingerprint(documents), weighting)
-    except IndexFileError as exc:
-        log.info("building the index from the store: %s", exc)
-        return None
+WATCH_SECONDS = 2.0  # how often a serving process looks for another process's reindex and a lost database
 
 
-def _build(path: Path, documents: list[Document], passages: list[Passage], weighting: Weighting) -> Index:
-    """A fresh index over the stored passages, saved for the next start (and served from the file)."""
-    return _saved(Index.build(documents, passages, weighting), path, documents)
+@dataclass(frozen=True, slots=True)
+class _Current:
+    """The index of the store's documents, what generation of the store it shows, the index file it maps
+    (None when its arrays are in memory), and stored documents found damaged (left out: re-read them)."""
+
+    index: Index
+    generation: int
+    mapped: persist.FileId | None = None
+    suspect: tuple[str, ...] = ()
+    warning: str | None = None
 
 
-def _saved(index: Index, path: Path, documents: list[Document]) -> Index:
-    """Save the index and serve it mapped from the file: its passages are then a table, not a Python
-    object each, which the garbage collector's full passes would otherwise scan (holding the GIL).
-    A failed save only costs a slower next start, so it is logged and the built index served."""
+def _load(path: Path, documents: list[Document], weighting: Weighting) -> tuple[Index, persist.FileId | None] | None:
+    """The saved index when it matches the stored documents and its checksums, with the identity of the
+    file it maps (None if it maps none); else None, and the reason logged."""
+    for _attempt in range(3):  # a writer may rename a new file over the index while it is being read
+        before = persist.file_id(path)
+        try:
+            index = persist.load(path, documents, fingerprint(documents), weighting)
+        except IndexDamagedError as exc:
+            log.warning("%s Building the index from the store instead.", exc)
+            return None
+        except IndexFileError as exc:
+            log.info("building the index from the store: %s", exc)
+            return None
+        if persist.file_id(path) == before:
+            return index, before if persist.is_mapped(index) else None
+    log.info("building the index from the store: the saved index kept changing while it was read")
+    return None
+
+
+def _saved(index: Index, path: Path, documents: list[Document], locked: bool = False) -> _Current:
+    """Save the index and serve it from the file: its passages are then a table, not a Python object
+    each, which the garbage collector's full passes would otherwise scan (holding the GIL). A failed save
+    (a full disk) leaves no partial file and the index file as it was; the built index is then served
+    and the failure logged and returned as a warning (without the server's paths)."""
     if not len(index):
-        return index
+        return _Current(index, 0)
     corpus = fingerprint(documents)
     try:
-        persist.save(index, path, corpus)
-        # Titles, dates and hashes are all an index needs of its documents: their text is in the passages.
-        return persist.load(path, [replace(d, paragraphs=()) for d in documents], corpus, index.weighting)
-    except (OSError, IndexFileError) as exc:
-        log.warning("could not save the index to %s: %s", path, exc)
-        return index
+        persist.save(index, path, corpus, locked=locked)
+    except OSError as exc:
+        log.error("could not save the index to %s: %s", path, exc)
+        return _Current(index, 0, warning=f"The index could not be saved ({exc.strerror or exc}): it is "
+                        "served from memory and will be rebuilt from the database at the next start.")
+    # Titles, dates and hashes are all an index needs of its documents: their text is in the passages.
+    loaded = _load(path, [replace(d, paragraphs=()) for d in documents], index.weighting)
+    if loaded is None:
+        return _Current(index, 0, warning="The saved index could not be read back: it is served from memory.")
+    return _Current(loaded[0], 0, loaded[1])
 
 
-def _saved_from(handed: list[Any], path: Path) -> Index:
+def _saved_from(handed: list[Any], path: Path, locked: bool) -> _Current:
     """`_saved` of the [index, documents] in `handed`, emptied first: the built objects are then freed
     here, in the worker thread, once the saved index is loaded."""
     index, documents = handed
     handed.clear()
-    return _saved(index, path, documents)
+    return _saved(index, path, documents, locked)
+
+
+def _built_from(handed: list[Checked], path: Path, weighting: Weighting) -> _Current:
+    """The index of the sound stored passages in `handed` (emptied first, so they are freed in this worker
+    thread), saved; the caller holds the index's write lock."""
+    checked = handed.pop()
+    index = Index.build(checked.documents, checked.passages, weighting)
+    made = _saved(index, path, checked.documents, locked=True)
+    return replace(made, generation=checked.generation, suspect=(*checked.damaged, *checked.unverified))
+
+
+async def _current(store: Store, path: Path, weighting: Weighting) -> _Current:
+    """The index of what the store holds now: the saved file when it matches (checksums included), else
+    built from the store's passages that match their digests, and saved. Reads and builds run in worker
+    threads; the event loop only waits."""
+    generation = await store.generation()  # before the documents: a reindex meanwhile makes it look stale
+    documents = await store.documents(text=False)
+    seen = persist.file_id(path)
+    loaded = await asyncio.to_thread(_load, path, documents, weighting)
+    if loaded is not None:
+        return _Current(loaded[0], generation, loaded[1])
+    lock = persist.WriteLock(path)
+    await asyncio.to_thread(lock.acquire)  # another process may be saving this very index: wait for it
+    try:
+        if persist.file_id(path) != seen:
+            generation = await store.generation()
+            documents = await store.documents(text=False)
+            loaded = await asyncio.to_thread(_load, path, documents, weighting)
+            if loaded is not None:
+                return _Current(loaded[0], generation, loaded[1])
+        checked = await store.checked()
+        if checked.damaged:
+            log.error("stored passages of %s do not match their digests: left out until they are re-read "
+                      "from the documents folder", ", ".join(checked.damaged))
+        return await asyncio.to_thread(_built_from, [checked], path, weighting)
+    finally:
+        lock.release()
 
 
 def _drop(handed: list[Any]) -> None:
@@ -137,37 +199,53 @@ def _collector_paused() -> Iterator[None]:
 
 
 class QAService:
-    """Ask, sources, reindex and stats over one store and one swappable index."""
+    """Ask, sources, reindex and stats over one store and one swappable index.
+
+    One truth across processes: the store's generation says which reindex the documents are at. Before
+    answering (and every WATCH_SECONDS) the service compares it with the generation of the index it
+    serves and switches to the newer one, so a reindex by another process on the same database is
+    served here too, and a document it removed is quoted and listed no more."""
 
     def __init__(
         self, store: Store, docs: Path, index: Index, weighting: Weighting = Weighting(),
-        settings: AnswerSettings = AnswerSettings(), follow_up_seconds: float = 300.0,
+        settings: AnswerSettings = AnswerSettings(), follow_up_seconds: float = 300.0, generation: int = 0,
+        mapped: persist.FileId | None = None,
     ) -> None:
         self.store = store
         self.docs = docs
         self._index = index
+        self._generation = generation  # the store's generation the index in force shows
+        self._mapped = mapped  # the index file the index in force maps, as it was when mapped
+        self._suspect: set[str] = set()  # documents whose stored passages failed their digest: re-read them
         self.weighting = weighting
         self.answer_settings = settings
         self.conversations = Conversations(follow_up_seconds)
         self._reindex_lock = asyncio.Lock()
+        self._switch_lock = asyncio.Lock()  # held while the index in force is being replaced
+        found = persist.file_id(store.path)
+        self._database = found[:2] if found else None  # the database file's device and inode
+        self._problems: dict[str, str] = {}  # what /stats must tell an operator, by subject
+        self._watcher: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(
         cls, db: Path, docs: Path, weighting: Weighting = Weighting(), follow_up_seconds: float = 300.0,
         progress: ProgressCallback | None = None,
     ) -> QAService:
-        """Open the store and load the index from it; the folder is read only when the store is empty."""
+        """Open the store and load the index from it; the folder is read only when the store is empty
+        (or holds damaged passages, which are re-read)."""
         store = await Store.open(db)
         try:
             await asyncio.to_thread(kernel.warm_up)  # compiled or loaded now, not on the first question
-            documents = await store.documents(text=False)
-            index = await asyncio.to_thread(_load, index_path(db), documents, weighting)
-            if index is None:
-                passages = await store.passages()
-                index = await asyncio.to_thread(_build, index_path(db), documents, passages, weighting)
-            service = cls(store, docs, index, weighting, follow_up_seconds=follow_up_seconds)
-            if not documents:
+            current = await _current(store, index_path(db), weighting)
+            service = cls(store, docs, current.index, weighting, follow_up_seconds=follow_up_seconds,
+                          generation=current.generation, mapped=current.mapped)
+            service._note_index_warning(current.warning)
+            if not current.index.documents and not current.suspect:
                 await service.reindex(progress)
+            elif current.suspect:
+                await service._repair(current.suspect, progress)
+            service._watcher = asyncio.create_task(service._watch())
         except BaseException:
             await store.close()
             raise
@@ -183,11 +261,99 @@ class QAService:
         """Whether a reindex is running."""
         return self._reindex_lock.locked()
 
+    async def refresh(self) -> None:
+        """Serve the newest index: the one a reindex by another process made, or a sound one when the file
+        the index in force maps was changed in place. Cheap when nothing changed (one query, two stats)."""
+        self._check_database()
+        if self._reindex_lock.locked():  # this process's own reindex installs the newest index
+            return
+        if await self.store.generation() == self._generation and not self._mapped_file_changed():
+            return
+        if self._reindex_lock.locked():
+            return
+        async with self._switch_lock:
+            generation = await self.store.generation()
+            changed = self._mapped_file_changed()
+            if generation == self._generation and not changed:
+                return  # another request switched meanwhile
+            if changed:
+                log.warning("the index file %s was changed in place while mapped: loading it again",
+                            index_path(self.store.path))
+            else:
+                log.info("the store is at generation %d (serving %d): switching to its index", generation,
+                         self._generation)
+            current = await _current(self.store, index_path(self.store.path), self.weighting)
+            await self._install(current)
+        if current.suspect:
+            await self._repair(current.suspect)
+
+    async def _refreshed(self) -> None:
+        """`refresh`, its failures logged: the index in force keeps answering."""
+        try:
+            await self.refresh()
+        except QAError as exc:
+            log.warning("could not check for a newer index: %s", exc)
+
+    async def _install(self, current: _Current) -> None:
+        """Make `current` the index in force; the old one is freed off the event loop."""
+        previous, self._index = [self._index], current.index
+        self._generation, self._mapped = current.generation, current.mapped
+        self._suspect.update(current.suspect)
+        self._note_index_warning(current.warning)
+        await asyncio.to_thread(_drop, previous)
+
+    async def _repair(self, suspect: tuple[str, ...], progress: ProgressCallback | None = None) -> None:
+        """Re-read documents whose stored passages are damaged; on failure they stay left out, logged."""
+        self._suspect.update(suspect)
+        try:
+            await self.reindex(progress)
+        except QAError as exc:
+            log.error("could not re-read the damaged documents %s: %s", ", ".join(sorted(suspect)), exc)
+
+    def _mapped_file_changed(self) -> bool:
+        """Whether the file the index in force maps was changed in place (same inode, other size or time):
+        reading its pages now could kill the process (SIGBUS). A file renamed over it is harmless."""
+        if self._mapped is None:
+            return False
+        now = persist.file_id(index_path(self.store.path))
+        return now is not None and now[:2] == self._mapped[:2] and now != self._mapped
+
+    def _check_database(self) -> None:
+        """Note (once, in the log and for /stats) a database file deleted or replaced under the service:
+        SQLite keeps writing to the file it opened, which nothing will find again."""
+        found = persist.file_id(self.store.path)
+        if self._database is None or (found is not None and found[:2] == self._database):
+            return
+        if "database" not in self._problems:
+            self._problems["database"] = (
+                "The database file was deleted or replaced while the bot runs: questions and feedback "
+                "recorded since are lost when it stops. Restart the bot to start a new database."
+            )
+            log.error("the database %s was %s while in use: what is recorded from now on is lost at exit; "
+                      "restart to recreate it", self.store.path, "deleted" if found is None else "replaced")
+
+    def _note_index_warning(self, warning: str | None) -> None:
+        """Keep (or clear) the warning of the last save of the index, for /stats."""
+        if warning:
+            self._problems["index"] = warning
+        else:
+            self._problems.pop("index", None)
+
+    async def _watch(self) -> None:
+        """Every WATCH_SECONDS, `refresh`: /sources and autocomplete, which do not wait, see it too."""
+        while True:
+            await asyncio.sleep(WATCH_SECONDS)
+            try:
+                await self.refresh()
+            except Exception:
+                log.exception("checking for a newer index failed")
+
     async def ask(
         self, question: str, conversation: str | None = None, via: str = "terminal", user_id: str | None = None,
         channel: str | None = None,
     ) -> Asked:
         """Answer a question (with the conversation's recent turns as context) and log it."""
+        await self._refreshed()
         index = self._index
         history = self.conversations.history(conversation) if conversation else []
         result = await asyncio.to_thread(answer, index, question, history, self.answer_settings)
@@ -212,18 +378,24 @@ class QAService:
         On any failure the store and the index in force are left as they were."""
         if self._reindex_lock.locked():
             raise BusyError("A reindex is already running; try again when it has finished.")
-        async with self._reindex_lock:
+        async with self._reindex_lock, self._switch_lock:
             with _collector_paused():
                 return await self._reindex(progress)
 
     async def _reindex(self, progress: ProgressCallback | None) -> ReindexReport:
-        """The reindex itself, under the lock."""
+        """The reindex itself, under the locks. The folder is compared with the store (what to write) and
+        with the index in force (what changes for those who ask, and so the report): after a reindex by
+        another process the two differ."""
         started = time.perf_counter()
         say = progress or (lambda _msg: None)
         say(f"Reading {self.docs} …")
         documents, skipped = await asyncio.to_thread(read_folder, self.docs)
-        report = compare(await self.store.hashes(), documents, skipped)
-        if not documents and self._index.passages:
+        generation = await self.store.generation()  # before the hashes: see `consistent` below
+        stored = await self.store.hashes()
+        stored.update({i: "" for i in self._suspect if i in stored})  # damaged in the store: write them again
+        to_store = compare(stored, documents, skipped)
+        report = compare({d.id: d.content_hash for d in self._index.documents.values()}, documents, skipped)
+        if not documents and (self._index.passages or stored):
             raise DocumentsError(
                 f"The documents folder {str(self.docs)!r} has no usable documents; the index was kept."
             )
@@ -232,39 +404,62 @@ class QAService:
         def tick(done: int, total: int) -> None:
             say(f"Indexed {done:,} of {total:,} …")
 
-        if report.modified or not self._index.passages:
+        path = index_path(self.store.path)
+        if to_store.modified or not self._index.passages:
             index = await asyncio.to_thread(build, documents, self._index, self.weighting, progress=tick)
-            fresh = {*report.added, *report.changed}
+            fresh = {*to_store.added, *to_store.changed}
             upserts = [d for d in documents if d.id in fresh]
             rows = [index.passages[i] for d in upserts for i in index.passages_of(d.id)]
-            await self.store.replace_documents(upserts, rows, report.removed, skipped)
-            # Hand the built index and the documents read (a Python object per passage) to the thread
-            # that saves them, keeping no reference here: freeing them on the event loop stalled it
-            # for 100+ ms (bench/load.py); the index in force is the one mapped from the saved file.
-            handed: list[Any] = [index, documents]
-            del index, documents
-            fresh_index = await asyncio.to_thread(_saved_from, handed, index_path(self.store.path))
-            previous, self._index = [self._index], fresh_index
-            await asyncio.to_thread(_drop, previous)  # the old index is freed off the loop too
+            lock = persist.WriteLock(path)
+            # Held from the commit to the saved file, so that another process seeing the new generation
+            # waits for this file instead of building the same index itself.
+            await asyncio.to_thread(lock.acquire)
+            try:
+                after = await self.store.replace_documents(upserts, rows, to_store.removed, skipped)
+                # Hand the built index and the documents read (a Python object per passage) to the thread
+                # that saves them, keeping no reference here: freeing them on the event loop stalled it
+                # for 100+ ms (bench/load.py); the index in force is the one loaded from the saved file.
+                handed: list[Any] = [index, documents]
+                del index, documents
+                made = await asyncio.to_thread(_saved_from, handed, path, True)
+            finally:
+                lock.release()
+            # Another process's reindex committed between our reading of the store and our writing: the
+            # store now holds a mix, and the index built from the folder is not known to be it.
+            consistent = after == generation + (1 if to_store.modified else 0)
+            await self._install(replace(made, generation=after if consistent else generation))
+            self._suspect -= {*to_store.changed, *to_store.removed}
+        elif report.modified:  # the store holds the folder already (another process reindexed): serve it
+            await self.store.replace_documents([], [], [], skipped)
+            await asyncio.to_thread(_drop, [documents])
+            del documents
+            await self._install(await _current(self.store, path, self.weighting))
         else:  # nothing indexed changed: the index in force (and its file) stay
             await self.store.replace_documents([], [], [], skipped)
             await asyncio.to_thread(_drop, [documents])
             del documents
-        report = timed_report(report, self._index, started)
+        warning = self._problems.get("index")
+        report = timed_report(replace(report, warnings=(warning,) if warning else ()), self._index, started)
         log.info("reindex: %d added, %d changed, %d removed, %d skipped in %.2fs", len(report.added),
                  len(report.changed), len(report.removed), len(report.skipped), report.seconds)
         return report
 
     async def stats(self) -> Stats:
-        """Questions asked, answered, top unanswered and feedback."""
-        return await self.store.stats()
+        """Questions asked, answered, top unanswered and feedback; and what an operator must know."""
+        self._check_database()
+        return replace(await self.store.stats(), problems=tuple(self._problems.values()))
 
     async def feedback(self, question_id: int, user_id: str, value: int) -> bool:
         """Record 👍 (1) or 👎 (-1) for a logged answer."""
         return await self.store.record_feedback(question_id, user_id, value)
 
     async def close(self) -> None:
-        """Close the store."""
+        """Stop watching and close the store."""
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._watcher
+            self._watcher = None
         await self.store.close()
 
     def document_choices(self, typed: str, limit: int = 25) -> list[SourceInfo]:
@@ -278,6 +473,7 @@ class QAService:
         self, document: str | None = None, topic: str | None = None, sentences: int = 5, words: int | None = None
     ) -> Summary:
         """Verbatim sentences summing up one document, a topic, or (neither given) the whole collection."""
+        await self._refreshed()
         index = self._index
         check_length(sentences, words)
         if document is not None and topic is not None:

@@ -1,28 +1,46 @@
 """The index on disk: one uncompressed `.npz` (no pickle) holding counts, weights, vocabulary, the
-passages and the parameters and versions that made them, written atomically; loading maps the arrays
-and refuses any mismatch."""
+passages and the parameters and versions that made them.
+
+Integrity: zip records a CRC-32 of every member (each array with its `.npy` header), so the file carries
+a checksum of everything it holds, whatever arrays it holds; loading recomputes each (in worker threads)
+before anything is served, and refuses a mismatch as it refuses other settings or arrays that do not
+fit together. Writers never change the file in place: each writes a temporary file of its own and
+renames it over the index, one writer at a time (`WriteLock`); a failed write leaves no temporary file."""
 
 from __future__ import annotations
 
+import fcntl
+import glob
 import hashlib
 import json
+import mmap
 import os
+import secrets
 import struct
 import zipfile
+import zlib
 from collections.abc import Sequence
-from dataclasses import asdict
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any, BinaryIO, Literal, cast
 
 import numpy as np
 import scipy.sparse as sp
 
-from .errors import IndexFileError
+from .errors import IndexDamagedError, IndexFileError
 from .index import Index, Weighting
 from .model import Document
 from .passages import MAX_WORDS, PassageTable
 
-_MAP_FROM = 1 << 20  # arrays of at least this many bytes are mapped; smaller ones are read
+# Arrays of at least this many bytes are mapped; smaller ones are read into memory. Every byte is read at
+# load anyway (to verify it), so mapping saves no time: it keeps a very large index in the page cache,
+# shared between processes, instead of in each process's own memory. A mapped file changed in place
+# (truncated, copied over) kills the process that maps it (SIGBUS): README, "Index integrity".
+_MAP_FROM = 64 << 20
+_READ_BLOCK = 8 << 20  # bytes read per call while verifying
 FORMAT = 3  # counts and weights by term sharing one index array; the passages as a table
 
 
@@ -55,33 +73,108 @@ def _params(index_weighting: Weighting, analyser: dict[str, object], corpus: str
     )
 
 
-def save(index: Index, path: Path, corpus: str) -> None:
-    """Write the index's arrays to `path` atomically (a temporary file renamed over it)."""
+def save(index: Index, path: Path, corpus: str, *, locked: bool = False) -> None:
+    """Write the index's arrays to `path` (see `write_arrays`); `locked`: the caller holds `WriteLock(path)`."""
+    write_arrays(path, arrays_of(index, corpus), locked=locked)
+
+
+def arrays_of(index: Index, corpus: str) -> dict[str, np.ndarray]:
+    """Every array a saved index holds, by name (each becomes one member of the archive)."""
     terms = [""] * len(index.vocabulary)
     for term, tid in index.vocabulary.items():
         terms[tid] = term
     passages = index.passages if isinstance(index.passages, PassageTable) else PassageTable.of(index.passages)
     c, w = index.counts, index.weights
-    tmp = path.with_name(path.name + ".tmp")
+    return dict(
+        params=np.array(_params(index.weighting, index.analyser.params(), corpus)),
+        terms=_blob("\n".join(terms)), indices=c.indices, indptr=c.indptr, counts=c.data, weights=w.data,
+        idf=index.idf, doc_ids=_blob("\0".join(passages.doc_ids)), doc_of=passages.doc_of,
+        paragraph=passages.paragraph, part=passages.part, text=passages.text, offsets=passages.offsets,
+    )
+
+
+def write_arrays(path: Path, arrays: dict[str, np.ndarray], *, locked: bool = False) -> None:
+    """Write `arrays` as an uncompressed `.npz` (each member with the CRC-32 zip records for it) to a
+    temporary file of this writer's own, then rename it over `path`: a file a process may have mapped is
+    never changed in place, and concurrent writers never share a file. On any failure (a full disk) the
+    temporary file is removed and the error raised; `path` is then as it was."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(tmp, "wb") as fh:
-        np.savez(  # uncompressed, so that load can map each array from the file instead of reading it
-            fh,
-            params=np.array(_params(index.weighting, index.analyser.params(), corpus)),
-            terms=_blob("\n".join(terms)), indices=c.indices, indptr=c.indptr, counts=c.data, weights=w.data,
-            idf=index.idf, doc_ids=_blob("\0".join(passages.doc_ids)), doc_of=passages.doc_of,
-            paragraph=passages.paragraph, part=passages.part, text=passages.text, offsets=passages.offsets,
-        )
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    with nullcontext() if locked else WriteLock(path):
+        _remove_stale_temporaries(path)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        try:
+            with open(tmp, "xb") as fh:
+                # Uncompressed: load maps or reads each array where it lies in the file.
+                np.savez(fh, **cast(dict[str, Any], arrays))
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Temporary files of writers that died mid-save (every writer holds the lock, so none is live)."""
+    for stale in [*path.parent.glob(f"{glob.escape(path.name)}.*.tmp"), path.with_name(path.name + ".tmp")]:
+        stale.unlink(missing_ok=True)
+
+
+class WriteLock:
+    """The exclusive lock of one index file (`flock` on a `.lock` file beside it): one writer at a time,
+    across processes. `acquire` blocks, so call it in a worker thread; released on close or exit."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path.with_name(path.name + ".lock")
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Wait for the lock and take it."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+
+    def release(self) -> None:
+        """Let the lock go (safe to call when not held)."""
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
+
+    def __enter__(self) -> WriteLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.release()
 
 
 def load(path: Path, documents: Sequence[Document], corpus: str, weighting: Weighting) -> Index:
     """The saved index of exactly these documents; IndexFileError if missing, damaged or made otherwise.
-    Arrays are mapped from the file (copy-on-write), so a start reads only the pages questions touch."""
+    Every member's checksum is verified first; large arrays are then mapped from the file, small ones read."""
+    return index_of(read(path), path, documents, corpus, weighting)
+
+
+def read(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of a saved index, each verified against its checksum; IndexFileError if missing or damaged."""
     try:
-        data = _mapped(path)
+        return _verified_arrays(path)
+    except FileNotFoundError:
+        raise IndexFileError(f"No saved index at {str(path)!r}.") from None
+    except OSError as exc:
+        raise IndexFileError(f"The saved index {str(path)!r} cannot be read: {exc}.") from exc
+    except (ValueError, KeyError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
+        raise IndexDamagedError(f"The saved index {str(path)!r} is damaged: {exc}.") from exc
+
+
+def index_of(data: dict[str, np.ndarray], path: Path, documents: Sequence[Document], corpus: str,
+             weighting: Weighting) -> Index:
+    """The index the verified arrays of `read(path)` hold, if made from exactly these documents and settings."""
+    try:
         if str(data["params"]) != _params(weighting, weighting.analyser().params(), corpus):
             raise IndexFileError(f"The saved index {str(path)!r} was made with other settings or data.")
         terms = _text(data["terms"]).split("\n") if data["terms"].size else []
@@ -91,9 +184,7 @@ def load(path: Path, documents: Sequence[Document], corpus: str, weighting: Weig
         n, v = len(passages), len(terms)
         counts = sp.csc_matrix((data["counts"], data["indices"], data["indptr"]), shape=(n, v))
         _check(counts, data["weights"], data["idf"], passages, {d.id for d in documents})
-    except FileNotFoundError:
-        raise IndexFileError(f"No saved index at {str(path)!r}.") from None
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
+    except (ValueError, KeyError, UnicodeDecodeError) as exc:
         raise IndexFileError(f"The saved index {str(path)!r} cannot be read: {exc}.") from exc
     vocabulary = {t: i for i, t in enumerate(terms)}
     return Index(documents, passages, counts, vocabulary, weighting, weighed=(data["idf"], data["weights"]))
@@ -108,6 +199,7 @@ def _check(counts: sp.csc_matrix, weights: np.ndarray, idf: np.ndarray, passages
         and counts.indptr[0] == 0 and counts.indptr[-1] == counts.nnz and bool(np.all(np.diff(counts.indptr) >= 0))
         and (counts.nnz == 0 or 0 <= int(counts.indices.min()) <= int(counts.indices.max()) < n)
         and passages.offsets.shape == (n + 1,) and passages.offsets[-1] == passages.text.size
+        and passages.offsets[0] == 0 and bool(np.all(np.diff(passages.offsets) >= 0))
         and (n == 0 or int(passages.doc_of.max()) < len(passages.doc_ids))
         and set(passages.doc_ids) <= documents and (n > 0 or not documents)
     )
@@ -125,10 +217,28 @@ def _text(blob: np.ndarray) -> str:
     return blob.tobytes().decode()
 
 
-def _mapped(path: Path) -> dict[str, np.ndarray]:
-    """Every array of an uncompressed `.npz`, large ones memory-mapped where they lie in the file."""
-    arrays: dict[str, np.ndarray] = {}
-    with zipfile.ZipFile(path) as archive, open(path, "rb") as fh:
+@dataclass(frozen=True, slots=True)
+class _Member:
+    """One array of the archive: where its data lies and the CRC-32 zip recorded for the whole member."""
+
+    name: str
+    header: bytes  # the `.npy` magic and header, covered by the checksum too
+    offset: int  # where the array's bytes start in the file
+    shape: tuple[int, ...]
+    dtype: np.dtype[Any]
+    fortran: bool
+    crc: int
+
+    @property
+    def nbytes(self) -> int:
+        """Size of the array's data."""
+        return int(np.prod(self.shape)) * self.dtype.itemsize
+
+
+def _members(fh: BinaryIO) -> list[_Member]:
+    """The archive's members, from its directory and each member's headers (small reads only)."""
+    members = []
+    with zipfile.ZipFile(fh) as archive:
         for info in archive.infolist():
             if info.compress_type != zipfile.ZIP_STORED:
                 raise ValueError(f"{info.filename} is compressed")
@@ -137,7 +247,8 @@ def _mapped(path: Path) -> dict[str, np.ndarray]:
             if local[:4] != b"PK\x03\x04":
                 raise ValueError(f"{info.filename} has no local header")
             name_length, extra_length = struct.unpack("<HH", local[26:30])
-            fh.seek(info.header_offset + 30 + name_length + extra_length)
+            start = info.header_offset + 30 + name_length + extra_length
+            fh.seek(start)
             version = np.lib.format.read_magic(fh)
             if version == (1, 0):
                 shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
@@ -145,12 +256,77 @@ def _mapped(path: Path) -> dict[str, np.ndarray]:
                 shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
             if dtype.hasobject:
                 raise ValueError(f"{info.filename} holds objects")
-            name = info.filename.removesuffix(".npy")
-            size = int(np.prod(shape)) * dtype.itemsize
-            if size < max(_MAP_FROM, 1):
-                arrays[name] = np.frombuffer(fh.read(size), dtype).reshape(shape, order="F" if fortran else "C")
-                if arrays[name].nbytes != size:
-                    raise ValueError(f"{info.filename} is truncated")
+            offset = fh.tell()
+            fh.seek(start)
+            member = _Member(info.filename.removesuffix(".npy"), fh.read(offset - start), offset, shape, dtype,
+                             fortran, info.CRC)
+            if len(member.header) + member.nbytes != info.file_size:
+                raise ValueError(f"{info.filename} is not the size its header says")
+            members.append(member)
+    return members
+
+
+def _verified_arrays(path: Path) -> dict[str, np.ndarray]:
+    """Every array of an uncompressed `.npz`, each checked against its CRC-32: small ones read into memory
+    (then nothing done to the file later can reach them), large ones memory-mapped where they lie.
+    Members are checked in parallel threads: zlib releases the GIL while it computes."""
+    arrays: dict[str, np.ndarray] = {}
+    with open(path, "rb") as fh:  # one open file throughout: a file renamed over `path` meanwhile is not mixed in
+        members = _members(fh)
+        with ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as pool:
+            read = list(pool.map(lambda m: _verified(fh.fileno(), m), sorted(members, key=lambda m: -m.nbytes)))
+        for member, data in read:
+            order: Literal["C", "F"] = "F" if member.fortran else "C"
+            if data is None:
+                arrays[member.name] = np.memmap(cast(Any, fh), member.dtype, "c", member.offset, member.shape, order)
             else:
-                arrays[name] = np.memmap(path, dtype, "c", fh.tell(), shape, "F" if fortran else "C")
+                arrays[member.name] = data.view(member.dtype).reshape(member.shape, order=order)
     return arrays
+
+
+def _verified(fd: int, member: _Member) -> tuple[_Member, np.ndarray | None]:
+    """The member's data read into memory (None when it is to be mapped), its checksum verified."""
+    size = member.nbytes
+    data = np.empty(size, np.uint8) if size < max(_MAP_FROM, 1) else None
+    block = data.data if data is not None else memoryview(bytearray(min(size, _READ_BLOCK)))
+    crc = zlib.crc32(member.header)
+    done = 0
+    while done < size:
+        part = block[done : done + _READ_BLOCK] if data is not None else block[: min(size - done, len(block))]
+        got = os.preadv(fd, [part], member.offset + done)
+        if got <= 0:
+            raise ValueError(f"{member.name} is truncated")
+        crc = zlib.crc32(part[:got], crc)
+        done += got
+    if crc != member.crc:
+        raise ValueError(f"{member.name} does not match its checksum")
+    return member, data
+
+
+FileId = tuple[int, int, int, int]
+
+
+def file_id(path: Path) -> FileId | None:
+    """Device, inode, size and modification time of a file (None if missing): what tells a file
+    changed in place (same inode) from one replaced by a rename (another inode)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def is_mapped(index: Index) -> bool:
+    """Whether any of the index's arrays is memory-mapped from a file."""
+    arrays: list[np.ndarray] = [index.weights.data, index.weights.indices, index.counts.data, index.idf]
+    if isinstance(index.passages, PassageTable):
+        arrays += [index.passages.text, index.passages.offsets, index.passages.doc_of]
+    for array in arrays:
+        base: object = array
+        while isinstance(base, np.ndarray):
+            if isinstance(base, np.memmap):
+                return True
+            base = base.base
+        if isinstance(base, mmap.mmap):
+            return True
+    return False
