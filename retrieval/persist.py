@@ -21,7 +21,7 @@ import zipfile
 import zlib
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
@@ -117,7 +117,8 @@ def write_arrays(path: Path, arrays: dict[str, np.ndarray], *, locked: bool = Fa
 def _remove_stale_temporaries(path: Path) -> None:
     """Temporary files of writers that died mid-save (every writer holds the lock, so none is live)."""
     for stale in [*path.parent.glob(f"{glob.escape(path.name)}.*.tmp"), path.with_name(path.name + ".tmp")]:
-        stale.unlink(missing_ok=True)
+        with suppress(OSError):  # not ours to insist on: a save never needs these names
+            stale.unlink(missing_ok=True)
 
 
 class WriteLock:
