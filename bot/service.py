@@ -7,11 +7,13 @@ import gc
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from retrieval import kernel, persist
 from retrieval.answer import AnswerSettings, answer
@@ -95,23 +97,46 @@ class _Current:
     warning: str | None = None
 
 
-def _load(path: Path, documents: list[Document], weighting: Weighting) -> tuple[Index, persist.FileId | None] | None:
-    """The saved index when it matches the stored documents and its checksums, with the identity of the
-    file it maps (None if it maps none); else None, and the reason logged."""
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """The verified arrays of the index file (None if it cannot be used, and why), and the identity of the
+    file they came from."""
+
+    arrays: dict[str, np.ndarray] | None
+    file: persist.FileId | None = None
+    error: IndexFileError | None = None
+
+
+def _read(path: Path) -> _Read:
+    """The index file's arrays, every checksum verified (the costly part of a start, so `open` runs it while
+    the database is being opened)."""
     for _attempt in range(3):  # a writer may rename a new file over the index while it is being read
         before = persist.file_id(path)
         try:
-            index = persist.load(path, documents, fingerprint(documents), weighting)
-        except IndexDamagedError as exc:
-            log.warning("%s Building the index from the store instead.", exc)
-            return None
+            arrays = persist.read(path)
         except IndexFileError as exc:
-            log.info("building the index from the store: %s", exc)
-            return None
+            return _Read(None, before, exc)
         if persist.file_id(path) == before:
-            return index, before if persist.is_mapped(index) else None
-    log.info("building the index from the store: the saved index kept changing while it was read")
-    return None
+            return _Read(arrays, before)
+    return _Read(None, None, IndexFileError("the saved index kept changing while it was read"))
+
+
+def _load(path: Path, documents: list[Document], weighting: Weighting,
+          read: _Read | None = None) -> tuple[Index, persist.FileId | None] | None:
+    """The saved index (of `read`, else read now) when it matches the stored documents and its checksums,
+    with the identity of the file it maps (None if it maps none); else None, and the reason logged."""
+    read = read or _read(path)
+    try:
+        if read.arrays is None:
+            raise read.error or IndexFileError("no arrays")
+        index = persist.index_of(read.arrays, path, documents, fingerprint(documents), weighting)
+    except IndexDamagedError as exc:
+        log.warning("%s Building the index from the store instead.", exc)
+        return None
+    except IndexFileError as exc:
+        log.info("building the index from the store: %s", exc)
+        return None
+    return index, read.file if persist.is_mapped(index) else None
 
 
 def _saved(index: Index, path: Path, documents: list[Document], locked: bool = False) -> _Current:
@@ -152,20 +177,21 @@ def _built_from(handed: list[Checked], path: Path, weighting: Weighting) -> _Cur
     return replace(made, generation=checked.generation, suspect=(*checked.damaged, *checked.unverified))
 
 
-async def _current(store: Store, path: Path, weighting: Weighting) -> _Current:
-    """The index of what the store holds now: the saved file when it matches (checksums included), else
-    built from the store's passages that match their digests, and saved. Reads and builds run in worker
-    threads; the event loop only waits."""
+async def _current(store: Store, path: Path, weighting: Weighting,
+                   reading: Awaitable[_Read] | None = None) -> _Current:
+    """The index of what the store holds now: the saved file when it matches (checksums included; `reading`:
+    the file already being read), else built from the store's passages that match their digests, and
+    saved. Reads and builds run in worker threads; the event loop only waits."""
     generation = await store.generation()  # before the documents: a reindex meanwhile makes it look stale
     documents = await store.documents(text=False)
-    seen = persist.file_id(path)
-    loaded = await asyncio.to_thread(_load, path, documents, weighting)
+    read = await (reading if reading is not None else asyncio.to_thread(_read, path))
+    loaded = await asyncio.to_thread(_load, path, documents, weighting, read)
     if loaded is not None:
         return _Current(loaded[0], generation, loaded[1])
     lock = persist.WriteLock(path)
     await asyncio.to_thread(lock.acquire)  # another process may be saving this very index: wait for it
     try:
-        if persist.file_id(path) != seen:
+        if persist.file_id(path) != read.file:  # written meanwhile: perhaps the very index wanted
             generation = await store.generation()
             documents = await store.documents(text=False)
             loaded = await asyncio.to_thread(_load, path, documents, weighting)
@@ -234,10 +260,17 @@ class QAService:
     ) -> QAService:
         """Open the store and load the index from it; the folder is read only when the store is empty
         (or holds damaged passages, which are re-read)."""
-        store = await Store.open(db)
+        # Verifying the index file's checksums (reading all of it) overlaps opening and checking the
+        # database, on another core: at 1M passages each takes most of a second.
+        reading = asyncio.ensure_future(asyncio.to_thread(_read, index_path(db)))
+        try:
+            store = await Store.open(db)
+        except BaseException:
+            reading.cancel()
+            raise
         try:
             await asyncio.to_thread(kernel.warm_up)  # compiled or loaded now, not on the first question
-            current = await _current(store, index_path(db), weighting)
+            current = await _current(store, index_path(db), weighting, reading)
             service = cls(store, docs, current.index, weighting, follow_up_seconds=follow_up_seconds,
                           generation=current.generation, mapped=current.mapped)
             service._note_index_warning(current.warning)
@@ -247,6 +280,7 @@ class QAService:
                 await service._repair(current.suspect, progress)
             service._watcher = asyncio.create_task(service._watch())
         except BaseException:
+            reading.cancel()
             await store.close()
             raise
         return service

@@ -99,8 +99,9 @@ def write_arrays(path: Path, arrays: dict[str, np.ndarray], *, locked: bool = Fa
     never changed in place, and concurrent writers never share a file. On any failure (a full disk) the
     temporary file is removed and the error raised; `path` is then as it was."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with nullcontext() if locked else WriteLock(path):
-        _remove_stale_temporaries(path)
+    with nullcontext(locked) if locked else WriteLock(path) as held:
+        if held:
+            _remove_stale_temporaries(path)
         tmp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
         try:
             with open(tmp, "xb") as fh:
@@ -123,22 +124,27 @@ def _remove_stale_temporaries(path: Path) -> None:
 
 class WriteLock:
     """The exclusive lock of one index file (`flock` on a `.lock` file beside it): one writer at a time,
-    across processes. `acquire` blocks, so call it in a worker thread; released on close or exit."""
+    across processes. `acquire` blocks, so call it in a worker thread; released on close or exit.
+    Writers are safe without it (each has its own temporary file, and a rename is atomic): it saves
+    them from doing the same work at once, so a lock file that cannot be created is no error."""
 
     def __init__(self, path: Path) -> None:
         self.path = path.with_name(path.name + ".lock")
         self._fd: int | None = None
 
-    def acquire(self) -> None:
-        """Wait for the lock and take it."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+    def acquire(self) -> bool:
+        """Wait for the lock and take it; False if the lock file cannot be opened (a read-only folder)."""
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            return False
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
         except BaseException:
             os.close(fd)
             raise
         self._fd = fd
+        return True
 
     def release(self) -> None:
         """Let the lock go (safe to call when not held)."""
@@ -146,9 +152,8 @@ class WriteLock:
             fd, self._fd = self._fd, None
             os.close(fd)
 
-    def __enter__(self) -> WriteLock:
-        self.acquire()
-        return self
+    def __enter__(self) -> bool:
+        return self.acquire()
 
     def __exit__(self, *_exc: object) -> None:
         self.release()
