@@ -7,24 +7,24 @@ import gc
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from retrieval import kernel, persist
 from retrieval.answer import AnswerSettings, answer
 from retrieval.documents import read_folder
-from retrieval.errors import BusyError, DocumentsError, IndexDamagedError, IndexFileError, QAError, QuestionError
+from retrieval.errors import BusyError, DocumentsError, QAError, QuestionError
 from retrieval.index import Index, Weighting
-from retrieval.model import Answer, Document, Summary
-from retrieval.persist import fingerprint
+from retrieval.model import Answer, Summary
 from retrieval.reindex import ReindexReport, build, compare, timed_report
-from retrieval.store import Checked, Stats, Store
+from retrieval.store import Stats, Store
 from retrieval.summary import check_length, check_topic, summarize_collection, summarize_document, summarize_topic
+
+from . import index_source as source
+from .index_source import index_path
 
 log = logging.getLogger(__name__)
 
@@ -77,138 +77,7 @@ class Conversations:
             self._recent.pop(next(iter(self._recent)))
 
 
-def index_path(db: Path) -> Path:
-    """Where the index arrays are kept, beside the database."""
-    return db.with_name(db.name + ".index.npz")
-
-
 WATCH_SECONDS = 2.0  # how often a serving process looks for another process's reindex and a lost database
-
-
-@dataclass(frozen=True, slots=True)
-class _Current:
-    """The index of the store's documents, what generation of the store it shows, the index file it maps
-    (None when its arrays are in memory), and stored documents found damaged (left out: re-read them)."""
-
-    index: Index
-    generation: int
-    mapped: persist.FileId | None = None
-    suspect: tuple[str, ...] = ()
-    warning: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _Read:
-    """The verified arrays of the index file (None if it cannot be used, and why), and the identity of the
-    file they came from."""
-
-    arrays: dict[str, np.ndarray] | None
-    file: persist.FileId | None = None
-    error: IndexFileError | None = None
-
-
-def _read(path: Path) -> _Read:
-    """The index file's arrays, every checksum verified (the costly part of a start, so `open` runs it while
-    the database is being opened)."""
-    for _attempt in range(3):  # a writer may rename a new file over the index while it is being read
-        before = persist.file_id(path)
-        try:
-            arrays = persist.read(path)
-        except IndexFileError as exc:
-            return _Read(None, before, exc)
-        if persist.file_id(path) == before:
-            return _Read(arrays, before)
-    return _Read(None, None, IndexFileError("the saved index kept changing while it was read"))
-
-
-def _load(path: Path, documents: list[Document], weighting: Weighting,
-          read: _Read | None = None) -> tuple[Index, persist.FileId | None] | None:
-    """The saved index (of `read`, else read now) when it matches the stored documents and its checksums,
-    with the identity of the file it maps (None if it maps none); else None, and the reason logged."""
-    read = read or _read(path)
-    try:
-        if read.arrays is None:
-            raise read.error or IndexFileError("no arrays")
-        index = persist.index_of(read.arrays, path, documents, fingerprint(documents), weighting)
-    except IndexDamagedError as exc:
-        log.warning("%s Building the index from the store instead.", exc)
-        return None
-    except IndexFileError as exc:
-        log.info("building the index from the store: %s", exc)
-        return None
-    return index, read.file if persist.is_mapped(index) else None
-
-
-def _saved(index: Index, path: Path, documents: list[Document], locked: bool = False) -> _Current:
-    """Save the index and serve it from the file: its passages are then a table, not a Python object
-    each, which the garbage collector's full passes would otherwise scan (holding the GIL). A failed save
-    (a full disk) leaves no partial file and the index file as it was; the built index is then served
-    and the failure logged and returned as a warning (without the server's paths)."""
-    if not len(index):
-        return _Current(index, 0)
-    corpus = fingerprint(documents)
-    try:
-        persist.save(index, path, corpus, locked=locked)
-    except OSError as exc:
-        log.error("could not save the index to %s: %s", path, exc)
-        return _Current(index, 0, warning=f"The index could not be saved ({exc.strerror or exc}): it is "
-                        "served from memory and will be rebuilt from the database at the next start.")
-    # Titles, dates and hashes are all an index needs of its documents: their text is in the passages.
-    loaded = _load(path, [replace(d, paragraphs=()) for d in documents], index.weighting)
-    if loaded is None:
-        return _Current(index, 0, warning="The saved index could not be read back: it is served from memory.")
-    return _Current(loaded[0], 0, loaded[1])
-
-
-def _saved_from(handed: list[Any], path: Path, locked: bool) -> _Current:
-    """`_saved` of the [index, documents] in `handed`, emptied first: the built objects are then freed
-    here, in the worker thread, once the saved index is loaded."""
-    index, documents = handed
-    handed.clear()
-    return _saved(index, path, documents, locked)
-
-
-def _built_from(handed: list[Checked], path: Path, weighting: Weighting) -> _Current:
-    """The index of the sound stored passages in `handed` (emptied first, so they are freed in this worker
-    thread), saved; the caller holds the index's write lock."""
-    checked = handed.pop()
-    index = Index.build(checked.documents, checked.passages, weighting)
-    made = _saved(index, path, checked.documents, locked=True)
-    return replace(made, generation=checked.generation, suspect=(*checked.damaged, *checked.unverified))
-
-
-async def _current(store: Store, path: Path, weighting: Weighting,
-                   reading: Awaitable[_Read] | None = None) -> _Current:
-    """The index of what the store holds now: the saved file when it matches (checksums included; `reading`:
-    the file already being read), else built from the store's passages that match their digests, and
-    saved. Reads and builds run in worker threads; the event loop only waits."""
-    generation = await store.generation()  # before the documents: a reindex meanwhile makes it look stale
-    documents = await store.documents(text=False)
-    read = await (reading if reading is not None else asyncio.to_thread(_read, path))
-    loaded = await asyncio.to_thread(_load, path, documents, weighting, read)
-    if loaded is not None:
-        return _Current(loaded[0], generation, loaded[1])
-    lock = persist.WriteLock(path)
-    await asyncio.to_thread(lock.acquire)  # another process may be saving this very index: wait for it
-    try:
-        if persist.file_id(path) != read.file:  # written meanwhile: perhaps the very index wanted
-            generation = await store.generation()
-            documents = await store.documents(text=False)
-            loaded = await asyncio.to_thread(_load, path, documents, weighting)
-            if loaded is not None:
-                return _Current(loaded[0], generation, loaded[1])
-        checked = await store.checked()
-        if checked.damaged:
-            log.error("stored passages of %s do not match their digests: left out until they are re-read "
-                      "from the documents folder", ", ".join(checked.damaged))
-        return await asyncio.to_thread(_built_from, [checked], path, weighting)
-    finally:
-        lock.release()
-
-
-def _drop(handed: list[Any]) -> None:
-    """Free what `handed` holds in this (worker) thread: its last references die here."""
-    handed.clear()
 
 
 @contextmanager
@@ -262,7 +131,7 @@ class QAService:
         (or holds damaged passages, which are re-read)."""
         # Verifying the index file's checksums (reading all of it) overlaps opening and checking the
         # database, on another core: at 1M passages each takes most of a second.
-        reading = asyncio.ensure_future(asyncio.to_thread(_read, index_path(db)))
+        reading = asyncio.ensure_future(asyncio.to_thread(source.read_file, index_path(db)))
         try:
             store = await Store.open(db)
         except BaseException:
@@ -270,7 +139,7 @@ class QAService:
             raise
         try:
             await asyncio.to_thread(kernel.warm_up)  # compiled or loaded now, not on the first question
-            current = await _current(store, index_path(db), weighting, reading)
+            current = await source.current(store, index_path(db), weighting, reading)
             service = cls(store, docs, current.index, weighting, follow_up_seconds=follow_up_seconds,
                           generation=current.generation, mapped=current.mapped)
             service._note_index_warning(current.warning)
@@ -316,7 +185,7 @@ class QAService:
             else:
                 log.info("the store is at generation %d (serving %d): switching to its index", generation,
                          self._generation)
-            current = await _current(self.store, index_path(self.store.path), self.weighting)
+            current = await source.current(self.store, index_path(self.store.path), self.weighting)
             await self._install(current)
         if current.suspect:
             await self._repair(current.suspect)
@@ -328,13 +197,13 @@ class QAService:
         except QAError as exc:
             log.warning("could not check for a newer index: %s", exc)
 
-    async def _install(self, current: _Current) -> None:
+    async def _install(self, current: source.Current) -> None:
         """Make `current` the index in force; the old one is freed off the event loop."""
         previous, self._index = [self._index], current.index
         self._generation, self._mapped = current.generation, current.mapped
         self._suspect.update(current.suspect)
         self._note_index_warning(current.warning)
-        await asyncio.to_thread(_drop, previous)
+        await asyncio.to_thread(source.drop, previous)
 
     async def _repair(self, suspect: tuple[str, ...], progress: ProgressCallback | None = None) -> None:
         """Re-read documents whose stored passages are damaged; on failure they stay left out, logged."""
@@ -455,7 +324,7 @@ class QAService:
                 # for 100+ ms (bench/load.py); the index in force is the one loaded from the saved file.
                 handed: list[Any] = [index, documents]
                 del index, documents
-                made = await asyncio.to_thread(_saved_from, handed, path, True)
+                made = await asyncio.to_thread(source.saved_from, handed, path, True)
             finally:
                 lock.release()
             # Another process's reindex committed between our reading of the store and our writing: the
@@ -465,12 +334,12 @@ class QAService:
             self._suspect -= {*to_store.changed, *to_store.removed}
         elif report.modified:  # the store holds the folder already (another process reindexed): serve it
             await self.store.replace_documents([], [], [], skipped)
-            await asyncio.to_thread(_drop, [documents])
+            await asyncio.to_thread(source.drop, [documents])
             del documents
-            await self._install(await _current(self.store, path, self.weighting))
+            await self._install(await source.current(self.store, path, self.weighting))
         else:  # nothing indexed changed: the index in force (and its file) stay
             await self.store.replace_documents([], [], [], skipped)
-            await asyncio.to_thread(_drop, [documents])
+            await asyncio.to_thread(source.drop, [documents])
             del documents
         warning = self._problems.get("index")
         report = timed_report(replace(report, warnings=(warning,) if warning else ()), self._index, started)
@@ -485,6 +354,7 @@ class QAService:
 
     async def feedback(self, question_id: int, user_id: str, value: int) -> bool:
         """Record 👍 (1) or 👎 (-1) for a logged answer."""
+        self._check_database()
         return await self.store.record_feedback(question_id, user_id, value)
 
     async def close(self) -> None:
