@@ -25,7 +25,7 @@ from contextlib import nullcontext, suppress
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any, BinaryIO, Literal, cast
+from typing import Any, BinaryIO, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -40,7 +40,7 @@ from .passages import MAX_WORDS, PassageTable
 # shared between processes, instead of in each process's own memory. A mapped file changed in place
 # (truncated, copied over) kills the process that maps it (SIGBUS): README, "Index integrity".
 _MAP_FROM = 64 << 20
-_READ_BLOCK = 8 << 20  # bytes read per call while verifying
+_CHUNK = 32 << 20  # bytes a thread reads and checksums at a time while verifying
 FORMAT = 3  # counts and weights by term sharing one index array; the passages as a table
 
 
@@ -275,38 +275,87 @@ def _members(fh: BinaryIO) -> list[_Member]:
 def _verified_arrays(path: Path) -> dict[str, np.ndarray]:
     """Every array of an uncompressed `.npz`, each checked against its CRC-32: small ones read into memory
     (then nothing done to the file later can reach them), large ones memory-mapped where they lie.
-    Members are checked in parallel threads: zlib releases the GIL while it computes."""
-    arrays: dict[str, np.ndarray] = {}
+    Arrays are checked in chunks by parallel threads (zlib releases the GIL while it computes), and the
+    chunks' CRCs combined, so that the largest array does not make all the others wait."""
     with open(path, "rb") as fh:  # one open file throughout: a file renamed over `path` meanwhile is not mixed in
         members = _members(fh)
+        size = os.fstat(fh.fileno()).st_size
+        if any(m.offset + m.nbytes > size for m in members):
+            raise ValueError("the file is truncated")  # checked before mapping: a mapping past the end kills
+        raw = {m.name: np.memmap(cast(Any, fh), np.uint8, "c", m.offset, (m.nbytes,)) if m.nbytes >= max(_MAP_FROM, 1)
+               else np.empty(m.nbytes, np.uint8) for m in members}
+        chunks = [(m, start) for m in members for start in range(0, max(m.nbytes, 1), _CHUNK)]
         with ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as pool:
-            read = list(pool.map(lambda m: _verified(fh.fileno(), m), sorted(members, key=lambda m: -m.nbytes)))
-        for member, data in read:
-            order: Literal["C", "F"] = "F" if member.fortran else "C"
-            if data is None:
-                arrays[member.name] = np.memmap(cast(Any, fh), member.dtype, "c", member.offset, member.shape, order)
-            else:
-                arrays[member.name] = data.view(member.dtype).reshape(member.shape, order=order)
+            crcs = list(pool.map(lambda c: _chunk_crc(fh.fileno(), c[0], raw[c[0].name], c[1]), chunks))
+    combined = {m.name: zlib.crc32(m.header) for m in members}
+    shifts: dict[int, list[int]] = {}
+    for (member, start), crc in zip(chunks, crcs, strict=True):
+        length = min(_CHUNK, member.nbytes - start)
+        combined[member.name] = _crc_concat(combined[member.name], crc, length, shifts)
+    arrays: dict[str, np.ndarray] = {}
+    for m in members:
+        if combined[m.name] != m.crc:
+            raise ValueError(f"{m.name} does not match its checksum")
+        arrays[m.name] = raw[m.name].view(m.dtype).reshape(m.shape, order="F" if m.fortran else "C")
     return arrays
 
 
-def _verified(fd: int, member: _Member) -> tuple[_Member, np.ndarray | None]:
-    """The member's data read into memory (None when it is to be mapped), its checksum verified."""
-    size = member.nbytes
-    data = np.empty(size, np.uint8) if size < max(_MAP_FROM, 1) else None
-    block = data.data if data is not None else memoryview(bytearray(min(size, _READ_BLOCK)))
-    crc = zlib.crc32(member.header)
-    done = 0
-    while done < size:
-        part = block[done : done + _READ_BLOCK] if data is not None else block[: min(size - done, len(block))]
-        got = os.preadv(fd, [part], member.offset + done)
-        if got <= 0:
-            raise ValueError(f"{member.name} is truncated")
-        crc = zlib.crc32(part[:got], crc)
-        done += got
-    if crc != member.crc:
-        raise ValueError(f"{member.name} does not match its checksum")
-    return member, data
+def _chunk_crc(fd: int, member: _Member, data: np.ndarray, start: int) -> int:
+    """CRC-32 of one chunk of a member's data, read into `data` first unless `data` maps the file."""
+    end = min(start + _CHUNK, member.nbytes)
+    if not isinstance(data, np.memmap):
+        done = start
+        while done < end:
+            got = os.preadv(fd, [data[done:end].data], member.offset + done)
+            if got <= 0:
+                raise ValueError(f"{member.name} is truncated")
+            done += got
+    return zlib.crc32(data[start:end].data)
+
+
+# CRC-32 of a concatenation from the CRCs of its parts (zlib's crc32_combine, which Python does not expose):
+# appending n bytes to a message advances its CRC by a linear map over GF(2), a 32x32 bit matrix held as
+# its 32 columns; the map for n bytes is the one-zero-bit map raised to the power 8n, by squaring.
+
+
+def _crc_concat(crc1: int, crc2: int, length2: int, shifts: dict[int, list[int]]) -> int:
+    """The CRC-32 of A + B, given crc1 of A, crc2 of B and B's length; `shifts` caches maps by length."""
+    if length2 == 0:
+        return crc1
+    if length2 not in shifts:
+        shifts[length2] = _zeros_map(length2)
+    return _gf2_apply(shifts[length2], crc1) ^ crc2
+
+
+def _zeros_map(nbytes: int) -> list[int]:
+    """The matrix that advances a CRC-32 register over `nbytes` zero bytes."""
+    step = [0xEDB88320] + [1 << n for n in range(31)]  # one zero bit (the reflected polynomial)
+    for _ in range(3):
+        step = _gf2_compose(step, step)  # 2, 4, then 8 bits: one byte
+    result = [1 << n for n in range(32)]  # identity
+    while nbytes:
+        if nbytes & 1:
+            result = _gf2_compose(step, result)
+        nbytes >>= 1
+        if nbytes:
+            step = _gf2_compose(step, step)
+    return result
+
+
+def _gf2_apply(matrix: list[int], vector: int) -> int:
+    """matrix × vector over GF(2)."""
+    out, n = 0, 0
+    while vector:
+        if vector & 1:
+            out ^= matrix[n]
+        vector >>= 1
+        n += 1
+    return out
+
+
+def _gf2_compose(a: list[int], b: list[int]) -> list[int]:
+    """The matrix of applying `b`, then `a`."""
+    return [_gf2_apply(a, column) for column in b]
 
 
 FileId = tuple[int, int, int, int]

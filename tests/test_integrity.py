@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import resource
 import signal
 import sqlite3
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import threading
 import zipfile
+import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -412,3 +414,28 @@ async def test_a_database_deleted_under_the_running_bot_is_logged_and_shown_in_s
     log = err.decode()
     assert proc.returncode == 0, log[-2000:]
     assert log.count(f"ERROR bot.service: the database {db} was deleted while in use") == 1, log[-2000:]
+
+
+def test_crcs_of_chunks_combine_to_the_crc_of_the_whole() -> None:
+    """Verification checksums a large array in chunks, in parallel, and combines them: it must equal zlib's
+    CRC-32 of the whole, the one zip recorded."""
+    rng = random.Random(7)
+    shifts: dict[int, list[int]] = {}
+    for _ in range(100):
+        a, b = rng.randbytes(rng.randrange(0, 5000)), rng.randbytes(rng.randrange(0, 5000))
+        assert persist._crc_concat(zlib.crc32(a), zlib.crc32(b), len(b), shifts) == zlib.crc32(a + b)
+
+
+def test_a_large_array_is_verified_in_chunks_and_mapped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(persist, "_CHUNK", 4096)
+    monkeypatch.setattr(persist, "_MAP_FROM", 10_000)
+    arrays = {"big": np.arange(50_001, dtype=np.int64), "small": np.arange(7, dtype=np.int16)}
+    path = tmp_path / "x.npz"
+    persist.write_arrays(path, arrays)
+    read = persist.read(path)
+    assert isinstance(read["big"].base, np.memmap) or isinstance(read["big"], np.memmap)
+    assert read["big"].tolist() == arrays["big"].tolist() and read["small"].tolist() == arrays["small"].tolist()
+    start, _dtype, _shape = array_at(path, "big")
+    flip_bit(path, start + 4096 * 37 + 5)  # inside one chunk of many
+    with pytest.raises(IndexDamagedError, match="big does not match its checksum"):
+        persist.read(path)
