@@ -202,6 +202,7 @@ async def _stats(settings: Settings, args: argparse.Namespace) -> int:
         stats = await service.stats()
         text = (f"{stats.questions} questions, {stats.answered} answered; "
                 f"feedback 👍 {stats.thumbs_up} 👎 {stats.thumbs_down}")
+        text += "".join(f"\nwarning: {p}" for p in stats.problems)
         _emit(args, text, render.stats_json(stats))
         return 0
 

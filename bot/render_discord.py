@@ -162,6 +162,9 @@ def report_embed(report: ReindexReport) -> discord.Embed:
         embed.add_field(
             name="Skipped", value=_listing([f"{s.name} — {s.reason}" for s in report.skipped]), inline=False
         )
+    if report.warnings:
+        embed.colour = discord.Colour.orange()
+        embed.add_field(name="⚠️ Warning", value=_listing(report.warnings), inline=False)
     return embed
 
 
@@ -195,6 +198,8 @@ def stats_embed(stats: Stats) -> discord.Embed:
             value=_listing([f"{n}× {q}" for q, n in stats.top_unanswered]),
             inline=False,
         )
+    if stats.problems:
+        embed.add_field(name="⚠️ Needs attention", value=_listing(stats.problems), inline=False)
     return embed
 
 

@@ -104,6 +104,7 @@ def report_text(report: ReindexReport) -> str:
     for label, names in (("added", report.added), ("changed", report.changed), ("removed", report.removed)):
         lines += [f"  {label}: {n}" for n in names]
     lines += [f"  skipped: {s.name} — {s.reason}" for s in report.skipped]
+    lines += [f"warning: {w}" for w in report.warnings]
     return "\n".join(lines)
 
 
@@ -113,7 +114,7 @@ def report_json(report: ReindexReport) -> dict[str, Any]:
         "added": list(report.added), "changed": list(report.changed), "removed": list(report.removed),
         "unchanged": list(report.unchanged),
         "skipped": [{"name": s.name, "reason": s.reason} for s in report.skipped],
-        "passages": report.passages, "seconds": round(report.seconds, 3),
+        "passages": report.passages, "seconds": round(report.seconds, 3), "warnings": list(report.warnings),
     }
 
 
@@ -122,7 +123,7 @@ def stats_json(stats: Stats) -> dict[str, Any]:
     return {
         "questions": stats.questions, "answered": stats.answered,
         "top_unanswered": [{"question": q, "count": n} for q, n in stats.top_unanswered],
-        "thumbs_up": stats.thumbs_up, "thumbs_down": stats.thumbs_down,
+        "thumbs_up": stats.thumbs_up, "thumbs_down": stats.thumbs_down, "problems": list(stats.problems),
     }
 
 

@@ -11,7 +11,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -19,14 +19,16 @@ from typing import Any
 from retrieval import kernel, persist
 from retrieval.answer import AnswerSettings, answer
 from retrieval.documents import MAX_BYTES, READER_VERSION, read_folder
-from retrieval.errors import BusyError, DocumentsError, IndexFileError, QuestionError, StoreError
+from retrieval.errors import BusyError, DocumentsError, QAError, QuestionError, StoreError
 from retrieval.index import Index, Weighting
 from retrieval.links import with_links
-from retrieval.model import Answer, Document, Passage, Summary
-from retrieval.persist import fingerprint
+from retrieval.model import Answer, Summary
 from retrieval.reindex import ReindexReport, build, compare, timed_report
 from retrieval.store import Stats, Store
 from retrieval.summary import check_length, check_topic, summarize_collection, summarize_document, summarize_topic
+
+from . import index_source as source
+from .index_source import index_path
 
 log = logging.getLogger(__name__)
 
@@ -79,52 +81,7 @@ class Conversations:
             self._recent.pop(next(iter(self._recent)))
 
 
-def index_path(db: Path) -> Path:
-    """Where the index arrays are kept, beside the database."""
-    return db.with_name(db.name + ".index.npz")
-
-
-def _load(path: Path, documents: list[Document], weighting: Weighting) -> Index | None:
-    """The saved index when it matches the stored documents, else None."""
-    try:
-        return persist.load(path, documents, fingerprint(documents), weighting)
-    except IndexFileError as exc:
-        log.info("building the index from the store: %s", exc)
-        return None
-
-
-def _build(path: Path, documents: list[Document], passages: list[Passage], weighting: Weighting) -> Index:
-    """A fresh index over the stored passages, saved for the next start (and served from the file)."""
-    return _saved(Index.build(documents, passages, weighting), path, documents)
-
-
-def _saved(index: Index, path: Path, documents: list[Document]) -> Index:
-    """Save the index and serve it mapped from the file: its passages are then a table, not a Python
-    object each, which the garbage collector's full passes would otherwise scan (holding the GIL).
-    A failed save only costs a slower next start, so it is logged and the built index served."""
-    if not len(index):
-        return index
-    corpus = fingerprint(documents)
-    try:
-        persist.save(index, path, corpus)
-        # Titles, dates and hashes are all an index needs of its documents: their text is in the passages.
-        return persist.load(path, [replace(d, paragraphs=()) for d in documents], corpus, index.weighting)
-    except (OSError, IndexFileError) as exc:
-        log.warning("could not save the index to %s: %s", path, exc)
-        return index
-
-
-def _saved_from(handed: list[Any], path: Path) -> Index:
-    """`_saved` of the [index, documents] in `handed`, emptied first: the built objects are then freed
-    here, in the worker thread, once the saved index is loaded."""
-    index, documents = handed
-    handed.clear()
-    return _saved(index, path, documents)
-
-
-def _drop(handed: list[Any]) -> None:
-    """Free what `handed` holds in this (worker) thread: its last references die here."""
-    handed.clear()
+WATCH_SECONDS = 2.0  # how often a serving process looks for another process's reindex and a lost database
 
 
 @contextmanager
@@ -141,48 +98,70 @@ def _collector_paused() -> Iterator[None]:
 
 
 class QAService:
-    """Ask, sources, reindex and stats over one store and one swappable index."""
+    """Ask, sources, reindex and stats over one store and one swappable index.
+
+    One truth across processes: the store's generation says which reindex the documents are at. Before
+    answering (and every WATCH_SECONDS) the service compares it with the generation of the index it
+    serves and switches to the newer one, so a reindex by another process on the same database is
+    served here too, and a document it removed is quoted and listed no more."""
 
     def __init__(
         self, store: Store, docs: Path, index: Index, weighting: Weighting = Weighting(),
-        settings: AnswerSettings = AnswerSettings(), follow_up_seconds: float = 300.0,
-        source_url: str | None = None,
+        settings: AnswerSettings = AnswerSettings(), follow_up_seconds: float = 300.0, generation: int = 0,
+        mapped: persist.FileId | None = None, source_url: str | None = None,
     ) -> None:
         self.store = store
         self.source_url = source_url  # QA_SOURCE_URL: links to the quoted page and section
         self.docs = docs
         self._index = index
+        self._generation = generation  # the store's generation the index in force shows
+        self._mapped = mapped  # the index file the index in force maps, as it was when mapped
+        self._suspect: set[str] = set()  # documents whose stored passages failed their digest: re-read them
         self.weighting = weighting
         self.answer_settings = settings
         self.conversations = Conversations(follow_up_seconds)
         self._reindex_lock = asyncio.Lock()
+        self._switch_lock = asyncio.Lock()  # held while the index in force is being replaced
+        found = persist.file_id(store.path)
+        self._database = found[:2] if found else None  # the database file's device and inode
+        self._problems: dict[str, str] = {}  # what /stats must tell an operator, by subject
+        self._watcher: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(
         cls, db: Path, docs: Path, weighting: Weighting = Weighting(), follow_up_seconds: float = 300.0,
         progress: ProgressCallback | None = None, source_url: str | None = None,
     ) -> QAService:
-        """Open the store and load the index from it; the folder is read only when the store is empty."""
-        store = await Store.open(db)
+        """Open the store and load the index from it; the folder is read only when the store is empty
+        (or holds damaged passages, which are re-read)."""
+        # Verifying the index file's checksums (reading all of it) overlaps opening and checking the
+        # database, on another core: at 1M passages each takes most of a second.
+        reading = asyncio.ensure_future(asyncio.to_thread(source.read_file, index_path(db)))
+        try:
+            store = await Store.open(db)
+        except BaseException:
+            reading.cancel()
+            raise
         try:
             await asyncio.to_thread(kernel.warm_up)  # compiled or loaded now, not on the first question
-            documents = await store.documents(text=False)
-            index = await asyncio.to_thread(_load, index_path(db), documents, weighting)
-            if index is None:
-                passages = await store.passages()
-                index = await asyncio.to_thread(_build, index_path(db), documents, passages, weighting)
-            service = cls(store, docs, index, weighting, follow_up_seconds=follow_up_seconds,
-                          source_url=source_url)
-            # An empty store, or one whose documents were read by an older release's readers: read the folder.
-            if not documents or await store.get_meta("reader_version") != READER_VERSION:
+            current = await source.current(store, index_path(db), weighting, reading)
+            service = cls(store, docs, current.index, weighting, follow_up_seconds=follow_up_seconds,
+                          generation=current.generation, mapped=current.mapped, source_url=source_url)
+            service._note_index_warning(current.warning)
+            if not current.index.documents and not current.suspect:
+                await service.reindex(progress)
+            elif current.suspect:
+                await service._repair(current.suspect, progress)
+            elif await store.get_meta("reader_version") != READER_VERSION:
+                # Documents read by an older release's readers: read the folder again, once.
                 try:
                     await service.reindex(progress)
                 except (DocumentsError, StoreError) as exc:
-                    if not documents:
-                        raise
                     log.warning("could not read the documents again with this release's readers (%s); "
                                 "serving what the store holds", exc)
+            service._watcher = asyncio.create_task(service._watch())
         except BaseException:
+            reading.cancel()
             await store.close()
             raise
         return service
@@ -197,11 +176,99 @@ class QAService:
         """Whether a reindex is running."""
         return self._reindex_lock.locked()
 
+    async def refresh(self) -> None:
+        """Serve the newest index: the one a reindex by another process made, or a sound one when the file
+        the index in force maps was changed in place. Cheap when nothing changed (one query, two stats)."""
+        self._check_database()
+        if self._reindex_lock.locked():  # this process's own reindex installs the newest index
+            return
+        if await self.store.generation() == self._generation and not self._mapped_file_changed():
+            return
+        if self._reindex_lock.locked():
+            return
+        async with self._switch_lock:
+            generation = await self.store.generation()
+            changed = self._mapped_file_changed()
+            if generation == self._generation and not changed:
+                return  # another request switched meanwhile
+            if changed:
+                log.warning("the index file %s was changed in place while mapped: loading it again",
+                            index_path(self.store.path))
+            else:
+                log.info("the store is at generation %d (serving %d): switching to its index", generation,
+                         self._generation)
+            current = await source.current(self.store, index_path(self.store.path), self.weighting)
+            await self._install(current)
+        if current.suspect:
+            await self._repair(current.suspect)
+
+    async def _refreshed(self) -> None:
+        """`refresh`, its failures logged: the index in force keeps answering."""
+        try:
+            await self.refresh()
+        except QAError as exc:
+            log.warning("could not check for a newer index: %s", exc)
+
+    async def _install(self, current: source.Current) -> None:
+        """Make `current` the index in force; the old one is freed off the event loop."""
+        previous, self._index = [self._index], current.index
+        self._generation, self._mapped = current.generation, current.mapped
+        self._suspect.update(current.suspect)
+        self._note_index_warning(current.warning)
+        await asyncio.to_thread(source.drop, previous)
+
+    async def _repair(self, suspect: tuple[str, ...], progress: ProgressCallback | None = None) -> None:
+        """Re-read documents whose stored passages are damaged; on failure they stay left out, logged."""
+        self._suspect.update(suspect)
+        try:
+            await self.reindex(progress)
+        except QAError as exc:
+            log.error("could not re-read the damaged documents %s: %s", ", ".join(sorted(suspect)), exc)
+
+    def _mapped_file_changed(self) -> bool:
+        """Whether the file the index in force maps was changed in place (same inode, other size or time):
+        reading its pages now could kill the process (SIGBUS). A file renamed over it is harmless."""
+        if self._mapped is None:
+            return False
+        now = persist.file_id(index_path(self.store.path))
+        return now is not None and now[:2] == self._mapped[:2] and now != self._mapped
+
+    def _check_database(self) -> None:
+        """Note (once, in the log and for /stats) a database file deleted or replaced under the service:
+        SQLite keeps writing to the file it opened, which nothing will find again."""
+        found = persist.file_id(self.store.path)
+        if self._database is None or (found is not None and found[:2] == self._database):
+            return
+        if "database" not in self._problems:
+            self._problems["database"] = (
+                "The database file was deleted or replaced while the bot runs: questions and feedback "
+                "recorded since are lost when it stops. Restart the bot to start a new database."
+            )
+            log.error("the database %s was %s while in use: what is recorded from now on is lost at exit; "
+                      "restart to recreate it", self.store.path, "deleted" if found is None else "replaced")
+
+    def _note_index_warning(self, warning: str | None) -> None:
+        """Keep (or clear) the warning of the last save of the index, for /stats."""
+        if warning:
+            self._problems["index"] = warning
+        else:
+            self._problems.pop("index", None)
+
+    async def _watch(self) -> None:
+        """Every WATCH_SECONDS, `refresh`: /sources and autocomplete, which do not wait, see it too."""
+        while True:
+            await asyncio.sleep(WATCH_SECONDS)
+            try:
+                await self.refresh()
+            except Exception:
+                log.exception("checking for a newer index failed")
+
     async def ask(
         self, question: str, conversation: str | None = None, via: str = "terminal", user_id: str | None = None,
         channel: str | None = None,
     ) -> Asked:
         """Answer a question (with the conversation's recent turns as context) and log it."""
+        await self._refreshed()
         index = self._index
         history = self.conversations.history(conversation) if conversation else []
         result = await asyncio.to_thread(answer, index, question, history, self.answer_settings)
@@ -231,24 +298,31 @@ class QAService:
         On any failure the store and the index in force are left as they were."""
         if self._reindex_lock.locked():
             raise BusyError("A reindex is already running; try again when it has finished.")
-        async with self._reindex_lock:
+        async with self._reindex_lock, self._switch_lock:
             with _collector_paused():
                 return await self._reindex(progress)
 
     async def _reindex(self, progress: ProgressCallback | None) -> ReindexReport:
-        """The reindex itself, under the lock."""
+        """The reindex itself, under the locks. The folder is compared with the store (what to write) and
+        with the index in force (what changes for those who ask, and so the report): after a reindex by
+        another process the two differ."""
         started = time.perf_counter()
         say = progress or (lambda _msg: None)
         say(f"Reading {self.docs} …")
         outdated = await self.store.get_meta("reader_version") != READER_VERSION
-        # Files whose bytes did not change are not parsed again: the index in force holds their documents.
-        unchanged = {} if outdated else self._index.documents
+        # Files whose bytes did not change are not parsed again: the index in force holds their documents
+        # (not those read by an older release's readers, nor those whose stored passages were damaged).
+        unchanged = {} if outdated else {i: d for i, d in self._index.documents.items() if i not in self._suspect}
         documents, skipped = await asyncio.to_thread(read_folder, self.docs, MAX_BYTES, unchanged)
-        hashes = await self.store.hashes()
+        generation = await self.store.generation()  # before the hashes: see `consistent` below
+        stored = await self.store.hashes()
+        stored.update({i: "" for i in self._suspect if i in stored})  # damaged in the store: write them again
         if outdated:  # read by an older release: every document is read again and reported as changed
-            hashes = dict.fromkeys(hashes, "")
-        report = compare(hashes, documents, skipped)
-        if not documents and self._index.passages:
+            stored = dict.fromkeys(stored, "")
+        to_store = compare(stored, documents, skipped)
+        served = {d.id: "" if outdated else d.content_hash for d in self._index.documents.values()}
+        report = compare(served, documents, skipped)
+        if not documents and (self._index.passages or stored):
             raise DocumentsError(
                 f"The documents folder {str(self.docs)!r} has no usable documents; the index was kept."
             )
@@ -257,38 +331,58 @@ class QAService:
         def tick(done: int, total: int) -> None:
             say(f"Indexed {done:,} of {total:,} …")
 
-        if report.modified or not self._index.passages:
+        path = index_path(self.store.path)
+        if to_store.modified or not self._index.passages:
             previous = None if outdated else self._index  # older readers' passages cannot be reused
             index = await asyncio.to_thread(build, documents, previous, self.weighting, progress=tick)
-            fresh = {*report.added, *report.changed}
+            fresh = {*to_store.added, *to_store.changed}
             upserts = [d for d in documents if d.id in fresh]
             rows = [index.passages[i] for d in upserts for i in index.passages_of(d.id)]
-            await self.store.replace_documents(upserts, rows, report.removed, skipped)
+            lock = persist.WriteLock(path)
+            # Held from the commit to the saved file, so that another process seeing the new generation
+            # waits for this file instead of building the same index itself.
+            await asyncio.to_thread(lock.acquire)
+            try:
+                after = await self.store.replace_documents(upserts, rows, to_store.removed, skipped)
+                await self.store.set_meta("reader_version", READER_VERSION)
+                # Hand the built index and the documents read (a Python object per passage) to the thread
+                # that saves them, keeping no reference here: freeing them on the event loop stalled it
+                # for 100+ ms (bench/load.py); the index in force is the one loaded from the saved file.
+                handed: list[Any] = [index, documents]
+                del index, documents
+                made = await asyncio.to_thread(source.saved_from, handed, path, True)
+            finally:
+                lock.release()
+            # Another process's reindex committed between our reading of the store and our writing: the
+            # store now holds a mix, and the index built from the folder is not known to be it.
+            consistent = after == generation + (1 if to_store.modified else 0)
+            await self._install(replace(made, generation=after if consistent else generation))
+            self._suspect -= {*to_store.changed, *to_store.removed}
+        elif report.modified:  # the store holds the folder already (another process reindexed): serve it
+            await self.store.replace_documents([], [], [], skipped)
             await self.store.set_meta("reader_version", READER_VERSION)
-            # Hand the built index and the documents read (a Python object per passage) to the thread
-            # that saves them, keeping no reference here: freeing them on the event loop stalled it
-            # for 100+ ms (bench/load.py); the index in force is the one mapped from the saved file.
-            handed: list[Any] = [index, documents]
-            del index, documents
-            fresh_index = await asyncio.to_thread(_saved_from, handed, index_path(self.store.path))
-            old, self._index = [self._index], fresh_index
-            await asyncio.to_thread(_drop, old)  # the old index is freed off the loop too
+            await asyncio.to_thread(source.drop, [documents])
+            del documents
+            await self._install(await source.current(self.store, path, self.weighting))
         else:  # nothing indexed changed: the index in force (and its file) stay
             await self.store.replace_documents([], [], [], skipped)
             await self.store.set_meta("reader_version", READER_VERSION)
-            await asyncio.to_thread(_drop, [documents])
+            await asyncio.to_thread(source.drop, [documents])
             del documents
-        report = timed_report(report, self._index, started)
+        warning = self._problems.get("index")
+        report = timed_report(replace(report, warnings=(warning,) if warning else ()), self._index, started)
         log.info("reindex: %d added, %d changed, %d removed, %d skipped in %.2fs", len(report.added),
                  len(report.changed), len(report.removed), len(report.skipped), report.seconds)
         return report
 
     async def stats(self) -> Stats:
-        """Questions asked, answered, top unanswered and feedback."""
-        return await self.store.stats()
+        """Questions asked, answered, top unanswered and feedback; and what an operator must know."""
+        self._check_database()
+        return replace(await self.store.stats(), problems=tuple(self._problems.values()))
 
     async def feedback(self, question_id: int, user_id: str, value: int) -> bool:
         """Record 👍 (1) or 👎 (-1) for a logged answer; False when it is not (or no longer) on record."""
+        self._check_database()
         if not 0 < question_id < 2**63:  # SQLite's integers: a larger id cannot be on record
             return False
         if self.log_days == 0:
@@ -298,7 +392,12 @@ class QAService:
         return await self.store.record_feedback(question_id, user_id, value)
 
     async def close(self) -> None:
-        """Close the store."""
+        """Stop watching and close the store."""
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._watcher
+            self._watcher = None
         await self.store.close()
 
     def document_choices(self, typed: str, limit: int = 25) -> list[SourceInfo]:
@@ -312,6 +411,7 @@ class QAService:
         self, document: str | None = None, topic: str | None = None, sentences: int = 5, words: int | None = None
     ) -> Summary:
         """Verbatim sentences summing up one document, a topic, or (neither given) the whole collection."""
+        await self._refreshed()
         index = self._index
         check_length(sentences, words)
         if document is not None and topic is not None:

@@ -5,6 +5,7 @@
     ├── DocumentsError       the documents folder is missing or unreadable
     ├── StoreError           the database cannot be opened, read or written
     ├── IndexFileError       a cached index does not match what loads it
+    │   └── IndexDamagedError    …because its bytes do not match their checksums
     ├── QuestionError        a question is empty or too long
     ├── UnknownDocumentError a document id that is not in the index
     └── BusyError            a reindex is already running
@@ -31,6 +32,10 @@ class StoreError(QAError):
 
 class IndexFileError(QAError):
     """A cached index on disk does not match the parameters or versions loading it."""
+
+
+class IndexDamagedError(IndexFileError):
+    """A cached index whose contents do not match the checksums it was saved with."""
 
 
 class QuestionError(QAError):

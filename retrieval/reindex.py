@@ -26,6 +26,7 @@ class ReindexReport:
     passages: int = 0
     seconds: float = 0.0
     extra: dict[str, object] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()  # what went wrong without undoing the reindex (the index not saved…)
 
     @property
     def modified(self) -> bool:
@@ -109,5 +110,5 @@ def timed_report(report: ReindexReport, index: Index, started: float) -> Reindex
     """The report with the passage count and the time taken filled in."""
     return ReindexReport(
         report.added, report.changed, report.removed, report.unchanged, report.skipped,
-        len(index), time.perf_counter() - started, report.extra,
+        len(index), time.perf_counter() - started, report.extra, report.warnings,
     )

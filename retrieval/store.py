@@ -1,8 +1,15 @@
-"""The SQLite store (aiosqlite): documents, passages, the question log and feedback."""
+"""The SQLite store (aiosqlite): documents, passages, the question log and feedback.
+
+Integrity: each document has a digest of its stored row and passage rows, written with them; a build
+from the store verifies it (`checked`), so passages changed behind the store's back are never indexed.
+The `generation` in the meta table is bumped by every reindex that changes documents, in the same
+transaction: a process serving an index built at an older generation knows it must switch.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -29,6 +36,9 @@ CREATE TABLE IF NOT EXISTS passages (
     PRIMARY KEY (doc_id, ordinal)
 );
 CREATE TABLE IF NOT EXISTS skipped (name TEXT PRIMARY KEY, reason TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS digests (
+    doc_id TEXT PRIMARY KEY REFERENCES documents(id) ON DELETE CASCADE, digest TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS questions (
     id INTEGER PRIMARY KEY AUTOINCREMENT, asked_at TEXT NOT NULL DEFAULT (datetime('now')),
     user_id TEXT, channel TEXT, via TEXT NOT NULL, question TEXT NOT NULL,
@@ -51,6 +61,20 @@ class Stats:
     top_unanswered: tuple[tuple[str, int], ...]
     thumbs_up: int
     thumbs_down: int
+    problems: tuple[str, ...] = ()  # what an operator must know about the service itself (database lost…)
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """The stored documents and passages as of one generation, split by their digests: `documents` and
+    `passages` are the sound ones; `damaged` documents' rows differ from their digest (never index them:
+    re-read them from the folder); `unverified` ones have no digest yet (a store from before digests)."""
+
+    generation: int
+    documents: list[Document]
+    passages: list[Passage]
+    damaged: tuple[str, ...]
+    unverified: tuple[str, ...]
 
 
 class Store:
@@ -141,13 +165,23 @@ class Store:
 
     async def passages(self) -> list[Passage]:
         """Every stored passage, in document and ordinal order."""
-        rows = await self._all(
-            "SELECT doc_id, paragraph, part, text, kind, section, marks, page FROM passages ORDER BY doc_id, ordinal"
-        )
-        return [
-            Passage(d, p, t, part, kind, section_of_json(section), marks_of_json(marks), page)
-            for d, p, part, t, kind, section, marks, page in rows
-        ]
+        return [_passage(r) for r in await self._all("SELECT * FROM passages ORDER BY doc_id, ordinal")]
+
+    async def generation(self) -> int:
+        """How many reindexes have changed the documents: a newer one means a newer index."""
+        rows = await self._all("SELECT value FROM meta WHERE key = 'generation'")
+        return int(rows[0][0]) if rows else 0
+
+    async def checked(self) -> Checked:
+        """Documents and passages of one generation, each document checked against its digest (in a worker
+        thread: hashing every passage would hold the event loop). Read again if a reindex committed meanwhile."""
+        while True:
+            generation = await self.generation()
+            documents = await self._all("SELECT id, title, date, content_hash FROM documents ORDER BY id")
+            digests = dict(await self._all("SELECT doc_id, digest FROM digests"))
+            rows = await self._all("SELECT * FROM passages ORDER BY doc_id, ordinal")
+            if await self.generation() == generation:
+                return await asyncio.to_thread(_checked, generation, documents, digests, rows)
 
     async def hashes(self) -> dict[str, str]:
         """Content hash of each stored document."""
@@ -160,9 +194,18 @@ class Store:
     async def replace_documents(
         self, upserts: Sequence[Document], passages: Iterable[Passage], removed: Sequence[str],
         skipped: Sequence[Skipped],
-    ) -> None:
-        """Write a reindex in one transaction: all of it lands, or none of it."""
+    ) -> int:
+        """Write a reindex in one transaction: all of it lands, or none of it. Returns the generation the
+        store is at after it (bumped when documents changed)."""
         changed = [d.id for d in upserts]
+        ordinals: dict[str, int] = {}
+        rows = []
+        for p in passages:
+            ordinals[p.doc_id] = ordinals.get(p.doc_id, 0) + 1
+            rows.append((p.doc_id, ordinals[p.doc_id], p.paragraph, p.part, p.text, p.kind,
+                         section_json(p.section), marks_json(p.marks), p.page))
+        documents = [(d.id, d.title, d.date, d.content_hash) for d in upserts]
+        digests = await asyncio.to_thread(_digests, documents, rows)  # hashing every passage: off the loop
         async with self._write:
             try:
                 await self._db.execute("BEGIN IMMEDIATE")
@@ -173,23 +216,25 @@ class Store:
                     "INSERT INTO documents VALUES (?, ?, ?, ?, ?)",
                     [(d.id, d.title, d.date, d.content_hash, "\n".join(d.paragraphs)) for d in upserts],
                 )
-                ordinals: dict[str, int] = {}
-                rows = []
-                for p in passages:
-                    ordinals[p.doc_id] = ordinals.get(p.doc_id, 0) + 1
-                    rows.append((p.doc_id, ordinals[p.doc_id], p.paragraph, p.part, p.text, p.kind,
-                                 section_json(p.section), marks_json(p.marks), p.page))
                 await self._db.executemany("INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                await self._db.executemany("INSERT INTO digests VALUES (?, ?)", digests)
                 await self._db.execute("DELETE FROM skipped")
                 await self._db.executemany(
                     "INSERT INTO skipped VALUES (?, ?)", [(s.name, s.reason) for s in skipped]
                 )
+                if upserts or removed:
+                    await self._db.execute(
+                        "INSERT INTO meta VALUES ('generation', '1') "
+                        "ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+                    )
+                generation = await self.generation()
                 await self._db.commit()
             except BaseException as exc:
                 await _rollback(self._db)
                 if isinstance(exc, sqlite3.Error):
                     raise StoreError(_explain(self.path, exc)) from exc
                 raise
+        return generation
 
     async def log_question(
         self, question: str, answered: bool, top_source: str | None, via: str, user_id: str | None = None,
@@ -318,6 +363,54 @@ class Store:
                     raise StoreError(_explain(self.path, exc)) from exc
                 raise
         return questions, votes
+
+
+def _passage(row: Sequence[Any]) -> Passage:
+    """A passage from a whole row of the passages table (doc_id, ordinal, paragraph, part, text, kind,
+    section, marks, page: the columns of schema 2 come last, where a migration adds them)."""
+    doc_id, _ordinal, paragraph, part, text, kind, section, marks, page = row[:9]
+    return Passage(doc_id, paragraph, text, part, kind, section_of_json(section), marks_of_json(marks), page)
+
+
+def _digest(document: Sequence[Any], rows: Iterable[Sequence[Any]]) -> str:
+    """The digest of a document's row and its whole passage rows (every column: one added later is covered
+    too). Values hash as SQLite gives them back (bools as integers), so writing and reading agree."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(repr(tuple(document)).encode())
+    for row in rows:
+        digest.update(repr(tuple(int(v) if isinstance(v, bool) else v for v in row)).encode())
+    return digest.hexdigest()
+
+
+def _digests(documents: Sequence[Sequence[Any]], rows: Sequence[Sequence[Any]]) -> list[tuple[str, str]]:
+    """(document id, digest) of each document; `rows` are the passage rows, grouped by document."""
+    by_doc: dict[str, list[Sequence[Any]]] = {}
+    for row in rows:
+        by_doc.setdefault(row[0], []).append(row)
+    return [(d[0], _digest(d, by_doc.get(d[0], ()))) for d in documents]
+
+
+def _checked(generation: int, documents: Sequence[Sequence[Any]], digests: dict[str, str],
+             rows: Sequence[Sequence[Any]]) -> Checked:
+    """Split the stored documents by whether their rows still match their digests."""
+    by_doc: dict[str, list[Sequence[Any]]] = {}
+    for row in rows:
+        by_doc.setdefault(row[0], []).append(row)
+    sound: list[Document] = []
+    passages: list[Passage] = []
+    damaged: list[str] = []
+    unverified: list[str] = []
+    for doc in documents:
+        own = by_doc.get(doc[0], [])
+        expected = digests.get(doc[0])
+        if expected is not None and expected != _digest(doc, own):
+            damaged.append(doc[0])
+            continue
+        if expected is None:
+            unverified.append(doc[0])
+        sound.append(Document(doc[0], doc[1], doc[2], (), doc[3]))
+        passages += [_passage(r) for r in own]
+    return Checked(generation, sound, passages, tuple(damaged), tuple(unverified))
 
 
 async def _rollback(db: aiosqlite.Connection) -> None:

@@ -183,7 +183,7 @@ def test_ask_reads_one_question_a_line_and_stats_counts_them(runs: dict[str, Run
     stats = Run(run.cwd, run.db, qa_bot(run.cwd, "stats", "--json", *paths(run.cwd, docs)))
     assert stats.json == [{
         "questions": 3, "answered": 1, "top_unanswered": [{"question": NOT_FOUND.lower(), "count": 2}],
-        "thumbs_up": 0, "thumbs_down": 0,
+        "thumbs_up": 0, "thumbs_down": 0, "problems": [],
     }]
 
 
@@ -217,7 +217,7 @@ def test_reindex_json_prints_the_report(runs: dict[str, Run]) -> None:
         "added": ["zebra.md"], "changed": ["001_6f0a259a21d08320.txt"], "removed": ["002_cda3340852537e62.txt"],
         "unchanged": ["000_fe643504d8637f7e.txt", "003_bdfb164ce3809aa8.txt", "004_311b2db2833709a6.txt"],
         "skipped": [{"name": "scan.txt", "reason": "it is a binary file"}],
-        "passages": len(all_passages(documents)),
+        "passages": len(all_passages(documents)), "warnings": [],
     }
 
 

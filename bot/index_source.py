@@ -1,0 +1,155 @@
+"""Where the index a service serves comes from: the saved file, every checksum verified, when it matches
+the store; else built from the store's passages that match their digests, and saved. Functions that
+read, build or save run in worker threads (the service calls them through `asyncio.to_thread`); the
+async one only waits for them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from retrieval import persist
+from retrieval.errors import IndexDamagedError, IndexFileError
+from retrieval.index import Index, Weighting
+from retrieval.model import Document
+from retrieval.persist import fingerprint
+from retrieval.store import Checked, Store
+
+log = logging.getLogger(__name__)
+
+
+def index_path(db: Path) -> Path:
+    """Where the index arrays are kept, beside the database."""
+    return db.with_name(db.name + ".index.npz")
+
+
+@dataclass(frozen=True, slots=True)
+class Current:
+    """The index of the store's documents, what generation of the store it shows, the index file it maps
+    (None when its arrays are in memory), and stored documents found damaged (left out: re-read them)."""
+
+    index: Index
+    generation: int
+    mapped: persist.FileId | None = None
+    suspect: tuple[str, ...] = ()
+    warning: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """The verified arrays of the index file (None if it cannot be used, and why), and the identity of the
+    file they came from."""
+
+    arrays: dict[str, np.ndarray] | None
+    file: persist.FileId | None = None
+    error: IndexFileError | None = None
+
+
+def read_file(path: Path) -> Read:
+    """The index file's arrays, every checksum verified (the costly part of a start, so `open` runs it while
+    the database is being opened)."""
+    for _attempt in range(3):  # a writer may rename a new file over the index while it is being read
+        before = persist.file_id(path)
+        try:
+            arrays = persist.read(path)
+        except IndexFileError as exc:
+            return Read(None, before, exc)
+        if persist.file_id(path) == before:
+            return Read(arrays, before)
+    return Read(None, None, IndexFileError("the saved index kept changing while it was read"))
+
+
+def load(path: Path, documents: list[Document], weighting: Weighting,
+          read: Read | None = None) -> tuple[Index, persist.FileId | None] | None:
+    """The saved index (of `read`, else read now) when it matches the stored documents and its checksums,
+    with the identity of the file it maps (None if it maps none); else None, and the reason logged."""
+    read = read or read_file(path)
+    try:
+        if read.arrays is None:
+            raise read.error or IndexFileError("no arrays")
+        index = persist.index_of(read.arrays, path, documents, fingerprint(documents), weighting)
+    except IndexDamagedError as exc:
+        log.warning("%s Building the index from the store instead.", exc)
+        return None
+    except IndexFileError as exc:
+        log.info("building the index from the store: %s", exc)
+        return None
+    return index, read.file if persist.is_mapped(index) else None
+
+
+def saved(index: Index, path: Path, documents: list[Document], locked: bool = False) -> Current:
+    """Save the index and serve it from the file: its passages are then a table, not a Python object
+    each, which the garbage collector's full passes would otherwise scan (holding the GIL). A failed save
+    (a full disk) leaves no partial file and the index file as it was; the built index is then served
+    and the failure logged and returned as a warning (without the server's paths)."""
+    if not len(index):
+        return Current(index, 0)
+    corpus = fingerprint(documents)
+    try:
+        persist.save(index, path, corpus, locked=locked)
+    except OSError as exc:
+        log.error("could not save the index to %s: %s", path, exc)
+        return Current(index, 0, warning=f"The index could not be saved ({exc.strerror or exc}): it is "
+                        "served from memory and will be rebuilt from the database at the next start.")
+    # Titles, dates and hashes are all an index needs of its documents: their text is in the passages.
+    loaded = load(path, [replace(d, paragraphs=()) for d in documents], index.weighting)
+    if loaded is None:
+        return Current(index, 0, warning="The saved index could not be read back: it is served from memory.")
+    return Current(loaded[0], 0, loaded[1])
+
+
+def saved_from(handed: list[Any], path: Path, locked: bool) -> Current:
+    """`_saved` of the [index, documents] in `handed`, emptied first: the built objects are then freed
+    here, in the worker thread, once the saved index is loaded."""
+    index, documents = handed
+    handed.clear()
+    return saved(index, path, documents, locked)
+
+
+def built_from(handed: list[Checked], path: Path, weighting: Weighting) -> Current:
+    """The index of the sound stored passages in `handed` (emptied first, so they are freed in this worker
+    thread), saved; the caller holds the index's write lock."""
+    checked = handed.pop()
+    index = Index.build(checked.documents, checked.passages, weighting)
+    made = saved(index, path, checked.documents, locked=True)
+    return replace(made, generation=checked.generation, suspect=(*checked.damaged, *checked.unverified))
+
+
+async def current(store: Store, path: Path, weighting: Weighting,
+                   reading: Awaitable[Read] | None = None) -> Current:
+    """The index of what the store holds now: the saved file when it matches (checksums included; `reading`:
+    the file already being read), else built from the store's passages that match their digests, and
+    saved. Reads and builds run in worker threads; the event loop only waits."""
+    generation = await store.generation()  # before the documents: a reindex meanwhile makes it look stale
+    documents = await store.documents(text=False)
+    read = await (reading if reading is not None else asyncio.to_thread(read_file, path))
+    loaded = await asyncio.to_thread(load, path, documents, weighting, read)
+    if loaded is not None:
+        return Current(loaded[0], generation, loaded[1])
+    lock = persist.WriteLock(path)
+    await asyncio.to_thread(lock.acquire)  # another process may be saving this very index: wait for it
+    try:
+        if persist.file_id(path) != read.file:  # written meanwhile: perhaps the very index wanted
+            generation = await store.generation()
+            documents = await store.documents(text=False)
+            loaded = await asyncio.to_thread(load, path, documents, weighting)
+            if loaded is not None:
+                return Current(loaded[0], generation, loaded[1])
+        checked = await store.checked()
+        if checked.damaged:
+            log.error("stored passages of %s do not match their digests: left out until they are re-read "
+                      "from the documents folder", ", ".join(checked.damaged))
+        return await asyncio.to_thread(built_from, [checked], path, weighting)
+    finally:
+        lock.release()
+
+
+def drop(handed: list[Any]) -> None:
+    """Free what `handed` holds in this (worker) thread: its last references die here."""
+    handed.clear()
