@@ -142,7 +142,8 @@ def test_every_array_is_covered_by_a_checksum_including_ones_added_later(tmp_pat
         start, _dtype, _shape = array_at(damaged, name)
         size = arrays[name].nbytes
         flip_bit(damaged, start + size // 2 if size else start - 2, 0x10)  # an empty array: its header
-        with pytest.raises(IndexDamagedError, match=f"{name} does not match its checksum"):
+        # An empty array's header is all there is of it: damage there is refused while reading the header.
+        with pytest.raises(IndexDamagedError, match=f"{name} does not match its checksum" if size else "damaged"):
             persist.load(damaged, documents, corpus, Weighting())
 
 
