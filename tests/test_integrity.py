@@ -294,6 +294,8 @@ def test_a_mapped_index_file_changed_in_place_is_reloaded_before_the_next_answer
         assert line, f"the chat ended ({proc.wait(30)}): {proc.stderr.read() if proc.stderr else ''}"
         return str(json.loads(line)["quotes"][0]["text"])
 
+    watchdog = threading.Timer(180, proc.kill)  # a hung chat fails the test instead of hanging the suite
+    watchdog.start()
     try:
         assert "February 4, 2025" in answer(QUESTION)
         os.truncate(path, 0)
@@ -305,6 +307,7 @@ def test_a_mapped_index_file_changed_in_place_is_reloaded_before_the_next_answer
         proc.stdin.close()
         assert proc.wait(60) == 0
     finally:
+        watchdog.cancel()
         if proc.poll() is None:
             proc.kill()
             proc.wait()
