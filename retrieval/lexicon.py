@@ -1,0 +1,87 @@
+"""Word knowledge beyond the stemmer: derivationally related forms (respond ~ response, die ~ death)
+from a table made from WordNet and shipped with the code, and typo correction against the index's
+own vocabulary. Neither needs a network or a model download at run time."""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from .index import Index
+from .text import STOP_WORDS
+
+DATA = Path(__file__).resolve().parent / "data"
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+MIN_TYPO_LENGTH = 4  # shorter words have too many neighbours one edit away to guess from
+
+
+@lru_cache(maxsize=1)
+def derivations() -> dict[str, tuple[str, ...]]:
+    """Analysed term -> the terms of its derivationally related forms (retrieval/data/derivations.txt)."""
+    table: dict[str, tuple[str, ...]] = {}
+    with open(DATA / "derivations.txt", encoding="utf-8") as fh:
+        for line in fh:
+            if line.startswith("#") or not line.strip():
+                continue
+            term, *others = line.split()
+            table[term] = tuple(others)
+    return table
+
+
+@lru_cache(maxsize=1)
+def english_terms() -> frozenset[str]:
+    """The terms of every single-word WordNet lemma (retrieval/data/english_terms.txt.gz): a question
+    word with one of these is a real word that the documents lack, never read as a typo."""
+    return frozenset(gzip.decompress((DATA / "english_terms.txt.gz").read_bytes()).decode().split())
+
+
+def known(index: Index, term: str) -> bool:
+    """Whether some passage of the index holds the term."""
+    tid = index.vocabulary.get(term)
+    return tid is not None and bool(index.df[tid] > 0)
+
+
+def related(index: Index, term: str) -> tuple[str, ...]:
+    """The derivationally related terms of `term` that the index holds."""
+    return tuple(t for t in derivations().get(term, ()) if known(index, t))
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    """A question word the index does not hold, and the index word it most likely meant."""
+
+    typed: str
+    meant: str  # as a reader writes it ("permissions")
+    term: str  # its analysed term
+
+
+def edits(word: str) -> set[str]:
+    """Every string one deletion, transposition, substitution or insertion away from `word`."""
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    return ({a + b[1:] for a, b in splits if b}
+            | {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+            | {a + c + b[1:] for a, b in splits if b for c in _LETTERS}
+            | {a + c + b for a, b in splits for c in _LETTERS})
+
+
+def correct(index: Index, token: str) -> Correction | None:
+    """The most frequent index word one edit away from a question word the index lacks, or None when
+    the word is known to the index or to English, too short, not a plain word, or has no such neighbour."""
+    if len(token) < MIN_TYPO_LENGTH or not token.isalpha() or not token.isascii() or token in STOP_WORDS:
+        return None
+    analyser = index.analyser
+    own = analyser.terms([token])
+    if not own or known(index, own[0]) or own[0] in english_terms():
+        return None
+    best: tuple[int, str, str] | None = None
+    candidates = sorted(edits(token))
+    vocabulary, df = index.vocabulary, index.df
+    for candidate, term in zip(candidates, analyser.term_of_each(candidates), strict=True):
+        tid = vocabulary.get(term) if term is not None else None
+        if tid is None or term is None or df[tid] <= 0:
+            continue
+        if best is None or df[tid] > best[0]:
+            best = (int(df[tid]), candidate, term)
+    return Correction(token, best[1], best[2]) if best else None
