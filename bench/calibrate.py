@@ -106,7 +106,7 @@ def fit(rows: Sequence[Row], docs_share: float = DOCS_SHARE) -> Model:
     scale[scale == 0] = 1.0
     model = LogisticRegression(C=1.0, max_iter=1000).fit((x - mean) / scale, y, sample_weight=weight)
     return Model(tuple(mean.tolist()), tuple(scale.tolist()), tuple(model.coef_[0].tolist()),
-                 float(model.intercept_[0]), 0.5)
+                 float(model.intercept_[0]), 0.5, float(np.average(y, weights=weight)))
 
 
 def probabilities(model: Model, rows: Sequence[Row]) -> np.ndarray:
@@ -158,7 +158,8 @@ def report(rows: Sequence[Row], model: Model, target: float) -> str:
     for name in ("squad", *CORPORA):
         r = rates(p, rows, model.threshold, lambda row, n=name: row.corpus == n)
         lines.append(f"| {name} | {r['answerable']} | {r['answered (answerable)']:.3f} | "
-                     f"{r['right first (answerable)']:.3f} | {r['unanswerable']} | {r['answered (unanswerable)']:.3f} |")
+                     f"{r['right first (answerable)']:.3f} | {r['unanswerable']} | "
+                     f"{r['answered (unanswerable)']:.3f} |")
     lines += ["", "Leave one docs corpus out (fitted without it, its threshold from SQuAD):", ""]
     for held in CORPORA:
         rest = [r for r in rows if r.corpus != held]

@@ -27,10 +27,19 @@ def attribution(q: Quote | Any) -> str:
     return f"“{q.title}” — {q.source}, ¶{q.paragraph}{date}"
 
 
+def searched_for(answer: Answer, emphasis: str = "*") -> str:
+    """“searched for: *permissions*, *guild*” when question words were read as typos, else ""."""
+    if not answer.corrected:
+        return ""
+    return "searched for: " + ", ".join(f"{emphasis}{meant}{emphasis}" for _, meant in answer.corrected)
+
+
 def answer_text(answer: Answer) -> str:
     """An answer as terminal text: each quote, then where it comes from."""
+    correction = searched_for(answer)
+    head = f"({correction})\n" if correction else ""
     if not answer.answered:
-        lines = [NOT_FOUND]
+        lines = [head + NOT_FOUND]
         if answer.closest:
             lines.append("The closest documents are: " + "; ".join(f"“{t}”" for t in answer.closest) + ".")
         return "\n".join(lines)
@@ -38,7 +47,7 @@ def answer_text(answer: Answer) -> str:
     for n, q in enumerate(answer.quotes, start=1):
         quote = textwrap.fill(q.text, width=88, initial_indent=f"{n}. “", subsequent_indent="   ") + "”"
         blocks.append(f"{quote}\n   {attribution(q)}  (score {q.score:.2f})")
-    return "\n\n".join(blocks)
+    return head + "\n\n".join(blocks)
 
 
 def answer_json(answer: Answer) -> dict[str, Any]:
@@ -55,6 +64,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
             for q in answer.quotes
         ],
         "closest": list(answer.closest),
+        "corrected": [{"typed": typed, "searched": meant} for typed, meant in answer.corrected],
     }
 
 

@@ -24,10 +24,8 @@ from .question import (
     ANAPHORA,
     DATE,
     DEFINITION,
-    ENTITY,
+    HEAD_KIND,
     NUMBER,
-    PERSON,
-    PLACE,
     SPEECH,
     VERSION,
     AnswerType,
@@ -59,6 +57,12 @@ class AnswerSettings:
     related_weight: float = 0.3  # retrieval weight of a derivationally related form (response for respond)
     related_credit: float = 0.8  # how much a related form counts, for coverage and a sentence's match
     correct_typos: bool = True
+    # A follow-up's best quote, when it was just quoted, gives way to the next if that scores this share of it
+    # (a choice, not a measurement: no data set has conversations).
+    repeat_ratio: float = 0.75
+    # The prior that a follow-up is answerable: it goes on about a topic just asked (no data set has
+    # conversations, so this is a choice; the fitted model's own prior is its training share answerable).
+    follow_up_prior: float = 0.9
     # Kinds whose sentences gain the bonus: a name is weak evidence (most sentences hold one), so
     # place, person and entity gain none (SQuAD answer sentence: -0.1 to -0.2 points each).
     bonus_kinds: frozenset[str] = frozenset({NUMBER, DATE, VERSION, DEFINITION, SPEECH})
@@ -138,16 +142,14 @@ def is_follow_up(question: str, index: Index) -> bool:
 def analyse(index: Index, question: str, history: Sequence[str], settings: AnswerSettings) -> _Query:
     """The question's terms (typos corrected, related forms added), joined by the previous turn's
     when it is a follow-up."""
-    kind = answer_type(question)
     tokens = [t for t in tokenize(_HOW_ADJECTIVE.sub(r"\1", question)) if t not in _CHAT_FILLER]
+    analyser = index.analyser
     corrected: list[tuple[str, str]] = []
     if settings.correct_typos:
-        for i, token in enumerate(tokens):
-            fix = None if kind and token in kind.heads else correct(index, token)
-            if fix is not None:
-                tokens[i] = fix.meant
-                corrected.append((fix.typed, fix.meant))
-    analyser = index.analyser
+        tokens, corrected = _corrected(index, tokens)
+    for typed, meant in corrected:  # the kind of answer is read from the question as it was meant
+        question = re.sub(rf"\b{re.escape(typed)}\b", meant, question, flags=re.IGNORECASE)
+    kind = answer_type(question)
     heads = frozenset(analyser.terms(sorted(kind.heads))) if kind else frozenset()
     own = list(dict.fromkeys(analyser.terms(tokens)))
     terms = {t: settings.head_weight if t in heads else 1.0 for t in own}
@@ -170,7 +172,26 @@ def analyse(index: Index, question: str, history: Sequence[str], settings: Answe
     lost = sum(idf[t] * terms[t] for t in required if not known(index, t) and t not in links)
     unknown = lost / total if total else 0.0
     return _Query(terms, idf, required, heads & frozenset(own), links, extra, settings.related_credit, used, kind,
-                  frozenset(tokenize(question)), tuple(corrected), unknown)
+                  frozenset(tokenize(question)) | frozenset(tokens), tuple(corrected), unknown)
+
+
+def _corrected(index: Index, tokens: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """The tokens with typos corrected against the index, and the (typed, corrected) pairs. Twice: a
+    second pass reads each corrected word with the others corrected too ("Stev Witkof": steve, not step)."""
+    original = list(tokens)
+    fixed: dict[int, str] = {}
+    for _ in range(2):
+        each = index.analyser.term_of_each([fixed.get(i, t) for i, t in enumerate(original)])
+        for i, token in enumerate(original):
+            if token in HEAD_KIND:  # "year", "country": kinds of answer, not typos
+                continue
+            fix = correct(index, token, [t for j, t in enumerate(each) if j != i and t is not None])
+            if fix is not None:
+                fixed[i] = fix.meant
+                each[i] = fix.term
+        if len(fixed) < 2:
+            break
+    return [fixed.get(i, t) for i, t in enumerate(original)], [(original[i], fixed[i]) for i in sorted(fixed)]
 
 
 def answer(
@@ -178,14 +199,15 @@ def answer(
     quoted: Collection[str] = (),
 ) -> Answer:
     """Up to `max_quotes` verbatim quotes from different passages, best first; none when not found.
-    `quoted` holds the texts the bot has just quoted: a follow-up does not repeat them unless nothing
-    else answers."""
+    `quoted` holds what the bot has just quoted first: a follow-up (read with `history`) does not open
+    with it again when another quote nearly as good answers."""
     result, evidence = deliberate(index, question, history, settings, quoted)
     if evidence is None or not result.quotes:
         return replace(result, quotes=())
     model = calibration.load()
     threshold = model.threshold if settings.min_confidence is None else settings.min_confidence
-    confidence = model.confidence(evidence)
+    prior = settings.follow_up_prior if result.context_used else None
+    confidence = model.confidence(evidence, prior)
     if confidence < threshold:
         return replace(result, quotes=(), confidence=confidence)
     return replace(result, closest=(), confidence=confidence)
@@ -211,11 +233,21 @@ def deliberate(
     if not hits or not query.required:
         return empty, None
     quotes = _rank_quotes(index, query, hits, settings)
-    if quoted and any(q.text not in quoted for q in quotes):
-        quotes = [q for q in quotes if q.text not in quoted]
+    if query.context_used and quotes[0].text in quoted and _another_answers(query, quotes, settings):
+        quotes = quotes[1:]  # a follow-up wants what was not said yet, when something nearly as good says it
     if not quotes:
         return empty, None
     return replace(empty, quotes=tuple(quotes)), _evidence(index, query, hits, quotes[0])
+
+
+def _another_answers(query: _Query, quotes: Sequence[Quote], settings: AnswerSettings) -> bool:
+    """Whether the second quote nearly matches the first and holds the kind of answer wanted when the
+    first does ("and how many hostages?" is answered by the number just quoted, not by a sentence without one)."""
+    if len(quotes) < 2 or quotes[1].score < settings.repeat_ratio * quotes[0].score:
+        return False
+    kind = query.kind
+    return kind is None or not holds(kind.kind, quotes[0].text, query.question_words) \
+        or holds(kind.kind, quotes[1].text, query.question_words)
 
 
 _CHANGE_LOGS = frozenset(
@@ -270,14 +302,12 @@ def _evidence(index: Index, query: _Query, hits: Sequence[Hit], first: Quote) ->
     sentence_terms = frozenset(index.analyser(first.text)) | frozenset(index.analyser(" ".join(first.section)))
     kind = query.kind
     has = kind is not None and holds(kind.kind, first.text, query.question_words)
-    tokens = max(len(query.question_words), 1)
     return Evidence(
         coverage=covers[0], best_coverage=max(covers), quote_coverage=_coverage(query, sentence_terms),
         missing=max(absent, default=0.0) / index.max_idf, score=hits[0].score / ceiling,
         margin=(hits[0].score - second) / hits[0].score if hits[0].score > 0 else 0.0, unknown=query.unknown,
         typed_held=float(kind is not None and has), typed_lacked=float(kind is not None and not has),
         terms=math.log1p(len(query.required)), context=float(query.context_used),
-        corrected=len(query.corrected) / tokens,
     )
 
 

@@ -32,7 +32,7 @@ class Evidence:
     typed_lacked: float  # 1 when it asks for a kind and the first quote lacks one
     terms: float  # ln(1 + number of question terms that count for coverage)
     context: float  # 1 for a follow-up read with the previous turn
-    corrected: float  # share of the question's words corrected as typos
+    # No feature for typos: a question with a corrected word is judged as the question spelt right.
 
     def vector(self) -> tuple[float, ...]:
         """The features in the model's order."""
@@ -51,17 +51,26 @@ class Model:
     coef: tuple[float, ...]
     intercept: float
     threshold: float
+    prior: float = 0.5  # the share of answerable questions in the data it was fitted on
 
-    def confidence(self, evidence: Evidence) -> float:
-        """The probability that the question is answerable from the index, given the evidence."""
+    def confidence(self, evidence: Evidence, prior: float | None = None) -> float:
+        """The probability that the question is answerable from the index, given the evidence; with
+        `prior`, for questions answerable that often before any evidence (the odds shifted by Bayes' rule)."""
         z = self.intercept + sum(w * (x - m) / s for w, x, m, s in
                                  zip(self.coef, evidence.vector(), self.mean, self.scale, strict=True))
+        if prior is not None:
+            z += _logit(prior) - _logit(self.prior)
         return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
 
     def to_json(self, notes: dict[str, object]) -> str:
         """The model as JSON, features named, with notes on how it was fitted."""
         return json.dumps({"features": list(FEATURES), "mean": self.mean, "scale": self.scale, "coef": self.coef,
-                           "intercept": self.intercept, "threshold": self.threshold, "notes": notes}, indent=1)
+                           "intercept": self.intercept, "threshold": self.threshold, "prior": self.prior,
+                           "notes": notes}, indent=1)
+
+
+def _logit(p: float) -> float:
+    return math.log(p / (1 - p))
 
 
 @lru_cache(maxsize=4)
@@ -71,4 +80,4 @@ def load(path: Path = MODEL) -> Model:
     if tuple(data["features"]) != FEATURES:
         raise ValueError(f"{path} was fitted on features {data['features']}, not {list(FEATURES)}")
     return Model(tuple(data["mean"]), tuple(data["scale"]), tuple(data["coef"]), float(data["intercept"]),
-                 float(data["threshold"]))
+                 float(data["threshold"]), float(data.get("prior", 0.5)))

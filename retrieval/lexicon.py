@@ -5,9 +5,12 @@ own vocabulary. Neither needs a network or a model download at run time."""
 from __future__ import annotations
 
 import gzip
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+import numpy as np
 
 from .index import Index
 from .text import STOP_WORDS
@@ -66,22 +69,35 @@ def edits(word: str) -> set[str]:
             | {a + c + b for a, b in splits for c in _LETTERS})
 
 
-def correct(index: Index, token: str) -> Correction | None:
-    """The most frequent index word one edit away from a question word the index lacks, or None when
-    the word is known to the index or to English, too short, not a plain word, or has no such neighbour."""
+def correct(index: Index, token: str, others: Sequence[str] = ()) -> Correction | None:
+    """The index word one edit away from a question word the index lacks that most often shares a
+    passage with the question's other terms `others`, the most frequent one among equals; None when the
+    word is known to the index or to English, too short, not a plain word, or has no such neighbour."""
     if len(token) < MIN_TYPO_LENGTH or not token.isalpha() or not token.isascii() or token in STOP_WORDS:
         return None
     analyser = index.analyser
     own = analyser.terms([token])
     if not own or known(index, own[0]) or own[0] in english_terms():
         return None
-    best: tuple[int, str, str] | None = None
+    found: dict[str, tuple[int, str]] = {}  # term -> (df, the first spelling that reads as it)
     candidates = sorted(edits(token))
     vocabulary, df = index.vocabulary, index.df
     for candidate, term in zip(candidates, analyser.term_of_each(candidates), strict=True):
         tid = vocabulary.get(term) if term is not None else None
-        if tid is None or term is None or df[tid] <= 0:
-            continue
-        if best is None or df[tid] > best[0]:
-            best = (int(df[tid]), candidate, term)
-    return Correction(token, best[1], best[2]) if best else None
+        if tid is not None and term is not None and df[tid] > 0 and term not in found:
+            found[term] = (int(df[tid]), candidate)
+    if not found:
+        return None
+    context = [vocabulary[t] for t in others if known(index, t)]
+    term = max(sorted(found), key=lambda t: (_together(index, vocabulary[t], context), found[t][0]))
+    return Correction(token, found[term][1], term)
+
+
+def _together(index: Index, tid: int, others: Sequence[int]) -> int:
+    """How many passages hold the term `tid` and one of the terms `others` ("Stev Witkof": steve, not step)."""
+    if not others:
+        return 0
+    w = index.weights
+    rows = w.indices[w.indptr[tid]:w.indptr[tid + 1]]
+    near = np.concatenate([w.indices[w.indptr[o]:w.indptr[o + 1]] for o in others])
+    return int(np.isin(rows, near).sum())

@@ -101,7 +101,7 @@ def answer_type(question: str) -> AnswerType | None:
 
 def _heads_after(question: str) -> frozenset[str]:
     """The kind-naming head nouns after which/what ("which Gulf state" → state)."""
-    found = set()
+    found: set[str] = set()
     for match in _WH_HEAD.finditer(question):
         words = [*match.group(1).split(), match.group(2)]
         found.update(w.lower() for w in words if w.lower() in HEAD_KIND)

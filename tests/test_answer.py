@@ -87,6 +87,8 @@ FIRST_QUOTE = [
     ("How long was the war in Gaza?", "15 months"),  # "long" asks for a length, it is not a keyword
     ("How long is the truce?", "six-week truce"),
     ("When did Trump and Netanyahu meet?", "met on Tuesday"),
+    # die/deaths share no stem: WordNet's derivations join them (retrieval/data/derivations.txt).
+    ("How many Palestinians died in the Gaza conflict?", "47,000 Palestinians"),
 ]
 
 
@@ -144,11 +146,7 @@ WEAK = [
         "Tel Aviv",
         id="depart-from: first quote is 'departed for the United States'",
     ),
-    pytest.param(
-        "How many Palestinians died in the Gaza conflict?",
-        "47,000 Palestinians",
-        id="died: not found (die/deaths do not share a stem)",
-    ),
+
 ]
 
 
