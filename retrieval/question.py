@@ -33,7 +33,7 @@ _HEADS = {
 }
 HEAD_KIND = {word: kind for kind, words in _HEADS.items() for word in words.split()}
 
-_WH_HEAD = re.compile(r"\b(?:which|what|whose)\s+((?:[\w'-]+\s+){0,2}?)([\w'-]+)\b", re.IGNORECASE)
+_WH_HEAD = re.compile(r"\b(?:which|what|whose)((?:\s+[\w'-]+){1,3})", re.IGNORECASE)
 _HOW_MANY = re.compile(r"\bhow\s+(?:many|much)\s+(?:of\s+the\s+)?([\w'-]+)", re.IGNORECASE)
 _HOW_QUANTITY = re.compile(r"^\W*(?:\w+\s+){0,3}?how\s+(?:many|much|long|far|old|often|big|large|tall|high|"
                            r"deep|wide|fast|heavy)\b", re.IGNORECASE)
@@ -103,8 +103,7 @@ def _heads_after(question: str) -> frozenset[str]:
     """The kind-naming head nouns after which/what ("which Gulf state" → state)."""
     found: set[str] = set()
     for match in _WH_HEAD.finditer(question):
-        words = [*match.group(1).split(), match.group(2)]
-        found.update(w.lower() for w in words if w.lower() in HEAD_KIND)
+        found.update(w.lower() for w in match.group(1).split() if w.lower() in HEAD_KIND)
     return frozenset(found)
 
 
@@ -125,7 +124,7 @@ def holds(kind: str, sentence: str, question_words: frozenset[str]) -> bool:
 
 def _new_name(name: str, question_words: frozenset[str]) -> bool:
     """Whether a capitalised name has a word the question lacks (and is not a stop word)."""
-    return any(w not in question_words and w not in STOP_WORDS for w in tokenize(name))
+    return any(w.removesuffix("'s") not in question_words and w not in STOP_WORDS for w in tokenize(name))
 
 
 # ---------------------------------------------------------------- follow-ups

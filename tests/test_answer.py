@@ -146,7 +146,16 @@ WEAK = [
         "Tel Aviv",
         id="depart-from: first quote is 'departed for the United States'",
     ),
-
+    pytest.param(
+        "Which country does Netanyahu want a normalization agreement with?",
+        "Saudi Arabia",
+        id="which-country: ranked first, but not found: the passage lacks 'want' (confidence 0.47)",
+    ),
+    pytest.param(
+        "When will Netanyahu visit the White House?",
+        "February 4",
+        id="when-visit: the dated sentence lacks 'visit' and comes second (1.31 against 1.35)",
+    ),
 ]
 
 
