@@ -295,7 +295,8 @@ def _evidence(index: Index, query: _Query, hits: Sequence[Hit], first: Quote) ->
     """The features of the not-found model for the best hits and the first quote."""
     covers = [_coverage(query, index.terms(h.passage).terms) for h in hits[:3]]
     best = index.terms(hits[0].passage).terms
-    absent = [query.idf[t] for t in query.required if t not in best and query.terms[t] == 1.0]
+    absent = [query.idf[t] for t in query.required if t not in best and query.terms[t] == 1.0
+              and not any(r in best for r in query.related.get(t, ()))]
     k1 = index.weighting.k1
     ceiling = sum(w * query.idf[t] * (k1 + 1) for t, w in query.terms.items() if known(index, t)) or 1.0
     second = hits[1].score if len(hits) > 1 else 0.0
@@ -307,7 +308,7 @@ def _evidence(index: Index, query: _Query, hits: Sequence[Hit], first: Quote) ->
         missing=max(absent, default=0.0) / index.max_idf, score=hits[0].score / ceiling,
         margin=(hits[0].score - second) / hits[0].score if hits[0].score > 0 else 0.0, unknown=query.unknown,
         typed_held=float(kind is not None and has), typed_lacked=float(kind is not None and not has),
-        terms=math.log1p(len(query.required)), context=float(query.context_used),
+        terms=math.log1p(len(query.required)), context=float(query.context_used), absent=math.log1p(len(absent)),
     )
 
 

@@ -32,6 +32,7 @@ class Evidence:
     typed_lacked: float  # 1 when it asks for a kind and the first quote lacks one
     terms: float  # ln(1 + number of question terms that count for coverage)
     context: float  # 1 for a follow-up read with the previous turn
+    absent: float  # ln(1 + number of the question's own terms the best passage lacks, related forms included)
     # No feature for typos: a question with a corrected word is judged as the question spelt right.
 
     def vector(self) -> tuple[float, ...]:

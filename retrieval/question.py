@@ -116,10 +116,20 @@ def holds(kind: str, sentence: str, question_words: frozenset[str]) -> bool:
     if kind == VERSION:
         return bool(_VERSION.search(sentence))
     if kind == DEFINITION:
-        return bool(_DEFINITION.search(sentence))
+        return _defines(sentence, question_words)
     if kind == SPEECH:
         return bool(_SAID.search(sentence))
     return any(_new_name(m.group(0), question_words) for m in _NAME.finditer(sentence))
+
+
+def _defines(sentence: str, question_words: frozenset[str]) -> bool:
+    """Whether the sentence defines a word of the question: "Each cog is a…", not "This is called when a cog…"."""
+    subject = [w for w in question_words if len(w) > 2 and w not in STOP_WORDS]
+    for match in _DEFINITION.finditer(sentence):
+        before = sentence[max(match.start() - 60, 0):match.start()].lower()
+        if any(w in before for w in subject):
+            return True
+    return False
 
 
 def _new_name(name: str, question_words: frozenset[str]) -> bool:
