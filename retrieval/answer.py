@@ -18,7 +18,7 @@ from . import calibration
 from .calibration import Evidence
 from .errors import QuestionError
 from .index import Index
-from .lexicon import correct, known, related
+from .lexicon import Correction, choose, known, neighbours, related
 from .model import Answer, Hit, Passage, Quote
 from .question import (
     ANAPHORA,
@@ -176,22 +176,20 @@ def analyse(index: Index, question: str, history: Sequence[str], settings: Answe
 
 
 def _corrected(index: Index, tokens: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
-    """The tokens with typos corrected against the index, and the (typed, corrected) pairs. Twice: a
-    second pass reads each corrected word with the others corrected too ("Stev Witkof": steve, not step)."""
-    original = list(tokens)
-    fixed: dict[int, str] = {}
-    for _ in range(2):
-        each = index.analyser.term_of_each([fixed.get(i, t) for i, t in enumerate(original)])
-        for i, token in enumerate(original):
-            if token in HEAD_KIND:  # "year", "country": kinds of answer, not typos
-                continue
-            fix = correct(index, token, [t for j, t in enumerate(each) if j != i and t is not None])
+    """The tokens with typos corrected against the index, and the (typed, corrected) pairs. Each typo
+    is read with the others already corrected ("Stev Witkof": steve, not step, once witkof is witkoff)."""
+    near = {i: found for i, t in enumerate(tokens) if t not in HEAD_KIND and (found := neighbours(index, t))}
+    if not near:  # "year", "country" are kinds of answer, never typos
+        return tokens, []
+    each = index.analyser.term_of_each(tokens)
+    fixed: dict[int, Correction] = {}
+    for _ in range(2 if len(near) > 1 else 1):
+        for i, found in near.items():
+            fix = choose(index, tokens[i], found, [t for j, t in enumerate(each) if j != i and t is not None])
             if fix is not None:
-                fixed[i] = fix.meant
-                each[i] = fix.term
-        if len(fixed) < 2:
-            break
-    return [fixed.get(i, t) for i, t in enumerate(original)], [(original[i], fixed[i]) for i in sorted(fixed)]
+                fixed[i], each[i] = fix, fix.term
+    return ([fixed[i].meant if i in fixed else t for i, t in enumerate(tokens)],
+            [(tokens[i], fixed[i].meant) for i in sorted(fixed)])
 
 
 def answer(

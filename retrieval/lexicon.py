@@ -60,34 +60,71 @@ class Correction:
     term: str  # its analysed term
 
 
+_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+_VOWELS = "aeiouy"
+
+
+def _keyboard() -> dict[str, str]:
+    """Each letter's likely slips: the keys around it on a QWERTY keyboard, and every vowel (people
+    misspell vowels: "seperate", "definately")."""
+    where = {c: (r, i) for r, row in enumerate(_ROWS) for i, c in enumerate(row)}
+    near = {}
+    for c, (r, i) in where.items():
+        around = {k for k, (r2, i2) in where.items() if abs(r2 - r) <= 1 and abs(i2 - i) <= 1 and k != c}
+        near[c] = "".join(sorted(around | set(_VOWELS)))
+    return near
+
+
+_SLIPS = _keyboard()
+
+
 def edits(word: str) -> set[str]:
-    """Every string one deletion, transposition, substitution or insertion away from `word`."""
+    """The spellings one slip away from `word`: a letter dropped, two swapped, one replaced by a key
+    next to it (or any vowel), or one added that is a key next to its neighbours, a vowel, or a doubling.
+    A typist's slips, not all 54n strings one edit away: a third as many to check, as many typos found."""
     splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    inserts = set()
+    for a, b in splits:
+        around = (a[-1:] + b[:1]) or word[:1]
+        letters = set(_VOWELS) | set(around) | {k for c in around for k in _SLIPS.get(c, "")}
+        inserts |= {a + c + b for c in letters}
     return ({a + b[1:] for a, b in splits if b}
             | {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
-            | {a + c + b[1:] for a, b in splits if b for c in _LETTERS}
-            | {a + c + b for a, b in splits for c in _LETTERS})
+            | {a + c + b[1:] for a, b in splits if b for c in _SLIPS.get(b[0], _LETTERS)}
+            | inserts) - {word}
 
 
 def correct(index: Index, token: str, others: Sequence[str] = ()) -> Correction | None:
     """The index word one edit away from a question word the index lacks that most often shares a
     passage with the question's other terms `others`, the most frequent one among equals; None when the
     word is known to the index or to English, too short, not a plain word, or has no such neighbour."""
+    return choose(index, token, neighbours(index, token), others)
+
+
+def neighbours(index: Index, token: str) -> dict[str, tuple[int, str]]:
+    """The index terms one edit away from a question word that may be a typo: term -> (its document
+    frequency, the first spelling that reads as it); empty when the word is not taken for a typo."""
     if len(token) < MIN_TYPO_LENGTH or not token.isalpha() or not token.isascii() or token in STOP_WORDS:
-        return None
+        return {}
     analyser = index.analyser
     own = analyser.terms([token])
     if not own or known(index, own[0]) or own[0] in english_terms():
-        return None
-    found: dict[str, tuple[int, str]] = {}  # term -> (df, the first spelling that reads as it)
+        return {}
+    found: dict[str, tuple[int, str]] = {}
     candidates = sorted(edits(token))
     vocabulary, df = index.vocabulary, index.df
     for candidate, term in zip(candidates, analyser.term_of_each(candidates), strict=True):
         tid = vocabulary.get(term) if term is not None else None
         if tid is not None and term is not None and df[tid] > 0 and term not in found:
             found[term] = (int(df[tid]), candidate)
+    return found
+
+
+def choose(index: Index, token: str, found: dict[str, tuple[int, str]], others: Sequence[str]) -> Correction | None:
+    """Of a word's `neighbours`, the one most often in a passage with the terms `others`, then the most frequent."""
     if not found:
         return None
+    vocabulary = index.vocabulary
     context = [vocabulary[t] for t in others if known(index, t)]
     term = max(sorted(found), key=lambda t: (_together(index, vocabulary[t], context), found[t][0]))
     return Correction(token, found[term][1], term)

@@ -100,10 +100,13 @@ def test_a_related_form_answers_and_counts_less_than_the_word_itself() -> None:
     assert 0 < related_only.coverage < exact.coverage
 
 
-def test_edits_are_one_operation_away() -> None:
+def test_edits_are_a_typists_slips() -> None:
     found = edits("form")
-    assert {"from", "fom", "forms", "norm", "fork"} <= found  # transposed, deleted, inserted, substituted
-    assert "fmro" not in found and "forum" in found
+    # swapped, dropped, a vowel added, a neighbouring key hit, a letter doubled
+    assert {"from", "fom", "forum", "fork", "forrm"} <= found
+    assert "form" not in found and "fmro" not in found
+    assert "fozm" not in found  # z is nowhere near r
+    assert {"permissions", "receive", "separate"} <= edits("permisions") | edits("recieve") | edits("seperate")
 
 
 def test_a_typo_is_corrected_to_the_most_frequent_neighbour() -> None:
