@@ -53,6 +53,7 @@ class AnswerSettings:
     # A question word found only in the headings above a sentence (docs dev set: 13 vs 11/50 right at 0.5).
     section_weight: float = 1.0
     change_log_factor: float = 0.85  # a change-log entry's score, against a current page's
+    optional_heads: bool = True  # a word naming the kind of answer ("country") need not be in the answer
     head_weight: float = 1.0  # retrieval weight of a word that names the kind of answer ("country")
     related_weight: float = 0.3  # retrieval weight of a derivationally related form (response for respond)
     related_credit: float = 0.8  # how much a related form counts, for coverage and a sentence's match
@@ -150,7 +151,7 @@ def analyse(index: Index, question: str, history: Sequence[str], settings: Answe
     for typed, meant in corrected:  # the kind of answer is read from the question as it was meant
         question = re.sub(rf"\b{re.escape(typed)}\b", meant, question, flags=re.IGNORECASE)
     kind = answer_type(question)
-    heads = frozenset(analyser.terms(sorted(kind.heads))) if kind else frozenset()
+    heads = frozenset(analyser.terms(sorted(kind.heads))) if kind and settings.optional_heads else frozenset()
     own = list(dict.fromkeys(analyser.terms(tokens)))
     terms = {t: settings.head_weight if t in heads else 1.0 for t in own}
     required = tuple(t for t in own if t not in heads)
