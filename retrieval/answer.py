@@ -25,6 +25,7 @@ from .question import (
     DATE,
     DEFINITION,
     HEAD_KIND,
+    KIND_PATTERNS,
     NUMBER,
     SPEECH,
     VERSION,
@@ -100,24 +101,11 @@ _CHAT_FILLER = frozenset(
     anymore whats hows wheres whos whys dont doesnt wont isnt arent didnt ive guys exactly pretty kinda sorta
     gonna wanna hey hi hello thanks thx ty help question ok okay ya yeah""".split()
 )
-_PATTERNS = {
-    NUMBER: re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
-                       r"forty|fifty|hundreds?|thousands?|millions?|billions?|dozens?|half|several)\b", re.I),
-    DATE: re.compile(r"\b\d{3,4}s?\b|\b(?:jan(?:uary)?|feb(?:ruary)?|march|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
-                     r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|monday|tuesday|wednesday|"
-                     r"thursday|friday|saturday|sunday|yesterday|today|tomorrow|tonight|century|decade|week|month|"
-                     r"year)s?\b", re.I),
-    VERSION: re.compile(r"\bv?\d+(?:\.\d+)+\b|\bversions?\s+v?\d", re.I),
-    DEFINITION: re.compile(r"\b(?:is|are)\s+(?:a|an|the|one|not|about|used|when|how)\b|\bmeans?\b|\brefers?\s+to\b|"
-                           r"\bstands?\s+for\b|\bcalled\b", re.I),
-}
-
-
 def expected_answer(question: str) -> re.Pattern[str] | None:
     """A pattern the answer's sentence likely holds (a number, a date, a version, a definition), judged
     by the question's words; None for other questions."""
     kind = answer_type(question)
-    return _PATTERNS.get(kind.kind) if kind else None
+    return KIND_PATTERNS.get(kind.kind) if kind else None
 
 
 def check_question(question: str) -> str:
@@ -155,14 +143,8 @@ def analyse(index: Index, question: str, history: Sequence[str], settings: Answe
     own = list(dict.fromkeys(analyser.terms(tokens)))
     terms = {t: settings.head_weight if t in heads else 1.0 for t in own}
     required = tuple(t for t in own if t not in heads)
-    used = False
-    if history and is_follow_up(question, index):
-        for term in analyser(history[-1]):
-            if term not in terms:
-                terms[term] = settings.context_weight
-                used = True
-        # The previous question's words must be covered too, at their weight: a follow-up is judged as
-        # the question it stands for ("Where does he work?" after "Who is David Khalfa?").
+    used = bool(history) and is_follow_up(question, index) and _add_context(index, terms, history[-1], settings)
+    if used:  # judged as the question it stands for ("Where does he work?" after "Who is David Khalfa?")
         required = tuple(t for t in terms if t not in heads)
     links = {t: related(index, t) for t in required} if settings.related_weight > 0 else {}
     links = {t: r for t, r in links.items() if r}
@@ -176,11 +158,22 @@ def analyse(index: Index, question: str, history: Sequence[str], settings: Answe
                   frozenset(tokenize(question)) | frozenset(tokens), tuple(corrected), unknown)
 
 
+def _add_context(index: Index, terms: dict[str, float], previous: str, settings: AnswerSettings) -> bool:
+    """Add the previous turn's terms at the context weight; whether any was new."""
+    added = False
+    for term in index.analyser(previous):
+        if term not in terms:
+            terms[term] = settings.context_weight
+            added = True
+    return added
+
+
 def _corrected(index: Index, tokens: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
     """The tokens with typos corrected against the index, and the (typed, corrected) pairs. Each typo
     is read with the others already corrected ("Stev Witkof": steve, not step, once witkof is witkoff)."""
+    # "year", "country" are kinds of answer, never typos
     near = {i: found for i, t in enumerate(tokens) if t not in HEAD_KIND and (found := neighbours(index, t))}
-    if not near:  # "year", "country" are kinds of answer, never typos
+    if not near:
         return tokens, []
     each = index.analyser.term_of_each(tokens)
     fixed: dict[int, Correction] = {}
