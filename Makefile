@@ -34,6 +34,8 @@ test: lint
 bench: $(VENV)/.bench-installed
 	$(BIN)/python -m bench.quality --variants
 	$(BIN)/python -m bench.docs
+	$(BIN)/python -m bench.paraphrase
+	$(BIN)/python -m bench.answer_speed
 	$(BIN)/python -m bench.summary --ablations --per-article
 	$(BIN)/python -m bench.scale
 	$(BIN)/python -m bench.load

@@ -105,23 +105,32 @@ def attribution(q: Quote) -> str:
 def answer_embed(answer: Answer) -> discord.Embed:
     """One embed: each quote a block quote with its attribution, or a helpful not-found."""
     title = shorten(clean(answer.question), EMBED_TITLE)  # escaping lengthens: shorten after it
+    correction = correction_line(answer)
     if not answer.answered:
-        text = "I couldn't find that in the documents."
+        text = correction + "I couldn't find that in the documents."
         if answer.closest:
             closest = (f"• *{clean(shorten(t, 200))}*" for t in answer.closest)
             text += "\nThe closest documents are:\n" + "\n".join(closest)
         text += "\n\nTry other words, or `/sources` to see what I know."
         return discord.Embed(title=title, description=text, colour=NOT_FOUND_COLOUR)
     blocks = [f"{quote_block(q)}\n{attribution(q)}" for q in answer.quotes]
-    description = "\n\n".join(blocks)
+    description = correction + "\n\n".join(blocks)
     while len(description) > EMBED_DESCRIPTION and len(blocks) > 1:  # never reject: drop the weakest quote
         blocks.pop()
-        description = "\n\n".join(blocks)
+        description = correction + "\n\n".join(blocks)
     embed = discord.Embed(title=title, description=shorten(description, EMBED_DESCRIPTION), colour=COLOUR)
     footer = "Quoted verbatim from the documents."
     if answer.context_used:
         footer += " Follow-up: read with your previous question."
     return embed.set_footer(text=footer)
+
+
+def correction_line(answer: Answer) -> str:
+    """“Searched for: *permissions*” and a blank line when question words were read as typos, else ""."""
+    if not answer.corrected:
+        return ""
+    words = ", ".join(f"*{clean(shorten(meant, 60))}*" for _, meant in answer.corrected[:10])
+    return f"Searched for: {words}\n\n"
 
 
 def sources_embed(sources: Sequence[SourceInfo], page: int) -> tuple[discord.Embed, int]:

@@ -44,10 +44,19 @@ def plain(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
+def searched_for(answer: Answer, emphasis: str = "*") -> str:
+    """“searched for: *permissions*, *guild*” when question words were read as typos, else ""."""
+    if not answer.corrected:
+        return ""
+    return "searched for: " + ", ".join(f"{emphasis}{meant}{emphasis}" for _, meant in answer.corrected)
+
+
 def answer_text(answer: Answer) -> str:
     """An answer as terminal text: each quote, then where it comes from (and its link, when known)."""
+    correction = searched_for(answer)
+    head = f"({correction})\n" if correction else ""
     if not answer.answered:
-        lines = [NOT_FOUND]
+        lines = [head + NOT_FOUND]
         if answer.closest:
             lines.append("The closest documents are: " + "; ".join(f"“{t}”" for t in answer.closest) + ".")
         return plain("\n".join(lines))
@@ -59,7 +68,7 @@ def answer_text(answer: Answer) -> str:
         quote = "\n".join([first, *rest]) + "”"
         link = f"\n   {plain(q.url)}" if q.url else ""
         blocks.append(f"{quote}\n   {attribution(q)}  (score {q.score:.2f}){link}")
-    return "\n\n".join(blocks)
+    return head + "\n\n".join(blocks)
 
 
 def answer_json(answer: Answer) -> dict[str, Any]:
@@ -77,6 +86,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
             for q in answer.quotes
         ],
         "closest": list(answer.closest),
+        "corrected": [{"typed": typed, "searched": meant} for typed, meant in answer.corrected],
     }
 
 

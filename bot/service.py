@@ -54,29 +54,39 @@ class Asked:
 
 
 class Conversations:
-    """Recent questions per conversation (user and channel), forgotten after `ttl` seconds."""
+    """Recent turns per conversation (user and channel): each question with the texts quoted in reply,
+    forgotten after `ttl` seconds."""
 
     def __init__(self, ttl: float, turns: int = 3, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl = ttl
         self._turns = turns
         self._clock = clock
-        self._recent: dict[str, deque[tuple[float, str]]] = {}
+        self._recent: dict[str, deque[tuple[float, str, tuple[str, ...]]]] = {}
 
-    def history(self, key: str) -> list[str]:
-        """The conversation's questions still within the time window, oldest first."""
+    def _live(self, key: str) -> deque[tuple[float, str, tuple[str, ...]]]:
+        """The conversation's turns still within the time window (expired ones dropped)."""
         now = self._clock()
         turns = self._recent.get(key)
         if not turns:
-            return []
+            return deque()
         while turns and now - turns[0][0] > self.ttl:
             turns.popleft()
         if not turns:
             del self._recent[key]
-        return [q for _, q in turns]
+        return turns
 
-    def remember(self, key: str, question: str) -> None:
-        """Add a turn to the conversation."""
-        self._recent.setdefault(key, deque(maxlen=self._turns)).append((self._clock(), question))
+    def history(self, key: str) -> list[str]:
+        """The conversation's questions still within the time window, oldest first."""
+        return [q for _, q, _ in self._live(key)]
+
+    def quoted(self, key: str) -> tuple[str, ...]:
+        """What the bot quoted first in reply to the conversation's last question (within the window)."""
+        turns = self._live(key)
+        return turns[-1][2] if turns else ()
+
+    def remember(self, key: str, question: str, quoted: tuple[str, ...] = ()) -> None:
+        """Add a turn to the conversation: the question and what was quoted first in reply."""
+        self._recent.setdefault(key, deque(maxlen=self._turns)).append((self._clock(), question, quoted))
         if len(self._recent) > 10_000:  # bound memory: drop the oldest conversation
             self._recent.pop(next(iter(self._recent)))
 
@@ -271,13 +281,15 @@ class QAService:
         await self._refreshed()
         index = self._index
         history = self.conversations.history(conversation) if conversation else []
-        result = await asyncio.to_thread(answer, index, question, history, self.answer_settings)
+        quoted = self.conversations.quoted(conversation) if conversation else ()
+        # A follow-up does not quote again what was just quoted, unless nothing else answers.
+        result = await asyncio.to_thread(answer, index, question, history, self.answer_settings, quoted)
         if result.quotes:
             result = replace(result, quotes=tuple(with_links(q, self.source_url) for q in result.quotes))
         if conversation:
             # A follow-up is remembered with its context, so "and then?" chains keep the topic.
             remembered = f"{history[-1]} {result.question}" if result.context_used and history else result.question
-            self.conversations.remember(conversation, remembered)
+            self.conversations.remember(conversation, remembered, tuple(q.text for q in result.quotes[:1]))
         top = result.quotes[0].source if result.quotes else None
         if self.log_days == 0:  # QA_LOG_DAYS=0: the log keeps that a question was asked, not who asked what
             qid = await self.store.log_question("", result.answered, top, via)

@@ -1,41 +1,73 @@
-"""Questions to answers: retrieve passages, pick the sentences that answer, or say not found."""
+"""Questions to answers: retrieve passages, pick the sentences that answer, or say not found.
+
+A question is read first (retrieval/question.py: the kind of answer it wants and the words that only
+name that kind; whether it leans on the previous turn), its words checked against the index (typos
+corrected, retrieval/lexicon.py) and joined by their derivationally related forms at less weight. The
+best sentences of the best passages compete; whether to answer at all is decided by a fitted model over
+the evidence (retrieval/calibration.py).
+"""
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
 
+from . import calibration
+from .calibration import Evidence
 from .errors import QuestionError
 from .index import Index
+from .lexicon import Correction, choose, known, neighbours, related
 from .model import Answer, Hit, Passage, Quote
+from .question import (
+    ANAPHORA,
+    DATE,
+    DEFINITION,
+    HEAD_KIND,
+    KIND_PATTERNS,
+    NUMBER,
+    SPEECH,
+    VERSION,
+    AnswerType,
+    answer_type,
+    holds,
+    is_elliptical,
+)
 from .structure import CODE
 from .text import tokenize
 
 MAX_QUESTION_CHARS = 1000
-# Words that point back to an earlier turn: "what did he say about it?"
-_ANAPHORA = frozenset(
-    "he him his she her hers it its they them their theirs this that these those there then "
-    "he's she's it's they're".split()
-)
 
 
 @dataclass(frozen=True, slots=True)
 class AnswerSettings:
-    """Knobs of answering, calibrated on questions the documents do and do not answer (README)."""
+    """Knobs of answering, measured on SQuAD and the documentation sets (README, "Answer quality")."""
 
     candidates: int = 20  # passages whose sentences compete
     max_quotes: int = 3
-    min_coverage: float = 0.6  # share of the question's idf mass the best passage must contain
+    min_confidence: float | None = None  # None: the fitted model's operating point; 0 answers everything
     passage_weight: float = 0.35  # how much the passage's rank counts next to the sentence's own match
     context_weight: float = 0.5  # weight of the previous turn's words in a follow-up
     answer_type_bonus: float = 0.2  # share of the question's mass a sentence of the expected kind gains
     min_quote_ratio: float = 0.55  # a further quote must score at least this share of the first
     # A question word found only in the headings above a sentence (docs dev set: 13 vs 11/50 right at 0.5).
     section_weight: float = 1.0
-    judged: int = 3  # how many of the best passages may show the question is covered (docs dev set: 16 vs 14/50)
-    later_coverage: float = 0.75  # the coverage one of the next passages needs
     change_log_factor: float = 0.85  # a change-log entry's score, against a current page's
+    optional_heads: bool = True  # a word naming the kind of answer ("country") need not be in the answer
+    head_weight: float = 1.0  # retrieval weight of a word that names the kind of answer ("country")
+    related_weight: float = 0.3  # retrieval weight of a derivationally related form (response for respond)
+    related_credit: float = 0.8  # how much a related form counts, for coverage and a sentence's match
+    correct_typos: bool = True
+    # A follow-up's best quote, when it was just quoted, gives way to the next if that scores this share of it
+    # (a choice, not a measurement: no data set has conversations).
+    repeat_ratio: float = 0.75
+    # The prior that a follow-up is answerable: it goes on about a topic just asked (no data set has
+    # conversations, so this is a choice; the fitted model's own prior is its training share answerable).
+    follow_up_prior: float = 0.9
+    # Kinds whose sentences gain the bonus: a name is weak evidence (most sentences hold one), so
+    # place, person and entity gain none (SQuAD answer sentence: -0.1 to -0.2 points each).
+    bonus_kinds: frozenset[str] = frozenset({NUMBER, DATE, VERSION, DEFINITION, SPEECH})
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,50 +75,24 @@ class _Query:
     """The analysed question: term weights for retrieval, idf mass for coverage."""
 
     terms: dict[str, float]  # analysed term -> query weight (1 for the question, less for context)
-    own_terms: frozenset[str]  # the terms of the question itself
+    idf: dict[str, float]  # every term of `terms` and of `related` -> its idf
+    required: tuple[str, ...]  # the terms coverage is judged on
+    optional: frozenset[str]  # terms naming the kind of answer: they count when present
+    related: dict[str, tuple[str, ...]]  # required term -> related forms that stand in for it
+    extra: frozenset[str]  # terms searched for only as related forms
+    credit: float  # how much a related form counts for the term it stands in for
     context_used: bool
-    expects: re.Pattern[str] | None = None  # what the answer's sentence likely holds
+    kind: AnswerType | None
+    question_words: frozenset[str]  # the question's own tokens, lower-cased
+    corrected: tuple[tuple[str, str], ...] = ()
+    unknown: float = 0.0  # share of the required idf mass in words no passage holds
 
 
 # "How long", "how old"...: the adjective asks for a quantity; it is not a word the answer contains
 # ("How long was the war?" is answered by "after 15 months of war").
 _HOW_ADJECTIVE = re.compile(r"\b(how)\s+(?:long|far|old|often|big|large|tall|high|soon|late|early|wide|deep)\b",
                             re.IGNORECASE)
-
-
-_NUMBER = re.compile(
-    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
-    r"hundreds?|thousands?|millions?|billions?|dozens?|half|several)\b", re.IGNORECASE)
-_DATE = re.compile(
-    r"\b\d{3,4}s?\b|\b(?:jan(?:uary)?|feb(?:ruary)?|march|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
-    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|monday|tuesday|wednesday|thursday|"
-    r"friday|saturday|sunday|yesterday|today|tomorrow|tonight|century|decade|week|month|year)s?\b",
-    re.IGNORECASE)
-# What kind of words the answer holds, by how the question begins: a sentence that has them is the
-# likelier answer ("When...?" is answered by a date, "How many...?" by a number).
-_VERSION = re.compile(r"\bv?\d+(?:\.\d+)+\b|\bversions?\s+v?\d", re.IGNORECASE)
-_DEFINITION = re.compile(r"\b(?:is|are)\s+(?:a|an|the|one|not|about|used|when|how)\b|\bmeans?\b|\brefers?\s+to\b|"
-                         r"\bstands?\s+for\b|\bcalled\b", re.IGNORECASE)
-_EXPECTED = (
-    # Anywhere in the question: "which version of the library introduced…", "since what version…".
-    (re.compile(r"\b(?:what|which)\s+(?:\S+\s+)?(?:version|release)s?\b", re.IGNORECASE), _VERSION),
-    (re.compile(r"^\W*(?:what(?:'s|s|\s+is|\s+are)\s+(?:an?\s+)?\S+(?:\s+\S+)?\W*$|"
-                r"what(?:'s|s|\s+is|\s+are)\s+(?:exactly|even)|what\s+(?:exactly|even)\s+is|"
-                r"what\s+does\s+.+\s+mean\b)", re.IGNORECASE), _DEFINITION),
-    (re.compile(r"^\W*(?:how\s+(?:many|much|long|old|far|often)|what\s+(?:percentage|number|amount))\b",
-                re.IGNORECASE), _NUMBER),
-    (re.compile(r"^\W*(?:when|what\s+(?:year|date|day|month|time|century|decade)|"
-                r"(?:in|by|since|until)\s+(?:what|which)\s+(?:year|date|month))\b", re.IGNORECASE), _DATE),
-)
-
-
 _CODE_ASKED = re.compile(r"\b(?:code|example|examples|snippet|syntax|sample|write|implement)\b", re.IGNORECASE)
-
-
-def expected_answer(question: str) -> re.Pattern[str] | None:
-    """A pattern the answer's sentence likely holds, judged by the question's first words."""
-    return next((pattern for opening, pattern in _EXPECTED if opening.search(question)), None)
-
 
 # Words of chat, not of the subject ("whats the limit rn?"): a question is not judged by whether the
 # documents contain them. Document text keeps them; only questions drop them.
@@ -95,6 +101,11 @@ _CHAT_FILLER = frozenset(
     anymore whats hows wheres whos whys dont doesnt wont isnt arent didnt ive guys exactly pretty kinda sorta
     gonna wanna hey hi hello thanks thx ty help question ok okay ya yeah""".split()
 )
+def expected_answer(question: str) -> re.Pattern[str] | None:
+    """A pattern the answer's sentence likely holds (a number, a date, a version, a definition), judged
+    by the question's words; None for other questions."""
+    kind = answer_type(question)
+    return KIND_PATTERNS.get(kind.kind) if kind else None
 
 
 def check_question(question: str) -> str:
@@ -110,29 +121,96 @@ def check_question(question: str) -> str:
 
 
 def is_follow_up(question: str, index: Index) -> bool:
-    """Whether a question leans on an earlier turn: it points back, or has no words of its own."""
+    """Whether a question leans on an earlier turn: it points back, is a fragment ("and why?", "In
+    exchange for what?"), or has no words of its own."""
     tokens = tokenize(question)
-    return any(t in _ANAPHORA for t in tokens) or not index.analyser.terms(tokens)
+    return (any(t in ANAPHORA for t in tokens) or is_elliptical(question)
+            or not index.analyser.terms([t for t in tokens if t not in _CHAT_FILLER]))
 
 
 def analyse(index: Index, question: str, history: Sequence[str], settings: AnswerSettings) -> _Query:
-    """The question's terms, joined by the previous turn's when it is a follow-up."""
+    """The question's terms (typos corrected, related forms added), joined by the previous turn's
+    when it is a follow-up."""
     tokens = [t for t in tokenize(_HOW_ADJECTIVE.sub(r"\1", question)) if t not in _CHAT_FILLER]
-    own = index.analyser.terms(tokens)
-    terms = dict.fromkeys(own, 1.0)
-    used = False
-    if history and is_follow_up(question, index):
-        for term in index.analyser(history[-1]):
-            if term not in terms:
-                terms[term] = settings.context_weight
-                used = True
-    return _Query(terms, frozenset(own), used, expected_answer(question))
+    analyser = index.analyser
+    corrected: list[tuple[str, str]] = []
+    if settings.correct_typos:
+        tokens, corrected = _corrected(index, tokens)
+    for typed, meant in corrected:  # the kind of answer is read from the question as it was meant
+        question = re.sub(rf"\b{re.escape(typed)}\b", meant, question, flags=re.IGNORECASE)
+    kind = answer_type(question)
+    heads = frozenset(analyser.terms(sorted(kind.heads))) if kind and settings.optional_heads else frozenset()
+    own = list(dict.fromkeys(analyser.terms(tokens)))
+    terms = {t: settings.head_weight if t in heads else 1.0 for t in own}
+    required = tuple(t for t in own if t not in heads)
+    used = bool(history) and is_follow_up(question, index) and _add_context(index, terms, history[-1], settings)
+    if used:  # judged as the question it stands for ("Where does he work?" after "Who is David Khalfa?")
+        required = tuple(t for t in terms if t not in heads)
+    links = {t: related(index, t) for t in required} if settings.related_weight > 0 else {}
+    links = {t: r for t, r in links.items() if r}
+    extra = frozenset(r for others in links.values() for r in others if r not in terms)
+    terms.update(dict.fromkeys(sorted(extra), settings.related_weight))
+    idf = {t: index.term_idf(t) for t in terms}
+    total = sum(idf[t] * terms[t] for t in required)
+    lost = sum(idf[t] * terms[t] for t in required if not known(index, t) and t not in links)
+    unknown = lost / total if total else 0.0
+    return _Query(terms, idf, required, heads & frozenset(own), links, extra, settings.related_credit, used, kind,
+                  frozenset(tokenize(question)) | frozenset(tokens), tuple(corrected), unknown)
+
+
+def _add_context(index: Index, terms: dict[str, float], previous: str, settings: AnswerSettings) -> bool:
+    """Add the previous turn's terms at the context weight; whether any was new."""
+    added = False
+    for term in index.analyser(previous):
+        if term not in terms:
+            terms[term] = settings.context_weight
+            added = True
+    return added
+
+
+def _corrected(index: Index, tokens: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """The tokens with typos corrected against the index, and the (typed, corrected) pairs. Each typo
+    is read with the others already corrected ("Stev Witkof": steve, not step, once witkof is witkoff)."""
+    # "year", "country" are kinds of answer, never typos
+    near = {i: found for i, t in enumerate(tokens) if t not in HEAD_KIND and (found := neighbours(index, t))}
+    if not near:
+        return tokens, []
+    each = index.analyser.term_of_each(tokens)
+    fixed: dict[int, Correction] = {}
+    for _ in range(2 if len(near) > 1 else 1):
+        for i, found in near.items():
+            fix = choose(index, tokens[i], found, [t for j, t in enumerate(each) if j != i and t is not None])
+            if fix is not None:
+                fixed[i], each[i] = fix, fix.term
+    return ([fixed[i].meant if i in fixed else t for i, t in enumerate(tokens)],
+            [(tokens[i], fixed[i].meant) for i in sorted(fixed)])
 
 
 def answer(
-    index: Index, question: str, history: Sequence[str] = (), settings: AnswerSettings = AnswerSettings()
+    index: Index, question: str, history: Sequence[str] = (), settings: AnswerSettings = AnswerSettings(),
+    quoted: Collection[str] = (),
 ) -> Answer:
-    """Up to `max_quotes` verbatim quotes from different passages, best first; none when not found."""
+    """Up to `max_quotes` verbatim quotes from different passages, best first; none when not found.
+    `quoted` holds what the bot has just quoted first: a follow-up (read with `history`) does not open
+    with it again when another quote nearly as good answers."""
+    result, evidence = deliberate(index, question, history, settings, quoted)
+    if evidence is None or not result.quotes:
+        return replace(result, quotes=())
+    model = calibration.load()
+    threshold = model.threshold if settings.min_confidence is None else settings.min_confidence
+    prior = settings.follow_up_prior if result.context_used else None
+    confidence = model.confidence(evidence, prior)
+    if confidence < threshold:
+        return replace(result, quotes=(), confidence=confidence)
+    return replace(result, closest=(), confidence=confidence)
+
+
+def deliberate(
+    index: Index, question: str, history: Sequence[str] = (), settings: AnswerSettings = AnswerSettings(),
+    quoted: Collection[str] = (),
+) -> tuple[Answer, Evidence | None]:
+    """The best quotes whatever the evidence, with the closest titles, and the evidence for answering
+    (None when nothing matched at all). `answer` decides from the evidence; benchmarks fit on it."""
     question = check_question(question)
     query = analyse(index, question, history, settings)
     vector: dict[int, float] = {}
@@ -143,10 +221,25 @@ def answer(
     hits = index.search(vector, settings.candidates)
     if not _CODE_ASKED.search(question):  # code is evidence for "how do I write…", not an answer to "what is…"
         hits = [h for h in hits if index.terms(h.passage).kind != CODE]
-    if not hits or not _covered(index, query, hits, settings):
-        return Answer(question, (), closest_titles(index, hits), query.context_used)
+    empty = Answer(question, (), closest_titles(index, hits), query.context_used, query.corrected)
+    if not hits or not query.required:
+        return empty, None
     quotes = _rank_quotes(index, query, hits, settings)
-    return Answer(question, tuple(quotes), (), query.context_used)
+    if query.context_used and quotes[0].text in quoted and _another_answers(query, quotes, settings):
+        quotes = quotes[1:]  # a follow-up wants what was not said yet, when something nearly as good says it
+    if not quotes:
+        return empty, None
+    return replace(empty, quotes=tuple(quotes)), _evidence(index, query, hits, quotes[0])
+
+
+def _another_answers(query: _Query, quotes: Sequence[Quote], settings: AnswerSettings) -> bool:
+    """Whether the second quote nearly matches the first and holds the kind of answer wanted when the
+    first does ("and how many hostages?" is answered by the number just quoted, not by a sentence without one)."""
+    if len(quotes) < 2 or quotes[1].score < settings.repeat_ratio * quotes[0].score:
+        return False
+    kind = query.kind
+    return kind is None or not holds(kind.kind, quotes[0].text, query.question_words) \
+        or holds(kind.kind, quotes[1].text, query.question_words)
 
 
 _CHANGE_LOGS = frozenset(
@@ -172,32 +265,61 @@ def closest_titles(index: Index, hits: Sequence[Hit], n: int = 3) -> tuple[str, 
     return tuple(titles)
 
 
-def _covered(index: Index, query: _Query, hits: Sequence[Hit], settings: AnswerSettings) -> bool:
-    """Whether the best passage holds enough of the question, or one of the next few holds more (a
-    list or a table that ranks a little lower often holds all of it)."""
-    if query.context_used:  # a follow-up's own words may sit beside, not inside, the passage its context points to
-        return max(_coverage(index, query, h.passage) for h in hits[:3]) >= settings.min_coverage
-    if _coverage(index, query, hits[0].passage) >= settings.min_coverage:
-        return True
-    return any(_coverage(index, query, h.passage) >= settings.later_coverage for h in hits[1 : settings.judged])
+def _coverage(query: _Query, present: Collection[str]) -> float:
+    """Share of the question's required idf mass in `present` (a related form counts part); a word
+    naming the kind of answer counts only when present."""
+    got = total = 0.0
+    for t in query.required:
+        mass = query.idf[t] * query.terms[t]
+        total += mass
+        if t in present:
+            got += mass
+        elif any(r in present for r in query.related.get(t, ())):
+            got += query.credit * mass
+    for t in query.optional:
+        if t in present:
+            got += query.idf[t]
+            total += query.idf[t]
+    return got / total if total else 0.0
 
 
-def _mass(index: Index, query: _Query, terms: set[str] | frozenset[str]) -> float:
-    """The idf-weighted mass of the query terms found in `terms`."""
-    return sum(index.term_idf(t) * w for t, w in query.terms.items() if t in terms)
+def _evidence(index: Index, query: _Query, hits: Sequence[Hit], first: Quote) -> Evidence:
+    """The features of the not-found model for the best hits and the first quote."""
+    covers = [_coverage(query, index.terms(h.passage).terms) for h in hits[:3]]
+    best = index.terms(hits[0].passage).terms
+    absent = [query.idf[t] for t in query.required if t not in best and query.terms[t] == 1.0
+              and not any(r in best for r in query.related.get(t, ()))]
+    k1 = index.weighting.k1
+    ceiling = sum(w * query.idf[t] * (k1 + 1) for t, w in query.terms.items() if known(index, t)) or 1.0
+    second = hits[1].score if len(hits) > 1 else 0.0
+    sentence_terms = frozenset(index.analyser(first.text)) | frozenset(index.analyser(" ".join(first.section)))
+    kind = query.kind
+    has = kind is not None and holds(kind.kind, first.text, query.question_words)
+    return Evidence(
+        coverage=covers[0], best_coverage=max(covers), quote_coverage=_coverage(query, sentence_terms),
+        missing=max(absent, default=0.0) / index.max_idf, score=hits[0].score / ceiling,
+        margin=(hits[0].score - second) / hits[0].score if hits[0].score > 0 else 0.0, unknown=query.unknown,
+        typed_held=float(kind is not None and has), typed_lacked=float(kind is not None and not has),
+        terms=math.log1p(len(query.required)), context=float(query.context_used), absent=math.log1p(len(absent)),
+    )
 
 
-def _coverage(index: Index, query: _Query, passage: int) -> float:
-    """Share of the question's own idf mass present in a passage or its section (context words excluded)."""
-    own = {t: 1.0 for t in query.own_terms} or query.terms
-    total = sum(index.term_idf(t) for t in own)
-    present = index.terms(passage).terms
-    return sum(index.term_idf(t) for t in own if t in present) / total if total else 0.0
+def _mass(query: _Query, terms: Collection[str]) -> float:
+    """The weighted idf mass of the query's terms found in `terms`; a term absent but represented by a
+    related form counts `query.credit` of its weight."""
+    mass = 0.0
+    for t, w in query.terms.items():
+        if t in terms and t not in query.extra:
+            mass += query.idf[t] * w
+    for t, others in query.related.items():
+        if t not in terms and any(r in terms for r in others):
+            mass += query.credit * query.idf[t] * query.terms[t]
+    return mass
 
 
 def _rank_quotes(index: Index, query: _Query, hits: Sequence[Hit], settings: AnswerSettings) -> list[Quote]:
     """The best sentence (or adjacent pair) of each candidate passage, ranked, one per passage."""
-    total = _mass(index, query, set(query.terms)) or 1.0
+    total = sum(query.idf[t] * w for t, w in query.terms.items() if t not in query.extra) or 1.0
     top = hits[0].score or 1.0
     scored: list[tuple[float, Quote]] = []
     for hit in hits:
@@ -230,18 +352,19 @@ def _best_span(index: Index, query: _Query, passage: int, settings: AnswerSettin
     spans, heading = analysed.spans, analysed.section_terms
     # The headings above a sentence are its context: their words count, for less than its own.
     sets = analysed.sentence_terms
-    fits = [_mass(index, query, s) + settings.section_weight * _mass(index, query, heading - s) for s in sets]
+    fits = [_mass(query, s) + settings.section_weight * _mass(query, heading - s) for s in sets]
     if not spans or max(fits) <= 0:
         return None
-    if query.expects is not None and bonus:
-        fits = [f + bonus if f > 0 and query.expects.search(text[a:b]) else f
+    kind = query.kind
+    if kind is not None and bonus and kind.kind in settings.bonus_kinds:
+        fits = [f + bonus if f > 0 and holds(kind.kind, text[a:b], query.question_words) else f
                 for f, (a, b) in zip(fits, spans, strict=True)]
     i = max(range(len(spans)), key=lambda j: (fits[j], -j))
     best = (fits[i], spans[i])
     for j in (i - 1, i + 1):
         if 0 <= j < len(spans):
-            joined = _mass(index, query, sets[i] | sets[j]) + settings.section_weight * _mass(
-                index, query, heading - sets[i] - sets[j])
+            joined = _mass(query, sets[i] | sets[j]) + settings.section_weight * _mass(
+                query, heading - sets[i] - sets[j])
             if joined > best[0] and joined - fits[i] >= 0.5 * fits[i]:
                 best = (joined, (spans[min(i, j)][0], spans[max(i, j)][1]))
     return best

@@ -88,6 +88,8 @@ class Answer:
     quotes: tuple[Quote, ...]
     closest: tuple[str, ...] = ()  # titles of the nearest documents, for a not-found reply
     context_used: bool = False  # whether earlier turns of the conversation shaped retrieval
+    corrected: tuple[tuple[str, str], ...] = ()  # (as typed, as searched for) for each word read as a typo
+    confidence: float | None = None  # the not-found model's probability that the documents answer it
 
     @property
     def answered(self) -> bool:

@@ -154,6 +154,13 @@ class Analyser:
             return words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
         return words
 
+    def term_of_each(self, words: Sequence[str]) -> list[str | None]:
+        """Each word's single term (None for a stop word), stemmed in one batch: for the hundreds of
+        candidate spellings a typo has, which the per-word cache would only fill with misses."""
+        bases = [IRREGULAR.get(w, w) for w in (_strip_possessive(t) for t in words)]
+        stems = self._stemmer.stemWords(bases) if self.stem else bases
+        return [None if self.stop_words and b in STOP_WORDS else s for b, s in zip(bases, stems, strict=True)]
+
 
 def _strip_possessive(token: str) -> str:
     """Drop a trailing 's so that Trump's and Trump are one term."""

@@ -87,6 +87,10 @@ FIRST_QUOTE = [
     ("How long was the war in Gaza?", "15 months"),  # "long" asks for a length, it is not a keyword
     ("How long is the truce?", "six-week truce"),
     ("When did Trump and Netanyahu meet?", "met on Tuesday"),
+    # die/deaths share no stem: WordNet's derivations join them (retrieval/data/derivations.txt).
+    ("How many Palestinians died in the Gaza conflict?", "47,000 Palestinians"),
+    # "country" names the kind of answer, not a word the answer holds.
+    ("Which country does Netanyahu want a normalization agreement with?", "Saudi Arabia"),
 ]
 
 
@@ -145,9 +149,9 @@ WEAK = [
         id="depart-from: first quote is 'departed for the United States'",
     ),
     pytest.param(
-        "How many Palestinians died in the Gaza conflict?",
-        "47,000 Palestinians",
-        id="died: not found (die/deaths do not share a stem)",
+        "When will Netanyahu visit the White House?",
+        "February 4",
+        id="when-visit: the dated sentence lacks 'visit' and comes second (1.31 against 1.35)",
     ),
 ]
 

@@ -1,0 +1,140 @@
+"""Word knowledge beyond the stemmer: derivationally related forms (respond ~ response, die ~ death)
+from a table made from WordNet and shipped with the code, and typo correction against the index's
+own vocabulary. Neither needs a network or a model download at run time."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .index import Index
+from .text import STOP_WORDS
+
+DATA = Path(__file__).resolve().parent / "data"
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+MIN_TYPO_LENGTH = 4  # shorter words have too many neighbours one edit away to guess from
+
+
+@lru_cache(maxsize=1)
+def derivations() -> dict[str, tuple[str, ...]]:
+    """Analysed term -> the terms of its derivationally related forms (retrieval/data/derivations.txt)."""
+    table: dict[str, tuple[str, ...]] = {}
+    with open(DATA / "derivations.txt", encoding="utf-8") as fh:
+        for line in fh:
+            if line.startswith("#") or not line.strip():
+                continue
+            term, *others = line.split()
+            table[term] = tuple(others)
+    return table
+
+
+@lru_cache(maxsize=1)
+def english_terms() -> frozenset[str]:
+    """The terms of every single-word WordNet lemma (retrieval/data/english_terms.txt.gz): a question
+    word with one of these is a real word that the documents lack, never read as a typo."""
+    return frozenset(gzip.decompress((DATA / "english_terms.txt.gz").read_bytes()).decode().split())
+
+
+def known(index: Index, term: str) -> bool:
+    """Whether some passage of the index holds the term."""
+    tid = index.vocabulary.get(term)
+    return tid is not None and bool(index.df[tid] > 0)
+
+
+def related(index: Index, term: str) -> tuple[str, ...]:
+    """The derivationally related terms of `term` that the index holds."""
+    return tuple(t for t in derivations().get(term, ()) if known(index, t))
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    """A question word the index does not hold, and the index word it most likely meant."""
+
+    typed: str
+    meant: str  # as a reader writes it ("permissions")
+    term: str  # its analysed term
+
+
+_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+_VOWELS = "aeiouy"
+
+
+def _keyboard() -> dict[str, str]:
+    """Each letter's likely slips: the keys around it on a QWERTY keyboard, and every vowel (people
+    misspell vowels: "seperate", "definately")."""
+    where = {c: (r, i) for r, row in enumerate(_ROWS) for i, c in enumerate(row)}
+    near = {}
+    for c, (r, i) in where.items():
+        around = {k for k, (r2, i2) in where.items() if abs(r2 - r) <= 1 and abs(i2 - i) <= 1 and k != c}
+        near[c] = "".join(sorted(around | set(_VOWELS)))
+    return near
+
+
+_SLIPS = _keyboard()
+
+
+def edits(word: str) -> set[str]:
+    """The spellings one slip away from `word`: a letter dropped, two swapped, one replaced by a key
+    next to it (or any vowel), or one added that is a key next to its neighbours, a vowel, or a doubling.
+    A typist's slips, not all 54n strings one edit away: a third as many to check, as many typos found."""
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    inserts = set()
+    for a, b in splits:
+        around = (a[-1:] + b[:1]) or word[:1]
+        letters = set(_VOWELS) | set(around) | {k for c in around for k in _SLIPS.get(c, "")}
+        inserts |= {a + c + b for c in letters}
+    return ({a + b[1:] for a, b in splits if b}
+            | {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+            | {a + c + b[1:] for a, b in splits if b for c in _SLIPS.get(b[0], _LETTERS)}
+            | inserts) - {word}
+
+
+def correct(index: Index, token: str, others: Sequence[str] = ()) -> Correction | None:
+    """The index word one edit away from a question word the index lacks that most often shares a
+    passage with the question's other terms `others`, the most frequent one among equals; None when the
+    word is known to the index or to English, too short, not a plain word, or has no such neighbour."""
+    return choose(index, token, neighbours(index, token), others)
+
+
+def neighbours(index: Index, token: str) -> dict[str, tuple[int, str]]:
+    """The index terms one edit away from a question word that may be a typo: term -> (its document
+    frequency, the first spelling that reads as it); empty when the word is not taken for a typo."""
+    if len(token) < MIN_TYPO_LENGTH or not token.isalpha() or not token.isascii() or token in STOP_WORDS:
+        return {}
+    analyser = index.analyser
+    own = analyser.terms([token])
+    if not own or known(index, own[0]) or own[0] in english_terms():
+        return {}
+    found: dict[str, tuple[int, str]] = {}
+    candidates = sorted(edits(token))
+    vocabulary, df = index.vocabulary, index.df
+    for candidate, term in zip(candidates, analyser.term_of_each(candidates), strict=True):
+        tid = vocabulary.get(term) if term is not None else None
+        if tid is not None and term is not None and df[tid] > 0 and term not in found:
+            found[term] = (int(df[tid]), candidate)
+    return found
+
+
+def choose(index: Index, token: str, found: dict[str, tuple[int, str]], others: Sequence[str]) -> Correction | None:
+    """Of a word's `neighbours`, the one most often in a passage with the terms `others`, then the most frequent."""
+    if not found:
+        return None
+    vocabulary = index.vocabulary
+    context = [vocabulary[t] for t in others if known(index, t)]
+    term = max(sorted(found), key=lambda t: (_together(index, vocabulary[t], context), found[t][0]))
+    return Correction(token, found[term][1], term)
+
+
+def _together(index: Index, tid: int, others: Sequence[int]) -> int:
+    """How many passages hold the term `tid` and one of the terms `others` ("Stev Witkof": steve, not step)."""
+    if not others:
+        return 0
+    w = index.weights
+    rows = w.indices[w.indptr[tid]:w.indptr[tid + 1]]
+    near = np.concatenate([w.indices[w.indptr[o]:w.indptr[o + 1]] for o in others])
+    return int(np.isin(rows, near).sum())

@@ -1,0 +1,162 @@
+"""What a question asks for: the kind of answer (a number, a date, a place, a person…), the words that
+name that kind rather than the subject, and whether it leans on the previous turn.
+
+"Which country…", "how many people…", "what year…": the head noun is the kind of answer wanted, not a
+word the answer contains ("Saudi Arabia" answers "which country"), so it is optional for coverage and
+a sentence holding such an answer (a name, a number, a date that the question does not already hold)
+is preferred.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .text import STOP_WORDS, tokenize
+
+NUMBER, DATE, PLACE, PERSON, ENTITY = "number", "date", "place", "person", "entity"
+VERSION, DEFINITION, SPEECH = "version", "definition", "speech"
+
+# Head nouns that name a kind of answer ("which country", "what year", "how many people").
+_HEADS = {
+    PLACE: "country countries nation nations city cities town towns state states place places region regions "
+           "continent location locations area areas province capital village county island river mountain "
+           "port border territory",
+    DATE: "year years date dates day days month months time century decade period era season",
+    NUMBER: "number numbers amount percentage percent proportion share ratio size count quantity price cost "
+            "population rate length distance height weight temperature speed total figure limit maximum minimum",
+    PERSON: "person people man men woman women leader leaders president minister king queen player author "
+            "official officials member members spokesman spokeswoman",
+    ENTITY: "company companies organisation organization organizations group groups team teams party parties "
+            "court courts university agency body institution club band newspaper treaty law event kind type "
+            "sort name award prize ship weapon weapons language religion",
+}
+HEAD_KIND = {word: kind for kind, words in _HEADS.items() for word in words.split()}
+
+_WH_HEAD = re.compile(r"\b(?:which|what|whose)((?:\s+[\w'-]+){1,3})", re.IGNORECASE)
+_HOW_MANY = re.compile(r"\bhow\s+(?:many|much)\s+(?:of\s+the\s+)?([\w'-]+)", re.IGNORECASE)
+_HOW_QUANTITY = re.compile(r"^\W*(?:\w+\s+){0,3}?how\s+(?:many|much|long|far|old|often|big|large|tall|high|"
+                           r"deep|wide|fast|heavy)\b", re.IGNORECASE)
+_WHEN = re.compile(r"^\W*(?:\w+\s+){0,2}?(?:when|(?:in|by|since|until|from)\s+(?:what|which)\s+"
+                   r"(?:year|date|month|day))\b|^\W*until\s+when\b|^\W*since\s+when\b", re.IGNORECASE)
+_WHERE = re.compile(r"^\W*(?:\w+\s+){0,2}?where\b", re.IGNORECASE)
+_WHO = re.compile(r"^\W*(?:\w+\s+){0,2}?(?:who|whom)\s+(?!is\b|are\b|was\b|were\b|'s\b)", re.IGNORECASE)
+_SPEECH = re.compile(r"\b(?:say|said|says|tell|told|think|thought|claim|claimed|call|called|describe|described|"
+                     r"react|reacted|respond|responded|comment|commented|mean)\b", re.IGNORECASE)
+_VERSION_Q = re.compile(r"\b(?:what|which)\s+(?:\S+\s+)?(?:version|release)s?\b|\bversion\b.*\b(?:need|require)",
+                        re.IGNORECASE)
+_DEFINITION_Q = re.compile(r"^\W*(?:what(?:'s|s|\s+is|\s+are)\s+(?:an?\s+)?\S+(?:\s+\S+)?\W*$|"
+                           r"what(?:'s|s|\s+is|\s+are)\s+(?:exactly|even)|what\s+(?:exactly|even)\s+is|"
+                           r"what\s+does\s+.+\s+mean\b)", re.IGNORECASE)
+
+# What a sentence of each kind holds.
+_NUMBER = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+    r"hundreds?|thousands?|millions?|billions?|dozens?|half|several)\b", re.IGNORECASE)
+_DATE = re.compile(
+    r"\b\d{3,4}s?\b|\b(?:jan(?:uary)?|feb(?:ruary)?|march|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|monday|tuesday|wednesday|thursday|"
+    r"friday|saturday|sunday|yesterday|today|tomorrow|tonight|century|decade|week|month|year)s?\b",
+    re.IGNORECASE)
+_VERSION = re.compile(r"\bv?\d+(?:\.\d+)+\b|\bversions?\s+v?\d", re.IGNORECASE)
+_DEFINITION = re.compile(r"\b(?:is|are)\s+(?:a|an|the|one|not|about|used|when|how)\b|\bmeans?\b|\brefers?\s+to\b|"
+                         r"\bstands?\s+for\b|\bcalled\b", re.IGNORECASE)
+KIND_PATTERNS = {NUMBER: _NUMBER, DATE: _DATE, VERSION: _VERSION, DEFINITION: _DEFINITION}
+_SAID = re.compile(r"\b(?:said|says|say|told|tells|stated|states|added|noted|according|argued|warned|insisted|"
+                   r"called|described|declared|wrote|explained)\b|[“”\"]", re.IGNORECASE)
+_NAME = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*")
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerType:
+    """The kind of answer a question asks for, and the question's words that only name that kind."""
+
+    kind: str
+    heads: frozenset[str] = frozenset()  # lower-cased words: "country", "people", "year"
+
+
+def answer_type(question: str) -> AnswerType | None:
+    """The kind of answer wanted, judged by the question's words; None when it could be anything."""
+    if _VERSION_Q.search(question):
+        return AnswerType(VERSION, _heads_after(question))
+    if _DEFINITION_Q.search(question):
+        return AnswerType(DEFINITION)
+    how = _HOW_MANY.search(question)
+    if _HOW_QUANTITY.search(question):
+        unit = how.group(1).lower() if how else ""
+        return AnswerType(NUMBER, frozenset({unit}) if unit and unit not in STOP_WORDS else frozenset())
+    if _WHEN.search(question):
+        return AnswerType(DATE)
+    heads = _heads_after(question)
+    kinds = [HEAD_KIND[h] for h in heads]
+    if kinds:
+        return AnswerType(kinds[0], heads)
+    if _WHERE.search(question):
+        return AnswerType(PLACE)
+    if _WHO.search(question):
+        return AnswerType(PERSON)
+    if _SPEECH.search(question) and re.search(r"\bwhat\b", question, re.IGNORECASE):
+        return AnswerType(SPEECH)
+    return None
+
+
+def _heads_after(question: str) -> frozenset[str]:
+    """The kind-naming head nouns after which/what ("which Gulf state" → state)."""
+    found: set[str] = set()
+    for match in _WH_HEAD.finditer(question):
+        found.update(w.lower() for w in match.group(1).split() if w.lower() in HEAD_KIND)
+    return frozenset(found)
+
+
+def holds(kind: str, sentence: str, question_words: frozenset[str]) -> bool:
+    """Whether a sentence holds an answer of this kind that the question does not already hold."""
+    if kind == NUMBER:
+        return any(m.group(0).lower() not in question_words for m in _NUMBER.finditer(sentence))
+    if kind == DATE:
+        return any(m.group(0).lower() not in question_words for m in _DATE.finditer(sentence))
+    if kind == VERSION:
+        return bool(_VERSION.search(sentence))
+    if kind == DEFINITION:
+        return _defines(sentence, question_words)
+    if kind == SPEECH:
+        return bool(_SAID.search(sentence))
+    return any(_new_name(m.group(0), question_words) for m in _NAME.finditer(sentence))
+
+
+def _defines(sentence: str, question_words: frozenset[str]) -> bool:
+    """Whether the sentence defines a word of the question: "Each cog is a…", not "This is called when a cog…"."""
+    subject = [w for w in question_words if len(w) > 2 and w not in STOP_WORDS]
+    for match in _DEFINITION.finditer(sentence):
+        before = sentence[max(match.start() - 60, 0):match.start()].lower()
+        if any(w in before for w in subject):
+            return True
+    return False
+
+
+def _new_name(name: str, question_words: frozenset[str]) -> bool:
+    """Whether a capitalised name has a word the question lacks (and is not a stop word)."""
+    return any(w.removesuffix("'s") not in question_words and w not in STOP_WORDS for w in tokenize(name))
+
+
+# ---------------------------------------------------------------- follow-ups
+
+# Words that point back to an earlier turn: "what did he say about it?"
+ANAPHORA = frozenset(
+    "he him his she her hers it its they them their theirs this that these those there then "
+    "he's she's it's they're".split()
+)
+_WH = frozenset("what who whom which when where why how".split())
+_LEADS = frozenset("and but also so then or".split())
+
+
+def is_elliptical(question: str) -> bool:
+    """Whether a question is a fragment of the previous one: "and why?", "what about Egypt?", "In
+    exchange for what?", "since when?" (a wh-word last, or a coordinating word or "what about" first)."""
+    tokens = tokenize(question)
+    if not tokens:
+        return False
+    if tokens[0] in _LEADS:
+        return True
+    if len(tokens) >= 2 and tokens[0] in ("what", "how") and tokens[1] == "about":
+        return True
+    return len(tokens) >= 2 and tokens[-1] in _WH and tokens[0] not in _WH and len(tokens) <= 5

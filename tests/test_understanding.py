@@ -1,0 +1,172 @@
+"""Reading questions (issue 11): kinds of answer and their head nouns, derivationally related forms,
+typo correction against the index, elliptical follow-ups, and the fitted not-found model."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from retrieval import calibration
+from retrieval.answer import AnswerSettings, answer, deliberate
+from retrieval.calibration import FEATURES, Evidence, Model
+from retrieval.documents import read_folder
+from retrieval.index import Index
+from retrieval.lexicon import correct, derivations, edits, related
+from retrieval.model import Document
+from retrieval.passages import all_passages
+from retrieval.question import DATE, NUMBER, PERSON, PLACE, SPEECH, answer_type, holds, is_elliptical
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+
+
+@pytest.fixture(scope="module")
+def seeds() -> Index:
+    documents, _ = read_folder(SEEDS)
+    return Index.build(documents, all_passages(documents))
+
+
+def small_index(*paragraphs: str) -> Index:
+    doc = Document("doc.txt", "Doc", None, tuple(paragraphs), "h")
+    return Index.build([doc], all_passages([doc]))
+
+
+@pytest.mark.parametrize(("question", "kind", "heads"), [
+    ("Which country does Netanyahu want a normalization agreement with?", PLACE, {"country"}),
+    ("How many people were killed in Gaza?", NUMBER, {"people"}),
+    ("What year was it built?", DATE, {"year"}),
+    ("In which year did the war end?", DATE, set()),
+    ("Which Gulf state mediates the talks?", PLACE, {"state"}),
+    ("Who mediates the talks?", PERSON, set()),
+    ("Where did he go?", PLACE, set()),
+    ("What did Lucas say about Trump?", SPEECH, set()),
+])
+def test_kind_of_answer_and_its_head_nouns(question: str, kind: str, heads: set[str]) -> None:
+    found = answer_type(question)
+    assert found is not None and found.kind == kind and found.heads == heads
+
+
+@pytest.mark.parametrize("question", ["Who is Steve Witkoff?", "Why did they meet?", "Is the US a signatory?"])
+def test_no_kind_when_any_answer_would_do(question: str) -> None:
+    assert answer_type(question) is None
+
+
+def test_an_answer_of_the_kind_is_one_the_question_does_not_hold() -> None:
+    asked = frozenset({"which", "country", "netanyahu", "israel"})
+    assert holds(PLACE, "a deal between Israel and Saudi Arabia", asked)
+    assert not holds(PLACE, "Netanyahu met Israel's partners", asked)
+    assert holds(NUMBER, "33 hostages", frozenset({"how", "many"}))
+    assert not holds(NUMBER, "on Feb. 3", frozenset({"feb", "3"}))
+
+
+def test_a_head_noun_is_optional_for_coverage(seeds: Index) -> None:
+    """"country" names the kind of answer: a passage without the word answers "which country"."""
+    question = "Which country does Netanyahu want a normalization agreement with?"
+    result = answer(seeds, question)
+    assert result.answered and "Saudi Arabia" in result.quotes[0].text
+    _, with_head = deliberate(seeds, question)
+    _, without = deliberate(seeds, "Which does Netanyahu want a normalization agreement with?")
+    assert with_head is not None and without is not None
+    assert with_head.coverage == pytest.approx(without.coverage)
+
+
+def test_killed_finds_deaths(seeds: Index) -> None:
+    killed = answer(seeds, "How many people were killed in Gaza during the war?", (),
+                    AnswerSettings(min_confidence=0.0))
+    assert "47,000 Palestinians" in killed.quotes[0].text  # kill causes die ~ death (WordNet)
+
+
+@pytest.mark.parametrize(("term", "other"), [("respond", "respons"), ("die", "death"), ("decid", "decis"),
+                                             ("kill", "death")])
+def test_derivations_join_what_the_stemmer_keeps_apart(term: str, other: str) -> None:
+    assert other in derivations()[term]
+
+
+def test_related_forms_found_only_when_the_index_holds_them() -> None:
+    index = small_index("The server sends a response to every request.")
+    assert related(index, "respond") == ("respons",)
+    assert related(small_index("Nothing here."), "respond") == ()
+
+
+def test_a_related_form_answers_and_counts_less_than_the_word_itself() -> None:
+    index = small_index("The bot sends a response within three seconds.", "Nothing else is said here at all.")
+    result = answer(index, "When does the bot respond?", (), AnswerSettings(min_confidence=0.0))
+    assert "response within three seconds" in result.quotes[0].text
+    _, related_only = deliberate(index, "When does the bot respond?")
+    _, exact = deliberate(index, "When does the bot send a response?")
+    assert related_only is not None and exact is not None
+    assert 0 < related_only.coverage < exact.coverage
+
+
+def test_edits_are_a_typists_slips() -> None:
+    found = edits("form")
+    # swapped, dropped, a vowel added, a neighbouring key hit, a letter doubled
+    assert {"from", "fom", "forum", "fork", "forrm"} <= found
+    assert "form" not in found and "fmro" not in found
+    assert "fozm" not in found  # z is nowhere near r
+    assert {"permissions", "receive", "separate"} <= edits("permisions") | edits("recieve") | edits("seperate")
+
+
+def test_a_typo_is_corrected_to_the_most_frequent_neighbour() -> None:
+    index = small_index("Permissions are checked.", "Set the permissions first.", "Permits expire.")
+    fix = correct(index, "permisions")
+    assert fix is not None and (fix.typed, fix.meant, fix.term) == ("permisions", "permissions", "permiss")
+    assert correct(index, "permissions") is None  # known
+    assert correct(index, "perm") is None  # too short to guess
+    assert correct(index, "zebra") is None  # a real English word the documents lack
+
+
+def test_typos_can_be_turned_off(seeds: Index) -> None:
+    result = answer(seeds, "Who is Stev Witkof?", (), AnswerSettings(correct_typos=False))
+    assert result.corrected == ()
+
+
+@pytest.mark.parametrize(("question", "elliptical"), [
+    ("In exchange for what?", True), ("and why?", True), ("what about Egypt?", True), ("But when?", True),
+    ("What is the ICC?", False), ("Who is Scott Lucas?", False), ("When does the truce end?", False),
+])
+def test_elliptical_questions(question: str, elliptical: bool) -> None:
+    assert is_elliptical(question) is elliptical
+
+
+def test_the_saved_model_is_the_features_the_code_computes() -> None:
+    data = json.loads(calibration.MODEL.read_text(encoding="utf-8"))
+    assert tuple(data["features"]) == FEATURES
+    assert len(data["coef"]) == len(data["mean"]) == len(data["scale"]) == len(FEATURES)
+    model = calibration.load()
+    assert 0 < model.threshold < 1 and 0 < model.prior < 1
+
+
+def test_a_model_fitted_on_other_features_is_refused(tmp_path: Path) -> None:
+    data = json.loads(calibration.MODEL.read_text(encoding="utf-8"))
+    data["features"] = [*data["features"][:-1], "something else"]
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ValueError, match="fitted on features"):
+        calibration.load(path)
+
+
+def evidence(**values: float) -> Evidence:
+    return Evidence(**({name: 0.0 for name in FEATURES} | values))
+
+
+def test_confidence_is_the_logistic_of_the_standardised_features() -> None:
+    n = len(FEATURES)
+    model = Model((0.5,) * n, (2.0,) * n, (1.0,) + (0.0,) * (n - 1), 0.25, 0.5, 0.5)
+    z = 0.25 + (0.9 - 0.5) / 2.0
+    assert model.confidence(evidence(coverage=0.9)) == pytest.approx(1 / (1 + pow(2.718281828459045, -z)))
+    plain = model.confidence(evidence(coverage=0.9))
+    assert model.confidence(evidence(coverage=0.9), prior=0.9) > plain
+    assert model.confidence(evidence(coverage=0.9), prior=0.5) == pytest.approx(plain)
+
+
+def test_the_threshold_decides_and_min_confidence_overrides_it(seeds: Index) -> None:
+    question = "What did Trump say about Mars?"
+    assert not answer(seeds, question).answered
+    forced = answer(seeds, question, (), AnswerSettings(min_confidence=0.0))
+    assert forced.answered and forced.confidence is not None
+    assert forced.confidence < calibration.load().threshold
+    strict = replace(AnswerSettings(), min_confidence=1.0)
+    assert not answer(seeds, "Who is Steve Witkoff?", (), strict).answered
