@@ -6,6 +6,7 @@ tokens; the Markdown inside components is parsed like any other."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import NamedTuple, cast
 
@@ -129,28 +130,21 @@ def _line(state: StateBlock, line: int) -> str:
     return state.src[state.bMarks[line] + state.tShift[line] : state.eMarks[line]]
 
 
-def include_line(state: StateBlock, start: int, end: int, silent: bool) -> bool:
-    """FastAPI's code include line `{* ../../docs_src/app.py hl[3] *}`: consumed, nothing emitted."""
-    if state.sCount[start] - state.blkIndent >= 4:
-        return False
-    text = _line(state, start).rstrip()
-    if not (text.startswith("{*") and text.endswith("*}")):
-        return False
-    if not silent:
-        state.line = start + 1
-    return True
+def whole_line(opening: str, closing: str) -> Callable[[StateBlock, int, int, bool], bool]:
+    """A block rule that consumes, and emits nothing for, a line from `opening` to `closing`: FastAPI's
+    code include `{* ../../docs_src/app.py hl[3] *}`, a MkDocs-macros (Jinja) statement `{% for … %}`."""
 
+    def rule(state: StateBlock, start: int, end: int, silent: bool) -> bool:
+        if state.sCount[start] - state.blkIndent >= 4:
+            return False
+        text = _line(state, start).rstrip()
+        if not (text.startswith(opening) and text.endswith(closing)):
+            return False
+        if not silent:
+            state.line = start + 1
+        return True
 
-def template_line(state: StateBlock, start: int, end: int, silent: bool) -> bool:
-    """A MkDocs-macros (Jinja) statement line such as `{% for user in people %}`: consumed."""
-    if state.sCount[start] - state.blkIndent >= 4:
-        return False
-    text = _line(state, start).rstrip()
-    if not (text.startswith("{%") and text.endswith("%}")):
-        return False
-    if not silent:
-        state.line = start + 1
-    return True
+    return rule
 
 
 def template_end(src: str, pos: int, end: int) -> int:
@@ -326,11 +320,11 @@ def parser(mdx: bool) -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])  # GitHub's additions
     md.use(front_matter_plugin).use(admon_plugin).use(footnote_plugin).use(tasklists_plugin)
     md.use(container_plugin, "block", marker="/", validate=lambda params, *args: True)
-    md.block.ruler.before("fence", "include_line", include_line, {"alt": INTERRUPTS})
+    md.block.ruler.before("fence", "include_line", whole_line("{*", "*}"), {"alt": INTERRUPTS})
     # Links keep their target as written: no percent-encoding pass (also the costliest inline step).
     md.normalizeLink = lambda url: url  # type: ignore[method-assign]
     if not mdx:  # in MDX, braces are expressions (below)
-        md.block.ruler.before("fence", "template_line", template_line, {"alt": INTERRUPTS})
+        md.block.ruler.before("fence", "template_line", whole_line("{%", "%}"), {"alt": INTERRUPTS})
         md.inline.ruler.before("html_inline", "template_inline", template_inline)
     if mdx:
         # MDX has no indented code and no raw HTML: every tag is JSX.
