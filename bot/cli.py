@@ -1,4 +1,4 @@
-"""The `qa-bot` command line: ask, chat, sources, reindex, stats, run, sync, start."""
+"""The `qa-bot` command line: ask, chat, sources, reindex, stats, summary, forget, run, sync, start."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any, TextIO
 
 from retrieval.errors import QAError, UnknownDocumentError
 
+from . import logs
 from . import render_text as render
 from .config import Settings, load_settings
 from .service import QAService
@@ -48,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     summary.add_argument("--topic", metavar="TEXT", help="summarise what the documents say about a topic")
     summary.add_argument("--sentences", type=int, default=5, metavar="N", help="at most N sentences (1-15)")
     summary.add_argument("--words", type=int, metavar="N", help="at most N words in all (10 or more)")
+    forget = sub.add_parser("forget", parents=[common], help="erase what the question log holds about a user")
+    forget.add_argument("user_id", metavar="USER_ID", help="the member's Discord user id (a number)")
     sub.add_parser("run", parents=[common], help="start the Discord bot (needs DISCORD_TOKEN)")
     sub.add_parser("sync", parents=[common], help="register the slash commands with Discord now")
     sub.add_parser("start", parents=[common], help="the Discord bot with a token, else the terminal chat")
@@ -66,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.command = "run" if settings.token else "chat"
         # Terminal commands keep standard error for warnings; the Discord bot logs at the set level.
         level = settings.log_level if args.command in ("run", "sync") else "WARNING"
-        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logs.configure(level, secrets=[settings.token])
         if args.command in ("run", "sync"):
             from .discord_app import run_discord
 
@@ -89,10 +92,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def _with_service(settings: Settings, args: argparse.Namespace,
                         body: Callable[[QAService], Awaitable[int]]) -> int:
-    """Open the service (building the index on first start), run `body`, close."""
+    """Open the service (building the index on first start), apply QA_LOG_DAYS, run `body`, close."""
     service = await QAService.open(settings.db, settings.docs, follow_up_seconds=settings.follow_up_seconds,
                                    progress=_progress_printer(), source_url=settings.source_url)
     try:
+        service.log_days = settings.log_days
+        await service.purge()
         return await body(service)
     finally:
         await service.close()
@@ -216,7 +221,22 @@ async def _summary(settings: Settings, args: argparse.Namespace) -> int:
     return await _with_service(settings, args, body)
 
 
+async def _forget(settings: Settings, args: argparse.Namespace) -> int:
+    user_id = args.user_id.strip()
+    if not user_id.isascii() or not user_id.isdigit():
+        raise QAError(f"USER_ID must be a Discord user id (a number), not {args.user_id!r}.")
+
+    async def body(service: QAService) -> int:
+        erased = await service.forget(user_id)
+        text = (f"Erased what the log held about user {user_id}: {render.plural(erased.questions, 'question')} "
+                f"made anonymous (they still count), {render.plural(erased.votes, 'feedback vote')} deleted.")
+        _emit(args, text, {"user_id": user_id, "questions": erased.questions, "votes": erased.votes})
+        return 0
+
+    return await _with_service(settings, args, body)
+
+
 _COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]] = {
     "summary": _summary,
-    "ask": _ask, "chat": _chat, "sources": _sources, "reindex": _reindex, "stats": _stats,
+    "ask": _ask, "chat": _chat, "sources": _sources, "reindex": _reindex, "stats": _stats, "forget": _forget,
 }

@@ -36,6 +36,7 @@ class Settings:
     cooldown_seconds: float = 3.0
     follow_up_seconds: float = 300.0
     source_url: str | None = None  # QA_SOURCE_URL: template of links to the quoted page
+    log_days: int = 90  # days the question log keeps who asked what; 0 keeps only the counts
 
     def with_paths(self, docs: str | None, db: str | None) -> Settings:
         """A copy with the documents folder and/or database overridden (command-line flags)."""
@@ -64,6 +65,9 @@ def load_settings(env: Mapping[str, str] | None = None, env_file: Path | None = 
         raise ConfigError("QA_SHARD_IDS needs QA_SHARD_COUNT too.")
     if shard_count and shard_ids and any(not 0 <= s < shard_count for s in shard_ids):
         raise ConfigError(f"QA_SHARD_IDS must each be between 0 and {shard_count - 1}.")
+    log_days = _int(get("QA_LOG_DAYS"), "QA_LOG_DAYS")
+    if log_days is not None and not 0 <= log_days <= 100_000:
+        raise ConfigError("QA_LOG_DAYS must be between 0 (keep only counts) and 100000 days.")
     return Settings(
         token=get("DISCORD_TOKEN"),
         docs=Path(get("QA_DOCS") or "seeds"),
@@ -81,6 +85,7 @@ def load_settings(env: Mapping[str, str] | None = None, env_file: Path | None = 
         cooldown_seconds=_float(get("QA_COOLDOWN_SECONDS"), "QA_COOLDOWN_SECONDS", 3.0),
         follow_up_seconds=_float(get("QA_FOLLOW_UP_SECONDS"), "QA_FOLLOW_UP_SECONDS", 300.0),
         source_url=check_template(url) if (url := get("QA_SOURCE_URL")) else None,
+        log_days=90 if log_days is None else log_days,
     )
 
 

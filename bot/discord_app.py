@@ -7,9 +7,9 @@ import hashlib
 import json
 import logging
 import re
+import secrets
 import signal
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any
 
 import aiohttp
@@ -17,10 +17,12 @@ import discord
 import yarl
 from discord import app_commands
 
-from retrieval.errors import BusyError, QAError, UnknownDocumentError
+from retrieval.errors import BusyError, DocumentsError, QAError, QuestionError, UnknownDocumentError
 
 from . import render_discord as render
 from .config import Settings
+from .cooldown import Cooldown
+from .retention import retention_loop
 from .service import QAService
 
 log = logging.getLogger(__name__)
@@ -28,26 +30,7 @@ log = logging.getLogger(__name__)
 DEFER_AFTER = 2.0  # seconds; Discord fails an interaction not answered within 3
 PROGRESS_EVERY = 2.0  # seconds between progress edits of a long reindex
 SHUTDOWN_GRACE = 10.0  # seconds in-flight questions get to finish at shutdown
-
-
-class Cooldown:
-    """At most one question per user per `seconds`."""
-
-    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.seconds = seconds
-        self._clock = clock
-        self._last: dict[int, float] = {}
-
-    def wait_for(self, user_id: int) -> float:
-        """Seconds the user must still wait (0 when free); a free call starts a new period."""
-        now = self._clock()
-        left = self.seconds - (now - self._last.get(user_id, -1e18))
-        if left > 0:
-            return left
-        self._last[user_id] = now
-        if len(self._last) > 50_000:
-            self._last = {u: t for u, t in self._last.items() if now - t < self.seconds}
-        return 0.0
+WAIT_REACTION = "⏳"
 
 
 def is_admin(settings: Settings, user: discord.abc.User, guild: discord.Guild | None) -> bool:
@@ -104,13 +87,28 @@ class AdminOnly(app_commands.CheckFailure):
     """A member without admin rights tried an admin command."""
 
 
-class FeedbackButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"fb:(?P<value>up|down):(?P<qid>[0-9]+)"):
-    """👍/👎 under an answer; the custom id carries the question id, so it works after a restart."""
+FEEDBACK_PREFIX = "fb:"
+_FEEDBACK_ID = re.compile(r"fb:(up|down):([1-9][0-9]{0,18})")  # ASCII digits only, at most SQLite's 2^63 - 1
+STALE_BUTTON = "This button doesn't work any more. Ask again for a fresh answer."
 
-    def __init__(self, value: str, question_id: int) -> None:
+
+def parse_feedback_id(custom_id: str) -> tuple[str, int] | None:
+    """("up" or "down", question id) from a feedback button's custom id, or None when it is not one we
+    make: custom ids come from the client, so they are input like any other."""
+    match = _FEEDBACK_ID.fullmatch(custom_id)
+    if match is None or int(match[2]) >= 2**63:
+        return None
+    return match[1], int(match[2])
+
+
+class FeedbackButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"fb:[\s\S]*"):
+    """👍/👎 under an answer; the custom id carries the question id, so it works after a restart.
+    The template takes every custom id starting "fb:", so a malformed one gets an answer too."""
+
+    def __init__(self, value: str, question_id: int, custom_id: str | None = None) -> None:
         emoji = "👍" if value == "up" else "👎"
         super().__init__(discord.ui.Button(emoji=emoji, style=discord.ButtonStyle.secondary,
-                                           custom_id=f"fb:{value}:{question_id}"))
+                                           custom_id=custom_id or f"fb:{value}:{question_id}"))
         self.value = value
         self.question_id = question_id
 
@@ -118,14 +116,30 @@ class FeedbackButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"
     async def from_custom_id(
         cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> FeedbackButton:
-        return cls(match["value"], int(match["qid"]))
+        parsed = parse_feedback_id(match[0])
+        return cls(*parsed) if parsed else cls("", 0, custom_id=match[0])
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         client = interaction.client
         assert isinstance(client, QABot)
-        ok = await client.service.feedback(self.question_id, str(interaction.user.id), 1 if self.value == "up" else -1)
-        text = "Thanks for the feedback!" if ok else "That answer is no longer on record."
+        if not self.question_id:
+            await interaction.response.send_message(STALE_BUTTON, ephemeral=True)
+            return
+        try:
+            ok = await client.service.feedback(self.question_id, str(interaction.user.id),
+                                               1 if self.value == "up" else -1)
+            text = "Thanks for the feedback!" if ok else "That answer is no longer on record."  # ours: as is
+        except Exception as exc:
+            text = render.error_message(client.explain(exc, "feedback"))
         await interaction.response.send_message(text, ephemeral=True)
+
+
+def _on_message(message: discord.Message | None, custom_id: str) -> bool:
+    """Whether a component with this custom id is on the message (where discord.py looks for it)."""
+    if message is None:
+        return False
+    view = discord.ui.View.from_message(message, timeout=None)
+    return any(getattr(item, "custom_id", None) == custom_id for item in view.walk_children())
 
 
 def feedback_view(question_id: int) -> discord.ui.View:
@@ -161,12 +175,17 @@ class QABot(discord.AutoShardedClient):
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self._retention: asyncio.Task[None] | None = None
+        service.log_days = settings.log_days
         add_commands(self)
 
     async def setup_hook(self) -> None:
-        """Register the persistent buttons and sync the commands if their definitions changed."""
+        """Register the persistent buttons, sync the commands if their definitions changed, and start
+        applying QA_LOG_DAYS (now, then daily)."""
         self.add_dynamic_items(FeedbackButton)
         await self.sync_commands(force=self.force_sync)
+        if not self.force_sync:  # `qa-bot sync` logs in only to sync
+            self._retention = asyncio.create_task(retention_loop(self.service), name="qa-bot: retention")
 
     async def sync_commands(self, force: bool = False) -> bool:
         """Sync to the development guild (or globally) when the definitions differ from the last sync."""
@@ -196,6 +215,8 @@ class QABot(discord.AutoShardedClient):
 
     async def close(self) -> None:
         """Let in-flight questions finish (up to a grace period), then disconnect."""
+        if self._retention is not None:
+            self._retention.cancel()
         if self._in_flight and not self.is_closed():
             log.info("shutting down: waiting for %d requests in flight (at most %.0fs)", self._in_flight,
                      SHUTDOWN_GRACE)
@@ -224,20 +245,56 @@ class QABot(discord.AutoShardedClient):
             return
         wait = self.cooldown.wait_for(message.author.id)
         if wait:
-            await message.reply(f"One moment — you can ask again in {wait:.0f}s.", mention_author=False)
+            await self._ask_to_wait(message, wait)
             return
         try:
             asked = await self.service.ask(question, f"{message.channel.id}:{message.author.id}", via,
                                            str(message.author.id), str(message.channel.id))
-        except QAError as exc:
-            await message.reply(render.error_message(str(exc)), mention_author=False)
-            return
-        except Exception:
-            log.exception("failed to answer a message")
-            await message.reply("Sorry, something went wrong on my side. Please try again.", mention_author=False)
+        except Exception as exc:
+            await message.reply(render.error_message(self.explain(exc, "answering a message")),
+                                mention_author=False)
             return
         await message.reply(embed=render.answer_embed(asked.answer), view=feedback_view(asked.question_id),
                             mention_author=False)
+
+    async def _ask_to_wait(self, message: discord.Message, wait: float) -> None:
+        """Tell a member in their cooldown to wait: once a period in words, then with a reaction."""
+        notice = self.cooldown.notice(message.author.id)
+        if notice == "reply":
+            await message.reply(f"One moment — you can ask again in {wait:.0f}s.", mention_author=False)
+        elif notice == "react":
+            try:
+                await message.add_reaction(WAIT_REACTION)
+            except discord.HTTPException as exc:  # e.g. no Add Reactions permission: the reply said it already
+                log.debug("could not react to a message in cooldown: %s", exc)
+
+    def explain(self, error: BaseException, what: str) -> str:
+        """What a Discord user reads about `error`. Errors meant for users say what to do; anything else
+        (the database, files, the index, Discord) may carry server paths and internals, so the user gets
+        an apology with a reference, and the log gets the details under the same reference."""
+        if isinstance(error, AdminOnly):
+            return "Only server admins can use this command."
+        if isinstance(error, UnknownDocumentError):
+            return render.unknown_document_text(error, self.service.sources())
+        if isinstance(error, QuestionError | BusyError):
+            return str(error)
+        if isinstance(error, app_commands.CheckFailure):
+            return "You can't use this command here."
+        reference = secrets.token_hex(3).upper()
+        log.error("%s failed [ref %s]", what, reference, exc_info=error)
+        return render.internal_error(reference)
+
+    async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
+        """Answer a click that no handler takes, which would otherwise fail without a word: a custom id
+        not ours (ours start "fb:"), or one that is not on the message (discord.py drops those)."""
+        if interaction.type is not discord.InteractionType.component:
+            return
+        data: dict[str, Any] = dict(interaction.data or {})
+        custom_id = str(data.get("custom_id", ""))
+        if custom_id.startswith(FEEDBACK_PREFIX) and _on_message(interaction.message, custom_id):
+            return  # FeedbackButton takes it
+        if not interaction.response.is_done():
+            await interaction.response.send_message(STALE_BUTTON, ephemeral=True)
 
     async def respond(self, interaction: discord.Interaction[Any], work: Awaitable[dict[str, Any]],
                       ephemeral: bool = False) -> None:
@@ -257,17 +314,7 @@ class QABot(discord.AutoShardedClient):
                                    error: app_commands.AppCommandError) -> None:
         """The one place errors become a friendly, ephemeral message; unexpected ones are logged."""
         cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
-        if isinstance(cause, AdminOnly):
-            text = "Only server admins can use this command."
-        elif isinstance(cause, UnknownDocumentError):
-            text = render.unknown_document_text(cause, self.service.sources())
-        elif isinstance(cause, QAError):
-            text = str(cause)
-        elif isinstance(cause, app_commands.CheckFailure):
-            text = "You can't use this command here."
-        else:
-            log.error("command %s failed", interaction.command and interaction.command.name, exc_info=cause)
-            text = "Sorry, something went wrong on my side. Please try again."
+        text = self.explain(cause, f"command {interaction.command and interaction.command.name}")
         try:
             if interaction.response.is_done():
                 await interaction.followup.send(render.error_message(text), ephemeral=True)
@@ -351,13 +398,31 @@ def add_commands(bot: QABot) -> None:
             raise BusyError("A reindex is already running; I'll keep answering from the current index.")
         await interaction.response.defer(thinking=True)
         with bot.track():
-            await _reindex_with_progress(bot, interaction)
+            try:
+                await _reindex_with_progress(bot, interaction)
+            except DocumentsError as exc:
+                # The reason names the server's folder: for the admin's eyes, not the channel's.
+                await interaction.edit_original_response(
+                    content="⚠️ The reindex stopped; I sent you the reason. The current index keeps answering.")
+                await interaction.followup.send(render.error_message(str(exc)), ephemeral=True)
 
     @bot.tree.command(name="stats", description="Questions asked, answered, and feedback (admins)")
     @app_commands.default_permissions(manage_guild=True)
     @app_commands.check(admin_only)
     async def stats(interaction: discord.Interaction[Any]) -> None:
         await interaction.response.send_message(embed=render.stats_embed(await bot.service.stats()), ephemeral=True)
+
+    @bot.tree.command(name="forget-me", description="Erase the questions and feedback I keep about you")
+    async def forget_me(interaction: discord.Interaction[Any]) -> None:
+        erased = await bot.service.forget(str(interaction.user.id))
+        log.info("a member erased their data: %d questions, %d votes", erased.questions, erased.votes)
+        await interaction.response.send_message(render.forgotten_text(erased, bot.settings.log_days),
+                                                ephemeral=True)
+
+
+def public_progress(bot: QABot, message: str) -> str:
+    """A reindex's progress as the channel sees it: without the server's path to the folder."""
+    return message.replace(str(bot.service.docs), "the documents folder")
 
 
 async def _reindex_with_progress(bot: QABot, interaction: discord.Interaction[Any]) -> None:
@@ -370,7 +435,7 @@ async def _reindex_with_progress(bot: QABot, interaction: discord.Interaction[An
             await asyncio.sleep(PROGRESS_EVERY)
             if latest[0] != shown:
                 shown = latest[0]
-                await interaction.edit_original_response(content=f"⏳ {render.clean(shown)}")
+                await interaction.edit_original_response(content=f"⏳ {render.clean(public_progress(bot, shown))}")
 
     ticker = asyncio.create_task(show_progress())
     try:
@@ -406,8 +471,7 @@ async def _run(settings: Settings, sync_only: bool) -> int:
         loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
     try:
         if sync_only:
-            await bot.login(settings.token or "")
-            await bot.sync_commands(force=True)
+            await bot.login(settings.token or "")  # its setup_hook syncs (forced, as `sync` asks)
             print("Slash commands synced.")
             return 0
         await bot.start(settings.token or "")

@@ -1,12 +1,12 @@
 """Rendering for Discord: answers, sources, reports and summaries as embeds within Discord's limits.
 
-Every limit lives here. Text from documents and users is escaped (markdown, backticks, mentions)
-so that it can neither ping anyone nor break out of its quote.
+Every limit lives here. Text from documents and users is escaped (discord_markdown.py) so that it can
+neither ping anyone, nor format anything, nor break out of its quote; a quote's own inline formatting
+(code, emphasis, bold, absolute links) is written as Discord formatting (discord_quote.py).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import discord
@@ -16,8 +16,11 @@ from retrieval.model import Answer, Quote, Summary
 from retrieval.reindex import ReindexReport
 from retrieval.store import Stats
 
+from . import discord_markdown as markdown
+from . import discord_quote as layout
 from .render_text import empty_summary, plural, unknown_document
-from .service import SourceInfo
+from .render_text import place as render_place
+from .service import Erased, SourceInfo
 
 EMBED_TITLE = 256
 EMBED_DESCRIPTION = 4096
@@ -25,11 +28,25 @@ EMBED_FOOTER = 2048
 EMBED_TOTAL = 6000
 MESSAGE_CONTENT = 2000
 QUOTE_CHARS = 1200  # one quote's share of the description: three fit with room for attribution
+ATTRIBUTION_MARKDOWN = 1500  # title and sections 200, file 200, date 40 (each at most doubled) and a link
+QUOTE_MARKDOWN = EMBED_DESCRIPTION - ATTRIBUTION_MARKDOWN  # one quote and its attribution always fit
 SOURCES_PER_PAGE = 15
 COLOUR = discord.Colour.blurple()
-_MENTION = re.compile(r"<([@#][!&]?)(?=\d)")
-_UNESCAPED_BRACKET = re.compile(r"(?<!\\)((?:\\\\)*)([\[\]])")  # after an even run of backslashes
 NOT_FOUND_COLOUR = discord.Colour.light_grey()
+
+
+def internal_error(reference: str) -> str:
+    """The apology for a failure on the bot's side, with the reference that finds it in the log."""
+    return (f"Sorry, something went wrong on my side. Please try again later; if it keeps happening, "
+            f"tell the bot's operator this reference: {reference}.")
+
+
+def forgotten_text(erased: Erased, log_days: int) -> str:
+    """The confirmation of /forget-me."""
+    kept = (f"Questions you ask from now on are kept {plural(log_days, 'day')}, then made anonymous."
+            if log_days else "Questions are never stored with who asked them.")
+    return (f"Done: I erased {plural(erased.questions, 'question')} you asked (only the counts remain) "
+            f"and {plural(erased.votes, 'feedback vote')}, and forgot our conversation. {kept}")
 
 
 def error_message(text: str) -> str:
@@ -38,16 +55,11 @@ def error_message(text: str) -> str:
 
 
 def clean(text: str) -> str:
-    """Text made inert: markdown (backticks included) escaped, mentions of users, roles, channels and
-    @everyone/@here defused with a zero-width space (AllowedMentions.none() already stops pings).
-
-    Every bracket is escaped too: escape_markdown escapes a masked link only when all of `[text](url)`
-    is in one piece, and a quote is cleaned in pieces (before, the bold sentence, after) that meet again.
-    """
-    text = discord.utils.escape_markdown(text, ignore_links=False)
-    text = _UNESCAPED_BRACKET.sub(r"\1\\\2", text)
-    text = discord.utils.escape_mentions(text)
-    return _MENTION.sub("<\u200b\\1", text)
+    """Text made inert: every character Discord's markdown acts on escaped (masked links, emphasis, code,
+    spoilers, headings, lists and quotes where a line starts), mentions of users, roles, channels and
+    @everyone/@here defused with a zero-width space (AllowedMentions.none() already stops pings); whole
+    http(s) links stay clickable as `<url>`."""
+    return markdown.clean(text)
 
 
 def shorten(text: str, limit: int) -> str:
@@ -59,30 +71,35 @@ def shorten(text: str, limit: int) -> str:
 
 
 def quote_block(q: Quote, limit: int = QUOTE_CHARS) -> str:
-    """The passage as a block quote with the answering sentences in bold, trimmed around them."""
-    before, sentence, after = q.passage[: q.start], q.text, q.passage[q.end :]
-    sentence = shorten(sentence, limit - 40)
-    room = max(limit - len(sentence), 0)
-    before = _tail(before, room // 2)
-    after = shorten(after, room - len(before))
-    body = f"{clean(before)}**{clean(sentence)}**{clean(after)}"
-    return "> " + body.replace("\n", "\n> ")
-
-
-def _tail(text: str, limit: int) -> str:
-    """The last `limit` characters of `text`, starting at a word, with a leading ellipsis."""
-    if len(text) <= limit:
-        return text
-    if limit <= 1:
-        return ""
-    cut = text[-(limit - 1) :]
-    return "…" + (cut.split(" ", 1)[1] if " " in cut else cut)
+    """The passage as a block quote, the answering sentences in bold, trimmed around them, its inline
+    formatting (code, emphasis, bold, absolute links) shown as Discord formatting and all else escaped.
+    `limit` counts the characters shown; the markdown stays within QUOTE_MARKDOWN."""
+    links = True
+    while True:
+        lines = layout.lines(q, limit, links)
+        block = "\n".join(f"> {line}" for line in lines) or "> …"
+        if len(block) <= QUOTE_MARKDOWN or limit <= 40:
+            return block
+        if links:  # many long links crowd out the text: drop them first, then show less
+            links = False
+        else:
+            limit //= 2
 
 
 def attribution(q: Quote) -> str:
-    """— *Title* · `file` · ¶N · date"""
-    date = f" · {q.date}" if q.date else ""
-    return f"— *{clean(shorten(q.title, 150))}* · {clean(shorten(q.source, 200))} · ¶{q.paragraph}{date}"
+    """— *Title › Section › Sub* · path/to/file.md · [link](url) · p. N (or ¶N) · date"""
+    place = shorten(render_place(q), 200)
+    parts = [f"*{clean(place)}*" if place else "", clean(shorten(" ".join(q.source.split()), 200))]
+    target = markdown.href(q.url) if q.url else None
+    if target:
+        parts.append(f"[link]({target})")
+    if q.page is not None:
+        parts.append(f"p. {q.page}")
+    elif not q.section:
+        parts.append(f"¶{q.paragraph}")
+    if q.date:
+        parts.append(clean(shorten(" ".join(q.date.split()), 40)))
+    return "— " + " · ".join(p for p in parts if p)
 
 
 def answer_embed(answer: Answer) -> discord.Embed:
@@ -191,7 +208,8 @@ def summary_embed(summary: Summary) -> discord.Embed:
     blocks = []
     for s in summary.sentences:
         also = f" (also in {clean(', '.join(s.also_in))})" if s.also_in else ""
-        blocks.append(f"> {clean(shorten(s.text, 900))}\n— {clean(s.source)} · ¶{s.paragraph}{also}")
+        quoted = "\n".join(f"> {line}" for line in clean(shorten(s.text, 900)).split("\n") if line.strip())
+        blocks.append(f"{quoted}\n— {clean(s.source)} · ¶{s.paragraph}{also}")
     while len("\n".join(blocks)) > EMBED_DESCRIPTION and len(blocks) > 1:
         blocks.pop()
     return discord.Embed(title=heading, description=shorten("\n".join(blocks), EMBED_DESCRIPTION),
@@ -213,6 +231,8 @@ HELP_TEXT = (
     "**Explore**\n"
     "• `/sources` — the documents I know\n"
     "• `/summary` — the whole collection, `document:` one document, or `topic:` a subject\n\n"
+    "**Your data**\n"
+    "• `/forget-me` — erase the questions and feedback I keep about you\n\n"
     "**Admins**\n"
     "• `/reindex` — re-read the documents folder\n"
     "• `/stats` — questions asked, answered, and your 👍/👎 feedback"

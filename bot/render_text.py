@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Sequence
 from typing import Any
@@ -14,6 +15,7 @@ from retrieval.store import Stats
 from .service import SourceInfo
 
 NOT_FOUND = "I could not find that in the documents."
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def plural(n: int, word: str) -> str:
@@ -21,23 +23,42 @@ def plural(n: int, word: str) -> str:
     return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
-def attribution(q: Quote | Any) -> str:
-    """“Title” — file, ¶N, date."""
+def attribution(q: Quote) -> str:
+    """“Title › Section” — path, p. N (or ¶N), date: where a quote comes from, in words."""
+    where = f", p. {q.page}" if q.page is not None else "" if q.section else f", ¶{q.paragraph}"
     date = f", {q.date}" if q.date else ""
-    return f"“{q.title}” — {q.source}, ¶{q.paragraph}{date}"
+    return plain(f"“{place(q)}” — {q.source}{where}{date}")
+
+
+def place(q: Quote) -> str:
+    """Title › Section › Sub: the section path after the title, without repeating the title."""
+    title = " ".join(q.title.split())
+    path = [" ".join(h.split()) for h in q.section]
+    if path and path[0] == title:
+        path = path[1:]
+    return " › ".join(h for h in [title, *path] if h)
+
+
+def plain(text: str) -> str:
+    """Text safe for a terminal: control characters (escape sequences among them) dropped, but newlines."""
+    return _CONTROL.sub("", text)
 
 
 def answer_text(answer: Answer) -> str:
-    """An answer as terminal text: each quote, then where it comes from."""
+    """An answer as terminal text: each quote, then where it comes from (and its link, when known)."""
     if not answer.answered:
         lines = [NOT_FOUND]
         if answer.closest:
             lines.append("The closest documents are: " + "; ".join(f"“{t}”" for t in answer.closest) + ".")
-        return "\n".join(lines)
+        return plain("\n".join(lines))
     blocks = []
     for n, q in enumerate(answer.quotes, start=1):
-        quote = textwrap.fill(q.text, width=88, initial_indent=f"{n}. “", subsequent_indent="   ") + "”"
-        blocks.append(f"{quote}\n   {attribution(q)}  (score {q.score:.2f})")
+        lines = [line for line in plain(q.text).split("\n") if line.strip()] or [""]
+        first = textwrap.fill(lines[0], width=88, initial_indent=f"{n}. “", subsequent_indent="   ")
+        rest = (textwrap.fill(line, width=88, initial_indent="   ", subsequent_indent="   ") for line in lines[1:])
+        quote = "\n".join([first, *rest]) + "”"
+        link = f"\n   {plain(q.url)}" if q.url else ""
+        blocks.append(f"{quote}\n   {attribution(q)}  (score {q.score:.2f}){link}")
     return "\n\n".join(blocks)
 
 
@@ -51,6 +72,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
             {
                 "text": q.text, "source": q.source, "title": q.title, "paragraph": q.paragraph, "date": q.date,
                 "score": round(q.score, 4), "passage": q.passage, "start": q.start,
+                "section": list(q.section), "anchor": q.anchor, "url": q.url, "page": q.page, "kind": q.kind,
             }
             for q in answer.quotes
         ],

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import gc
+import hmac
 import logging
+import secrets
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -15,7 +18,7 @@ from typing import Any
 
 from retrieval import kernel, persist
 from retrieval.answer import AnswerSettings, answer
-from retrieval.documents import READER_VERSION, read_folder
+from retrieval.documents import MAX_BYTES, READER_VERSION, read_folder
 from retrieval.errors import BusyError, DocumentsError, IndexFileError, QuestionError, StoreError
 from retrieval.index import Index, Weighting
 from retrieval.links import with_links
@@ -209,7 +212,10 @@ class QAService:
             remembered = f"{history[-1]} {result.question}" if result.context_used and history else result.question
             self.conversations.remember(conversation, remembered)
         top = result.quotes[0].source if result.quotes else None
-        qid = await self.store.log_question(result.question, result.answered, top, via, user_id, channel)
+        if self.log_days == 0:  # QA_LOG_DAYS=0: the log keeps that a question was asked, not who asked what
+            qid = await self.store.log_question("", result.answered, top, via)
+        else:
+            qid = await self.store.log_question(result.question, result.answered, top, via, user_id, channel)
         return Asked(result, qid)
 
     def sources(self) -> list[SourceInfo]:
@@ -234,9 +240,11 @@ class QAService:
         started = time.perf_counter()
         say = progress or (lambda _msg: None)
         say(f"Reading {self.docs} …")
-        documents, skipped = await asyncio.to_thread(read_folder, self.docs)
-        hashes = await self.store.hashes()
         outdated = await self.store.get_meta("reader_version") != READER_VERSION
+        # Files whose bytes did not change are not parsed again: the index in force holds their documents.
+        unchanged = {} if outdated else self._index.documents
+        documents, skipped = await asyncio.to_thread(read_folder, self.docs, MAX_BYTES, unchanged)
+        hashes = await self.store.hashes()
         if outdated:  # read by an older release: every document is read again and reported as changed
             hashes = dict.fromkeys(hashes, "")
         report = compare(hashes, documents, skipped)
@@ -280,7 +288,13 @@ class QAService:
         return await self.store.stats()
 
     async def feedback(self, question_id: int, user_id: str, value: int) -> bool:
-        """Record 👍 (1) or 👎 (-1) for a logged answer."""
+        """Record 👍 (1) or 👎 (-1) for a logged answer; False when it is not (or no longer) on record."""
+        if not 0 < question_id < 2**63:  # SQLite's integers: a larger id cannot be on record
+            return False
+        if self.log_days == 0:
+            user_id = self._voter(user_id)
+        elif (asked := await self.store.asked_at(question_id)) is None or asked < _cutoff(self.log_days):
+            return False  # past the retention its votes were made anonymous: a new one would count twice
         return await self.store.record_feedback(question_id, user_id, value)
 
     async def close(self) -> None:
@@ -307,3 +321,48 @@ class QAService:
         if topic is not None:
             return await asyncio.to_thread(summarize_topic, index, check_topic(topic), sentences, words)
         return await asyncio.to_thread(summarize_collection, index, sentences, words)
+
+    # --- users' data: QA_LOG_DAYS, /forget-me and `qa-bot forget` ---------------------------------------
+
+    log_days: int = 90
+    """Days the question log keeps who asked what, where, and who voted (QA_LOG_DAYS); 0 keeps only counts.
+    Set by the front-end from its settings."""
+    _voter_key: bytes = secrets.token_bytes(16)
+    """With QA_LOG_DAYS=0 a vote is stored under a keyed hash of the voter, so a member has one vote per
+    answer; the key lives only in this process, so after it no stored vote can be traced to anyone."""
+
+    def _voter(self, user_id: str) -> str:
+        """The stand-in stored for a voter when QA_LOG_DAYS is 0."""
+        return "anon:" + hmac.new(self._voter_key, user_id.encode(), "sha256").hexdigest()[:16]
+
+    async def purge(self, now: dt.datetime | None = None) -> Erased:
+        """Apply QA_LOG_DAYS: questions and votes older than it keep only what counts in /stats."""
+        now = now or dt.datetime.now(dt.UTC)
+        questions, votes = await self.store.anonymise_before(_cutoff(self.log_days, now))
+        if questions or votes:
+            log.info("retention: made %d questions and %d votes older than %d days anonymous", questions, votes,
+                     self.log_days)
+        return Erased(questions, votes)
+
+    async def forget(self, user_id: str) -> Erased:
+        """Erase what the bot holds about a member: their questions' text, channel and id (the questions
+        still count), their votes, and the conversation it remembers for follow-ups."""
+        erased = Erased(*await self.store.forget_user([user_id, self._voter(user_id)]))
+        recent = self.conversations._recent
+        for key in [k for k in recent if k.endswith(f":{user_id}")]:
+            del recent[key]
+        return erased
+
+
+@dataclass(frozen=True, slots=True)
+class Erased:
+    """What a purge or a member's erasure changed in the question log."""
+
+    questions: int
+    votes: int
+
+
+def _cutoff(days: int, now: dt.datetime | None = None) -> str:
+    """The moment `days` before `now` (UTC), written as SQLite writes `asked_at`."""
+    now = now or dt.datetime.now(dt.UTC)
+    return (now.astimezone(dt.UTC) - dt.timedelta(days=days)).strftime("%Y-%m-%d %H:%M:%S")

@@ -8,15 +8,22 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
+import multiprocessing
 import os
+import pickle
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from .errors import DocumentsError
 from .model import Document, Skipped
 from .structure import PROSE, Block, Parsed
 from .text import split_sentences
+
+log = logging.getLogger(__name__)
 
 READER_VERSION = "2"  # bump when any reader's output changes: stored documents are then read again
 MAX_BYTES = 20 * 1024 * 1024
@@ -31,18 +38,59 @@ class SkipReason(Exception):
     """Why one file cannot be used."""
 
 
-def read_folder(folder: Path, max_bytes: int = MAX_BYTES) -> tuple[list[Document], list[Skipped]]:
-    """Parse every .txt and .md file under `folder`; unusable files are skipped, not fatal."""
-    documents: list[Document] = []
-    skipped: list[Skipped] = []
+def read_folder(
+    folder: Path, max_bytes: int = MAX_BYTES, unchanged: Mapping[str, Document] | None = None,
+) -> tuple[list[Document], list[Skipped]]:
+    """Parse every supported file under `folder`; unusable files are skipped, not fatal. A file whose
+    bytes hash to the content hash of its document in `unchanged` is that document, not parsed again."""
+    found: list[Document | Skipped] = []
+    jobs: list[tuple[int, str, bytes]] = []  # files to parse, and where their result goes
+    unchanged = unchanged or {}
     for path, name in _candidates(folder):
         try:
             if path.suffix.lower() not in READERS:
                 raise SkipReason("unsupported type")
-            documents.append(parse_document(name, _read(folder, path, max_bytes)))
+            raw = _read(folder, path, max_bytes)
+            known = unchanged.get(name)
+            if known is not None and known.content_hash == hashlib.sha256(raw).hexdigest():
+                found.append(known)
+            else:
+                jobs.append((len(found), name, raw))
+                found.append(Skipped(name, "not parsed"))
         except SkipReason as reason:
-            skipped.append(Skipped(name, str(reason)))
-    return documents, skipped
+            found.append(Skipped(name, str(reason)))
+    for (at, _name, _raw), result in zip(jobs, _parse_all([(n, r) for _, n, r in jobs]), strict=True):
+        found[at] = result
+    return [f for f in found if isinstance(f, Document)], [f for f in found if isinstance(f, Skipped)]
+
+
+PARALLEL_BYTES = 512 * 1024  # below this much to parse, starting worker processes costs more than it saves
+
+
+def _parse_all(jobs: list[tuple[str, bytes]]) -> list[Document | Skipped]:
+    """Each file parsed, in order: in worker processes when there is enough to parse (the parsers are
+    pure Python and hold the GIL), else here."""
+    workers = min(os.cpu_count() or 1, 4)
+    if workers > 1 and len(jobs) >= 8 and sum(len(raw) for _, raw in jobs) >= PARALLEL_BYTES:
+        try:
+            # spawn, not fork: the caller is a thread of a process with an event loop and other threads.
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+                return list(pool.map(parse_or_skip, jobs, chunksize=max(1, len(jobs) // (workers * 4))))
+        except (OSError, BrokenProcessPool, pickle.PicklingError) as exc:
+            log.warning("parsing in worker processes failed (%s); parsing here", exc)
+    return [parse_or_skip(job) for job in jobs]
+
+
+def parse_or_skip(job: tuple[str, bytes]) -> Document | Skipped:
+    """One file parsed, or skipped with its reason; a parser's own failure skips the file, never the folder."""
+    name, raw = job
+    try:
+        return parse_document(name, raw)
+    except SkipReason as reason:
+        return Skipped(name, str(reason))
+    except Exception as exc:  # a parser bug on one strange file must not stop a reindex
+        log.warning("could not parse %s: %r", name, exc)
+        return Skipped(name, f"it could not be parsed ({type(exc).__name__})")
 
 
 def _candidates(folder: Path) -> Iterator[tuple[Path, str]]:
@@ -78,9 +126,10 @@ def _read(folder: Path, path: Path, max_bytes: int) -> bytes:
         if size > max_bytes:
             raise SkipReason(f"it is larger than the limit of {_size(max_bytes)} ({_size(size)})")
         return real.read_bytes()
-    except (OSError, RuntimeError) as exc:  # RuntimeError: Python's "Symlink loop from …"
-        reason = "it is a link that loops" if isinstance(exc, RuntimeError) else exc.strerror or exc
-        raise SkipReason(f"it cannot be read ({reason})") from exc
+    except OSError as exc:
+        raise SkipReason(f"it cannot be read ({exc.strerror or exc})") from exc
+    except RuntimeError as exc:  # Path.resolve raises this (not OSError) for a symbolic link loop
+        raise SkipReason("it is a symbolic link loop") from exc
 
 
 def _size(n: int) -> str:

@@ -42,13 +42,6 @@ CREATE TABLE IF NOT EXISTS feedback (
 """
 
 
-# Columns added in schema 2, with their declarations (constant strings: no input reaches them).
-_PASSAGE_COLUMNS_2 = (
-    ("kind", "TEXT NOT NULL DEFAULT 'prose'"), ("section", "TEXT NOT NULL DEFAULT ''"),
-    ("marks", "TEXT NOT NULL DEFAULT ''"), ("page", "INTEGER"),
-)
-
-
 @dataclass(frozen=True, slots=True)
 class Stats:
     """What the question log says."""
@@ -77,10 +70,7 @@ class Store:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"Cannot create the folder for the database {str(path)!r}: {exc.strerror}.") from exc
-        try:
-            db = await aiosqlite.connect(path, timeout=5)
-        except sqlite3.Error as exc:
-            raise StoreError(f"Cannot open the database {str(path)!r}: {exc}.") from exc
+        db = await _connect(path)
         store = cls(db, path)
         try:
             await db.execute("PRAGMA foreign_keys = ON")
@@ -108,9 +98,14 @@ class Store:
         if version < 2:  # passages gained their structure; old ones are plain prose, as they were read
             async with self._db.execute("PRAGMA table_info(passages)") as cur:
                 have = {r[1] for r in await cur.fetchall()}
-            for column, decl in _PASSAGE_COLUMNS_2:
-                if column not in have:
-                    await self._db.execute(f"ALTER TABLE passages ADD COLUMN {column} {decl}")
+            if "kind" not in have:
+                await self._db.execute("ALTER TABLE passages ADD COLUMN kind TEXT NOT NULL DEFAULT 'prose'")
+            if "section" not in have:
+                await self._db.execute("ALTER TABLE passages ADD COLUMN section TEXT NOT NULL DEFAULT ''")
+            if "marks" not in have:
+                await self._db.execute("ALTER TABLE passages ADD COLUMN marks TEXT NOT NULL DEFAULT ''")
+            if "page" not in have:
+                await self._db.execute("ALTER TABLE passages ADD COLUMN page INTEGER")
         await self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     async def _check(self) -> None:
@@ -235,7 +230,7 @@ class Store:
         """Counts of questions, answered, frequent unanswered ones, and feedback."""
         [(total, answered)] = await self._all("SELECT count(*), coalesce(sum(answered), 0) FROM questions")
         unanswered = await self._all(
-            "SELECT lower(question) AS q, count(*) AS n FROM questions WHERE answered = 0 "
+            "SELECT lower(question) AS q, count(*) AS n FROM questions WHERE answered = 0 AND question != '' "
             "GROUP BY q ORDER BY n DESC, q LIMIT ?", (top,)
         )
         [(up, down)] = await self._all(
@@ -262,6 +257,68 @@ class Store:
         """SQLite's full integrity check: "ok" when the file is sound."""
         return str((await self._all("PRAGMA integrity_check"))[0][0])
 
+    # --- users' data: the question log's retention and a member's erasure ---------------------------------
+
+    async def asked_at(self, question_id: int) -> str | None:
+        """When a logged question was asked ('YYYY-MM-DD HH:MM:SS', UTC), or None if it is unknown."""
+        rows = await self._all("SELECT asked_at FROM questions WHERE id = ?", (question_id,))
+        return str(rows[0][0]) if rows else None
+
+    async def anonymise_before(self, cutoff: str) -> tuple[int, int]:
+        """Strip who asked, where and what from the questions asked before `cutoff` (UTC, as `asked_at`),
+        and who voted from the feedback given before it; the rows stay, so every count stays.
+        Returns (questions, votes) changed; writes nothing when nothing is due."""
+        [(due_q, due_v)] = await self._all(
+            "SELECT (SELECT count(*) FROM questions WHERE asked_at < ?1 AND "
+            "(user_id IS NOT NULL OR channel IS NOT NULL OR question != '')), "
+            "(SELECT count(*) FROM feedback WHERE at < ?1 AND user_id NOT LIKE 'anon:%')", (cutoff,)
+        )
+        if not due_q and not due_v:
+            return 0, 0
+        async with self._write:
+            try:
+                await self._db.execute("BEGIN IMMEDIATE")
+                questions = await self._db.execute(
+                    "UPDATE questions SET user_id = NULL, channel = NULL, question = '' WHERE asked_at < ? "
+                    "AND (user_id IS NOT NULL OR channel IS NOT NULL OR question != '')", (cutoff,)
+                )
+                # A random stand-in keeps each vote its own row (the key is question and voter).
+                votes = await self._db.execute(
+                    "UPDATE feedback SET user_id = 'anon:' || lower(hex(randomblob(8))) "
+                    "WHERE at < ? AND user_id NOT LIKE 'anon:%'", (cutoff,)
+                )
+                await self._db.commit()
+            except BaseException as exc:
+                await _rollback(self._db)
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(_explain(self.path, exc)) from exc
+                raise
+        return questions.rowcount, votes.rowcount
+
+    async def forget_user(self, user_ids: Sequence[str]) -> tuple[int, int]:
+        """Erase what the log holds about a member, known by any of `user_ids`: their questions keep only
+        when and whether they were answered (they still count), their votes are deleted.
+        Returns (questions, votes) erased."""
+        async with self._write:
+            try:
+                await self._db.execute("BEGIN IMMEDIATE")
+                questions = votes = 0
+                for user_id in user_ids:
+                    cur = await self._db.execute(
+                        "UPDATE questions SET user_id = NULL, channel = NULL, question = '' WHERE user_id = ?",
+                        (user_id,),
+                    )
+                    questions += cur.rowcount
+                    cur = await self._db.execute("DELETE FROM feedback WHERE user_id = ?", (user_id,))
+                    votes += cur.rowcount
+                await self._db.commit()
+            except BaseException as exc:
+                await _rollback(self._db)
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(_explain(self.path, exc)) from exc
+                raise
+        return questions, votes
+
 
 async def _rollback(db: aiosqlite.Connection) -> None:
     """Roll back, ignoring a connection that is already gone."""
@@ -281,3 +338,18 @@ def _explain(path: Path, exc: sqlite3.Error) -> str:
     if "not a database" in text or "malformed" in text or "disk image" in text:
         return f"The database {str(path)!r} is damaged or not a database ({text})."
     return f"Database error on {str(path)!r}: {text}."
+
+
+async def _connect(path: Path) -> aiosqlite.Connection:
+    """An aiosqlite connection, or StoreError. SQLite is asked first, in a worker thread: a failed
+    aiosqlite.connect leaves its own thread to report the failure to an event loop that is closed by
+    then, which printed a 23-line traceback after the error line."""
+
+    def probe() -> None:
+        sqlite3.connect(path, timeout=5).close()
+
+    try:
+        await asyncio.to_thread(probe)
+        return await aiosqlite.connect(path, timeout=5)
+    except sqlite3.Error as exc:
+        raise StoreError(f"Cannot open the database {str(path)!r}: {exc}.") from exc

@@ -97,6 +97,8 @@ async def test_sync_command_syncs_and_exits(fake: FakeDiscord, tmp_path: Path) -
     assert proc.returncode == 0, err.decode()[-2000:]
     assert "synced" in out.decode()
     assert fake.commands(fake.guild.id)
+    puts = [r for r in fake.requests if r.method == "PUT" and r.path.endswith("/commands")]
+    assert len(puts) == 1, [r.path for r in puts]  # registered once, not once in setup_hook and again after
 
 
 async def _read_lines(stream: asyncio.StreamReader, lines: list[str]) -> None:

@@ -176,7 +176,9 @@ async def test_an_answer_discord_refuses_is_reported_to_the_user_and_logged(
     assert reported.ephemeral and "something went wrong" in reported.text
     assert statuses(fake, "/callback") == [403, 200]
     [error] = [r for r in caplog.records if r.levelno >= logging.ERROR]
-    assert error.getMessage() == "command ask failed" and error.exc_info and "403" in str(error.exc_info[1])
+    reference = reported.text.rsplit("reference: ", 1)[1].rstrip(".")
+    assert error.getMessage() == f"command ask failed [ref {reference}]", (error.getMessage(), reported.text)
+    assert error.exc_info and "403" in str(error.exc_info[1])
     assert "Witkoff" in await ask(fake)
 
 
@@ -232,8 +234,10 @@ async def test_a_lost_folder_is_reported_and_the_previous_index_keeps_serving(
     stored, index = await service.store.hashes(), service.index
     make(docs)
     asked = await fake.send_interaction("reindex", user=ADMIN)
-    reply = await fake.wait_for_reply(asked, final, timeout=15)
+    reply = await fake.wait_for_reply(asked, lambda o: o.ephemeral, timeout=15)  # the reason: to the admin alone
     assert message in reply.text and clean(str(docs)) in reply.text, reply.text
+    public = [o.text for o in fake.outputs_for(asked) if not o.ephemeral]
+    assert public and all(str(docs) not in t and clean(str(docs)) not in t for t in public), public
     assert "Reindex finished" not in reply.text
     assert "Witkoff" in await ask(fake)
     with pytest.raises(DocumentsError):
@@ -257,7 +261,7 @@ async def test_an_unreadable_folder_is_reported_and_the_running_bot_keeps_servin
         docs.chmod(0)
         try:
             asked = await fake.send_interaction("reindex", user=ALICE)
-            reply = await fake.wait_for_reply(asked, final, timeout=15)
+            reply = await fake.wait_for_reply(asked, lambda o: o.ephemeral, timeout=15)
             assert "cannot be read: Permission denied" in reply.text and clean(str(docs)) in reply.text, reply.text
             assert "Witkoff" in await ask(fake)
             listing = await fake.wait_for_reply(await fake.send_interaction("sources", user=ALICE))

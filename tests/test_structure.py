@@ -186,3 +186,56 @@ def test_quotes_get_their_url_and_absolute_links() -> None:
 def test_a_bad_source_url_template_is_refused(bad: str) -> None:
     with pytest.raises(ConfigError, match="QA_SOURCE_URL"):
         check_template(bad)
+
+
+class CountingAnalyser:
+    """The index's analyser, counting the characters it is given."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner, self.chars = inner, 0
+
+    def __call__(self, text: str) -> list[str]:
+        self.chars += len(text)
+        return self.inner(text)  # type: ignore[operator]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+
+def test_answering_again_reanalyses_no_passage() -> None:
+    hostile = "word " * 200_000 + "limit"  # one huge line with no sentence end
+    index = build([docs_page(), Document("h.txt", "H", None, (hostile,), "h")])
+    counting = CountingAnalyser(index.analyser)
+    index.analyser = counting  # type: ignore[assignment]
+    answer(index, "What is the invalid request limit?")
+    first = counting.chars
+    answer(index, "What is the invalid request limit?")
+    assert counting.chars - first < 100  # the question only: every passage's terms were kept
+    assert first < 50_000  # and the first time, bounded passages, not the whole 1 MB line
+
+
+def test_many_files_are_parsed_in_worker_processes_with_the_same_result(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from retrieval import documents as reading
+
+    for i in range(10):
+        (tmp_path / f"page{i}.md").write_text(f"# Page {i}\n\n## Limits\n\nThe limit is {i} per minute.\n\n"
+                                              "| Field | Type |\n| --- | --- |\n| title | string |\n")
+    (tmp_path / "notes.rst").write_text("Notes\n=====\n\nUse :meth:`~discord.Client.run` to start.\n")
+    monkeypatch.setattr(reading, "PARALLEL_BYTES", 1)
+    parallel = reading.read_folder(tmp_path)
+    monkeypatch.setattr(reading, "PARALLEL_BYTES", 10**12)
+    assert parallel == reading.read_folder(tmp_path)
+    by_id = {d.id: d for d in parallel[0]}
+    assert len(by_id) == 11 and by_id["page3.md"].blocks[1].text == "Field: title · Type: string"
+    assert by_id["notes.rst"].blocks[0].text == "Use run() to start."
+
+
+def test_a_parser_failure_skips_the_file_not_the_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    from retrieval import documents as reading
+
+    def broken(raw: bytes) -> object:
+        raise IndexError("a parser bug")
+
+    monkeypatch.setitem(reading.READERS, ".md", broken)
+    assert reading.parse_or_skip(("bad.md", b"# x")) == reading.Skipped("bad.md", "it could not be parsed (IndexError)")

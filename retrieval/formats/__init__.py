@@ -1,1 +1,1 @@
-"""Document format parsers: each reads one file format into retrieval.structure.Parsed."""
+"""Format parsers: each file type to structure.Parsed."""

@@ -9,28 +9,35 @@ NOTE blocks that start with their label. Inline code, emphasis and links survive
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 
 from markdown_it.token import Token
 
-from retrieval.formats.markdown_inline import LABELS, admonition_label, explicit_id, plain, render_inline, table_rows
+from retrieval.formats.dates import find_date
+from retrieval.formats.markdown_inline import (
+    CALLOUTS,
+    admonition_label,
+    callout_label,
+    explicit_id,
+    plain,
+    render_inline,
+    table_rows,
+)
 from retrieval.formats.markdown_syntax import drop_templates, parser
 from retrieval.formats.markdown_text import (
+    GithubAnchors,
+    MkDocsAnchors,
     TextBuffer,
-    find_date,
     front_matter,
-    github_slug,
-    github_unique,
     html_text,
     iso_date,
-    mkdocs_slug,
-    mkdocs_unique,
     scalar,
 )
 from retrieval.structure import CODE, LIST, NOTE, PROSE, ROW, Block, Parsed, Section
 
 log = logging.getLogger(__name__)
-_CALLOUTS = LABELS | {"check"}  # MDX callout components (Mintlify, Docusaurus): <Warning>…</Warning>
+_WORD = re.compile(r"[^\W_]")  # a letter or digit
 
 
 def parse_markdown(text: str, *, mdx: bool = False) -> Parsed:
@@ -44,7 +51,7 @@ def parse_markdown(text: str, *, mdx: bool = False) -> Parsed:
 
 def _readable(text: str) -> bool:
     """Whether a block says anything: a lone "@" or "—" left by markup does not."""
-    return any(c.isalnum() for c in text)
+    return _WORD.search(text) is not None
 
 
 class _Note:
@@ -85,8 +92,7 @@ class _Reader:
         """Read every heading's text and explicit id first, as python-markdown's toc does (explicit ids
         are reserved before slugs are made); returns the first level-1 heading's text."""
         first_h1 = None
-        self.used_ids: set[str] = set()  # "" too: python-markdown never makes an empty id
-        self.github_ids: dict[str, int] = {}
+        self.anchors = GithubAnchors() if self.mdx else MkDocsAnchors()
         for i, tok in enumerate(self.tokens[:-1]):
             if tok.type != "heading_open":
                 continue
@@ -94,8 +100,13 @@ class _Reader:
             explicit = explicit_id(inline.content)
             children = inline.children or []
             if explicit:
-                children = self.md.parseInline(inline.content[: explicit[1]], self.env)[0].children or []
-                self.used_ids.add(explicit[0])
+                attrs = inline.content[explicit[1] :].rstrip()
+                last = children[-1] if children else None
+                if last is not None and last.type == "text" and last.content.rstrip().endswith(attrs):
+                    last.content = last.content.rstrip()[: -len(attrs)]  # most headings: no re-parse
+                else:
+                    children = self.md.parseInline(inline.content[: explicit[1]], self.env)[0].children or []
+                self.anchors.reserve(explicit[0])
             inline.meta = {"text": plain(children), "id": explicit[0] if explicit else ""}
             if first_h1 is None and tok.tag == "h1" and inline.meta["text"]:
                 first_h1 = inline.meta["text"]
@@ -197,11 +208,7 @@ class _Reader:
         text = str(meta.get("text", ""))
         anchor = str(meta.get("id", ""))
         if not anchor:
-            anchor = (
-                github_unique(github_slug(text), self.github_ids)
-                if self.mdx
-                else mkdocs_unique(mkdocs_slug(text), self.used_ids)
-            )
+            anchor = self.anchors.make(text)
         while self.headings and self.headings[-1][0] >= level:
             self.headings.pop()
         self.headings.append((level, text, anchor, find_date(text)))
@@ -218,14 +225,22 @@ class _Reader:
             self.list_section = self.section
 
     def _paragraph(self, tokens: Sequence[Token], i: int) -> int:
-        # "**Note**: …" standing alone is an admonition too, unless a list or an admonition holds it.
+        if tokens[i + 1].content.startswith(":::"):  # mkdocstrings' "::: package.Class": text the site generates
+            return i + 3
+        # "**Note**: …" (MDX: "<Note>…</Note>") standing alone is an admonition too, unless a list or
+        # an admonition holds it.
         alone = not any(c == "list" or isinstance(c, _Note) for c in self.ctx)
-        label = admonition_label(tokens[i + 1], self.md, self.env, colon=True) if alone else None
+        label = None
+        if alone:
+            inline = tokens[i + 1]
+            label = callout_label(inline) if self.mdx else admonition_label(inline, self.md, self.env, colon=True)
         if label:
             self._open(label)
-        buf = TextBuffer()
+        target = self._target()  # rendered straight into a list or admonition: no copy
+        buf = TextBuffer() if target is None else target
         render_inline(tokens[i + 1].children or [], buf)
-        self._text(buf)
+        if target is None:
+            self._emit(PROSE, buf)
         if label:
             self._close()
         return i + 3
@@ -327,7 +342,7 @@ class _Reader:
         (`<Accordion title="…">`) adds its title to the section path of what it holds."""
         meta = tokens[i].meta or {}
         name, title = str(meta.get("name", "")), " ".join(str(meta.get("title", "")).split())
-        callout = name.lower() in _CALLOUTS
+        callout = name.lower() in CALLOUTS
         if callout:
             self._open(title or name)
         self.components.append(("" if callout else title, find_date(title) if title else None, callout))

@@ -8,13 +8,15 @@ from collections.abc import Sequence
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from retrieval.formats.markdown_text import SKIPPED_TAGS, TextBuffer, tag_name
+from retrieval.formats.markdown_syntax import scan_jsx_tag
+from retrieval.formats.markdown_text import SKIPPED_TAGS, TextBuffer, tag_attrs, tag_name
 
 ALERTS = frozenset({"note", "tip", "important", "warning", "caution"})  # GitHub's > [!NOTE]
 LABELS = frozenset("note tip hint info important warning caution attention danger error".split())
+CALLOUTS = LABELS | {"check"}  # MDX callout components (Mintlify, Docusaurus): <Warning>…</Warning>
 _MARKS = {"em_open": "em", "strong_open": "strong", "link_open": "link"}
 _CLOSES = {"em_close": "em", "strong_close": "strong", "link_close": "link"}
-_HTML_MARKS = {"code": "code", "em": "em", "i": "em", "strong": "strong", "b": "strong"}
+_HTML_MARKS = {"code": "code", "kbd": "code", "em": "em", "i": "em", "dfn": "em", "strong": "strong", "b": "strong"}
 _BREAKS = frozenset("br p div td th tr li summary details table hr".split())  # inline HTML that parts words
 
 
@@ -42,7 +44,10 @@ def render_inline(children: Sequence[Token], buf: TextBuffer, marks: bool = True
                 buf.close(_CLOSES[kind])
         elif kind == "image":  # its alt text
             render_inline(tok.children or [], buf, marks=False)
-        elif kind == "html_inline":
+        elif kind == "mdx_expression":
+            if tok.content[1:-1].strip() in ("' '", '" "', "` `", "'\\n'"):  # JSX's explicit space {' '}
+                buf.space()
+        elif kind in ("html_inline", "jsx_inline"):
             name = tag_name(tok.content)
             if name in SKIPPED_TAGS:
                 skipping = max(0, skipping + (-1 if tok.content.startswith("</") else 1))
@@ -50,7 +55,12 @@ def render_inline(children: Sequence[Token], buf: TextBuffer, marks: bool = True
                 buf.space()
             elif name in _HTML_MARKS and marks:
                 (buf.close if tok.content.startswith("</") else buf.open)(_HTML_MARKS[name])
-        # jsx_inline and mdx_expression tokens (MDX) are dropped: only the text around them is read.
+            elif name == "a" and marks and kind == "html_inline":
+                if tok.content.startswith("</"):
+                    buf.close("link")
+                else:
+                    buf.open("link", tag_attrs(tok.content).get("href", ""))
+        # Other tags, components and expressions are dropped: only the text around them is read.
 
 
 def plain(children: Sequence[Token]) -> str:
@@ -94,8 +104,8 @@ def table_rows(tokens: Sequence[Token], i: int) -> tuple[list[TextBuffer], int]:
 
 def admonition_label(inline: Token, md: MarkdownIt, env: dict[str, object], colon: bool = False) -> str | None:
     """The label of a paragraph written as an admonition: `[!NOTE]` (GitHub), `**Warning**: …` or
-    `**Note**` then a line break (with `colon`, only `**Note**: …`). The label is taken out of the
-    paragraph's inline tokens; None for an ordinary paragraph."""
+    `**Note**` alone on its line (with `colon`, only `**Note**: …`). The label is taken out of the
+    paragraph's inline tokens; None for an ordinary paragraph ("**Note** that…")."""
     start = inline.content.lstrip()
     close = start.find("]")
     if not colon and start.startswith("[!") and start[2:close].lower() in ALERTS:
@@ -108,8 +118,9 @@ def admonition_label(inline: Token, md: MarkdownIt, env: dict[str, object], colo
     word = kids[1].content.strip()
     rest = kids[3:]
     has_colon = word.endswith(":") or (bool(rest) and rest[0].type == "text" and rest[0].content.startswith(":"))
+    own_line = not rest or rest[0].type in ("softbreak", "hardbreak")
     word = word.rstrip(":").strip()
-    if word.lower() not in LABELS or (colon and not has_colon):
+    if word.lower() not in LABELS or not (has_colon or (own_line and not colon)):
         return None
     while rest and (rest[0].type == "softbreak" or (rest[0].type == "text" and not rest[0].content.strip(" :"))):
         rest = rest[1:]
@@ -117,6 +128,17 @@ def admonition_label(inline: Token, md: MarkdownIt, env: dict[str, object], colo
         rest[0].content = rest[0].content.lstrip(" :")
     inline.children = rest
     return word
+
+
+def callout_label(inline: Token) -> str | None:
+    """The label of an MDX paragraph opened by a callout component, `<Warning>Text</Warning>`."""
+    first = next((k for k in inline.children or [] if k.type != "text" or k.content.strip()), None)
+    if first is None or first.type != "jsx_inline":
+        return None
+    tag = scan_jsx_tag(first.content, 0, len(first.content))
+    if tag is None or tag.kind != "open" or tag.name.lower() not in CALLOUTS:
+        return None
+    return tag.attrs.get("title") or tag.name
 
 
 def explicit_id(content: str) -> tuple[str, int] | None:

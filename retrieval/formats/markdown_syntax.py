@@ -7,14 +7,16 @@ tokens; the Markdown inside components is parsed like any other."""
 from __future__ import annotations
 
 from functools import cache
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from markdown_it import MarkdownIt
 from markdown_it.rules_block import StateBlock
 from markdown_it.rules_inline import StateInline
 from mdit_py_plugins.admon import admon_plugin
 from mdit_py_plugins.container import container_plugin
+from mdit_py_plugins.footnote import footnote_plugin
 from mdit_py_plugins.front_matter import front_matter_plugin
+from mdit_py_plugins.tasklists import tasklists_plugin
 
 INTERRUPTS = ["paragraph", "reference", "blockquote", "list"]
 _MAX_TAG = 20_000  # characters a block-level JSX tag may span: bounds the scan on unclosed quotes
@@ -221,18 +223,33 @@ def _tags_on_line(state: StateBlock, start: int, end: int) -> tuple[list[JsxTag]
             return None
 
 
-def _closing_line(state: StateBlock, name: str, start: int, end: int) -> int | None:
-    """The line holding the `</name>` that closes a component opened above `start`."""
-    depth = 0
-    for line in range(start, end):
-        text = _line(state, line)
-        if text.startswith("</" + name) and text[len(name) + 2 : len(name) + 3] in (">", " ", ""):
-            if depth == 0:
-                return line
-            depth -= 1
-        elif text.startswith("<" + name) and text[len(name) + 1 : len(name) + 2] in (">", " ", ""):
-            depth += 0 if text.rstrip().endswith("/>") else 1
-    return None
+def _name_end(text: str, i: int) -> int:
+    while i < len(text) and (text[i].isalnum() or text[i] in "._:-"):
+        i += 1
+    return i
+
+
+def _component_closes(state: StateBlock) -> dict[int, int]:
+    """For each line opening a component (`<Name …>` first on it), the line of its `</Name>`: one
+    pass over the page, matched like brackets, computed once per page."""
+    cached = state.env.get("mdx_closes")
+    if cached is not None and cached[0] is state.src:
+        return cast(dict[int, int], cached[1])
+    closes: dict[int, int] = {}
+    opened: dict[str, list[int]] = {}
+    for number, raw in enumerate(state.src.split("\n")):
+        text = raw.strip()
+        start = 2 if text.startswith("</") else 1 if text.startswith("<") else 0
+        end = _name_end(text, start) if start else 0
+        if end == start or text[end : end + 1] not in (">", " ", ""):
+            continue
+        name = text[start:end]
+        if start == 2 and opened.get(name):
+            closes[opened[name].pop()] = number
+        elif start == 1 and not text.endswith("/>"):
+            opened.setdefault(name, []).append(number)
+    state.env["mdx_closes"] = (state.src, closes)
+    return closes
 
 
 def jsx_block(state: StateBlock, start: int, end: int, silent: bool) -> bool:
@@ -247,8 +264,8 @@ def jsx_block(state: StateBlock, start: int, end: int, silent: bool) -> bool:
         return True
     tags, last = found
     tag = tags[0]
-    close = _closing_line(state, tag.name, last + 1, end) if len(tags) == 1 and tag.kind == "open" else None
-    if close is None:
+    close = _component_closes(state).get(start, -1) if len(tags) == 1 and tag.kind == "open" else -1
+    if not last < close < end:
         state.line = last + 1
         return True
     children = [line for line in range(last + 1, close) if not state.isEmpty(line)]
@@ -265,13 +282,24 @@ def jsx_block(state: StateBlock, start: int, end: int, silent: bool) -> bool:
     return True
 
 
+def _unclosed(state: StateInline, key: str, end: int) -> bool:
+    """Remember (end < 0) or check that a `<` or `{` of this inline text never closed. In MDX that
+    is an error, so later ones are read as text: one scan to the end per text, not one per brace."""
+    if end >= 0:
+        return False
+    state.env[key] = state.src
+    return True
+
+
 def jsx_inline(state: StateInline, silent: bool) -> bool:
     """An inline JSX tag or comment: one dropped token, the text around and between tags kept."""
     src, pos = state.src, state.pos
-    if src[pos] != "<" or pos + 1 >= state.posMax:
+    if src[pos] != "<" or pos + 1 >= state.posMax or state.env.get("mdx_open_tag") is src:
         return False
     tag = scan_jsx_tag(src, pos, state.posMax)
     if tag is None:
+        if src.find(">", pos, state.posMax) < 0:  # no later `<` can end either
+            _unclosed(state, "mdx_open_tag", -1)
         return False
     if not silent:
         state.push("jsx_inline", "", 0).content = src[pos : tag.end]
@@ -281,10 +309,10 @@ def jsx_inline(state: StateInline, silent: bool) -> bool:
 
 def mdx_expression(state: StateInline, silent: bool) -> bool:
     """An MDX `{…}` expression (or `{/* comment */}`): one dropped token."""
-    if state.src[state.pos] != "{":
+    if state.src[state.pos] != "{" or state.env.get("mdx_open_brace") is state.src:
         return False
     end = scan_braces(state.src, state.pos, state.posMax)
-    if end < 0:
+    if _unclosed(state, "mdx_open_brace", end):
         return False
     if not silent:
         state.push("mdx_expression", "", 0).content = state.src[state.pos : end]
@@ -295,8 +323,8 @@ def mdx_expression(state: StateInline, silent: bool) -> bool:
 @cache
 def parser(mdx: bool) -> MarkdownIt:
     """The shared parser for Markdown (mdx=False) or MDX (mdx=True)."""
-    md = MarkdownIt("commonmark", {"html": True}).enable("table")
-    md.use(front_matter_plugin).use(admon_plugin)
+    md = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])  # GitHub's additions
+    md.use(front_matter_plugin).use(admon_plugin).use(footnote_plugin).use(tasklists_plugin)
     md.use(container_plugin, "block", marker="/", validate=lambda params, *args: True)
     md.block.ruler.before("fence", "include_line", include_line, {"alt": INTERRUPTS})
     # Links keep their target as written: no percent-encoding pass (also the costliest inline step).

@@ -11,6 +11,7 @@ from html.parser import HTMLParser
 
 import yaml
 
+from retrieval.formats.dates import find_date
 from retrieval.structure import Mark
 
 
@@ -18,7 +19,7 @@ class TextBuffer:
     """Readable text built piece by piece: runs of whitespace become one space (never leading or
     trailing), "\\n" only where `newline()` puts it, and marks opened and closed around pieces."""
 
-    __slots__ = ("_parts", "_len", "_space", "_nl", "_open", "marks")
+    __slots__ = ("_parts", "_len", "_space", "_nl", "_open", "_marks")
 
     def __init__(self) -> None:
         self._parts: list[str] = []
@@ -26,7 +27,7 @@ class TextBuffer:
         self._space = False  # a space is owed before the next word
         self._nl = True  # at the start of the text or of a line
         self._open: list[tuple[int, str, str]] = []
-        self.marks: list[Mark] = []
+        self._marks: list[tuple[int, int, str, str]] = []  # Mark fields; Marks are made once, at the end
 
     def __len__(self) -> int:
         return self._len
@@ -80,7 +81,7 @@ class TextBuffer:
             if open_kind == kind:
                 del self._open[i]
                 if self._len > start:
-                    self.marks.append(Mark(start, self._len, kind, href))
+                    self._marks.append((start, self._len, kind, href))
                 return
 
     def extend(self, other: TextBuffer) -> None:
@@ -91,7 +92,7 @@ class TextBuffer:
         self._settle()
         offset = self._len
         self._write(text)
-        self.marks.extend(Mark(m.start + offset, m.end + offset, m.kind, m.href) for m in other.marks)
+        self._marks.extend((start + offset, end + offset, kind, href) for start, end, kind, href in other._marks)
 
     def text(self) -> str:
         """The text so far, without a trailing line break."""
@@ -100,16 +101,16 @@ class TextBuffer:
     def sorted_marks(self, text: str) -> tuple[Mark, ...]:
         """Marks trimmed to the words they cover, in reading order."""
         kept = []
-        for m in self.marks:
-            start, end = m.start, min(m.end, len(text))
+        for start, end, kind, href in self._marks:
+            end = min(end, len(text))
             while start < end and text[start].isspace():
                 start += 1
             while end > start and text[end - 1].isspace():
                 end -= 1
             if end > start:
-                kept.append(m if (start, end) == (m.start, m.end) else Mark(start, end, m.kind, m.href))
-        kept.sort(key=lambda m: (m.start, -m.end))
-        return tuple(kept)
+                kept.append((start, -end, kind, href))
+        kept.sort()
+        return tuple(Mark(start, -neg_end, kind, href) for start, neg_end, kind, href in kept)
 
 
 # Tags after which rendered HTML starts a new box: their text must not run into the next word.
@@ -167,6 +168,26 @@ def html_text(source: str) -> HtmlText:
     return parser
 
 
+class _TagAttrs(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.attrs: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.attrs = {k: v or "" for k, v in attrs}
+
+
+def tag_attrs(source: str) -> dict[str, str]:
+    """The attributes of one HTML start tag such as `<a href="…" target="_blank">`."""
+    parser = _TagAttrs()
+    try:
+        parser.feed(source)
+        parser.close()
+    except (AssertionError, ValueError):
+        pass
+    return parser.attrs
+
+
 def tag_name(source: str) -> str:
     """The element name of an inline HTML tag such as `<br/>` or `</abbr>` (lowercase)."""
     i = 2 if source.startswith("</") else 1
@@ -189,13 +210,28 @@ def mkdocs_slug(value: str) -> str:
     return _SLUG_SEPARATORS.sub("-", value)
 
 
-def mkdocs_unique(slug: str, used: set[str]) -> str:
-    """python-markdown's `unique`: append `_1`, `_2`… until the id is new (and never empty)."""
-    while slug in used or not slug:
-        m = _IDCOUNT.match(slug)
-        slug = f"{m.group(1)}_{int(m.group(2)) + 1}" if m else f"{slug}_1"
-    used.add(slug)
-    return slug
+class MkDocsAnchors:
+    """Anchors as python-markdown's toc makes them for a page: ids written in the page reserved
+    first, then each heading's slug made unique with `_1`, `_2`… (markdown/extensions/toc.py)."""
+
+    def __init__(self) -> None:
+        self.used: set[str] = set()
+        self._last: dict[str, str] = {}  # slug -> its latest anchor: resumes the `_n` walk there
+
+    def reserve(self, anchor: str) -> None:
+        """Note an explicit id (`{ #id }`), which slugs must not take."""
+        self.used.add(anchor)
+
+    def make(self, text: str) -> str:
+        """The anchor of a heading without an explicit id."""
+        slug = mkdocs_slug(text)
+        anchor = self._last.get(slug, slug)
+        while anchor in self.used or not anchor:
+            m = _IDCOUNT.match(anchor)
+            anchor = f"{m.group(1)}_{int(m.group(2)) + 1}" if m else f"{anchor}_1"
+        self.used.add(anchor)
+        self._last[slug] = anchor
+        return anchor
 
 
 def github_slug(value: str) -> str:
@@ -205,58 +241,23 @@ def github_slug(value: str) -> str:
     return "".join(kept).replace(" ", "-")
 
 
-def github_unique(slug: str, used: dict[str, int]) -> str:
-    """github-slugger's de-duplication: `x`, `x-1`, `x-2`…"""
-    original = slug
-    while slug in used:
-        used[original] += 1
-        slug = f"{original}-{used[original]}"
-    used[slug] = 0
-    return slug
+class GithubAnchors:
+    """Anchors as github-slugger makes them for a page: `x`, `x-1`, `x-2`… for repeated headings."""
 
+    def __init__(self) -> None:
+        self._seen: dict[str, int] = {}
 
-_MONTHS = {
-    name: number
-    for number, names in enumerate(
-        (
-            "jan january",
-            "feb february",
-            "mar march",
-            "apr april",
-            "may",
-            "jun june",
-            "jul july",
-            "aug august",
-            "sep sept september",
-            "oct october",
-            "nov november",
-            "dec december",
-        ),
-        start=1,
-    )
-    for name in names.split()
-}
-_MONTH = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
-_DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?"
-_DATES = (
-    re.compile(r"(?<!\d)(?P<year>\d{4})-(?P<mnum>\d{2})-(?P<day>\d{2})(?!\d)"),
-    re.compile(rf"\b{_MONTH}\s+{_DAY},?\s+(?P<year>\d{{4}})\b", re.IGNORECASE),
-    re.compile(rf"\b{_DAY}\s+{_MONTH},?\s+(?P<year>\d{{4}})\b", re.IGNORECASE),
-)
+    def reserve(self, anchor: str) -> None:
+        """Explicit ids (`{#id}`) are not known to the slugger: nothing to do."""
 
-
-def find_date(text: str) -> str | None:
-    """The first real date written in `text` ("2024-03-03", "March 3, 2024", "3 Mar 2024") as ISO."""
-    found: list[tuple[int, str]] = []
-    for pattern in _DATES:
-        for m in pattern.finditer(text):
-            month = int(m["mnum"]) if "mnum" in m.groupdict() else _MONTHS[m["month"].lower()]
-            try:
-                found.append((m.start(), dt.date(int(m["year"]), month, int(m["day"])).isoformat()))
-                break
-            except ValueError:
-                continue
-    return min(found)[1] if found else None
+    def make(self, text: str) -> str:
+        """The anchor of a heading without an explicit id."""
+        anchor = original = github_slug(text)
+        while anchor in self._seen:
+            self._seen[original] += 1
+            anchor = f"{original}-{self._seen[original]}"
+        self._seen[anchor] = 0
+        return anchor
 
 
 def iso_date(value: object) -> str | None:
