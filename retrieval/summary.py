@@ -173,7 +173,8 @@ def summarize_document(
     before = _before(index, pool, settings)
     chosen = _mmr(pool, scores, sentence_limit(sentences, words), words, settings.document_lambda, settings,
                   before, first=0)
-    return Summary("document", doc.title, _shown(index, pool, sorted(chosen), words, scores, before))
+    lead_first = np.where(np.arange(len(pool)) == 0, np.inf, scores)  # when nothing fits, the lead is cut
+    return Summary("document", doc.title, _shown(index, pool, sorted(chosen), words, lead_first, before))
 
 
 def summarize_topic(
@@ -397,8 +398,8 @@ def _shown(index: Index, pool: Pool, rows: Sequence[int], words: int | None, sco
     """The rows as sentences (with the other documents that say the same when `duplicate` is given). When
     no whole sentence fits in `words`, the best one that needs no other is cut to fit, ending in "…"."""
     if not rows and words is not None:
-        allowed = np.where(np.asarray(before) == -1, scores, -np.inf)
-        if np.isfinite(allowed).any():
+        allowed = np.where((np.asarray(before) == -1) & ~np.isneginf(scores), scores, -np.inf)
+        if (allowed > -np.inf).any():
             return (_cut(_sentence(index, pool, int(np.argmax(allowed))), words),)
     if duplicate is None:
         return tuple(_sentence(index, pool, i) for i in rows)

@@ -17,7 +17,8 @@ _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 # A sentence ends at . ! ? (or …), possibly followed by closing quotes or brackets, then space; a quote
 # mark standing alone between spaces after it closes that sentence too (`City. " Salt`).
 _SENTENCE_END = re.compile(r"""[.!?…]+["'”’)\]]*(?:\s+(?:["”]|'')(?=\s))?(?=\s)""")
-_NEXT_START = re.compile(r"""\s+["'“‘`(\[]*[A-Z0-9À-Þ]""")
+# The next sentence starts with a capital or a digit, or with a code name ("on_ready() is called…", "v2.0 adds…").
+_NEXT_START = re.compile(r"""\s+["'“‘`(\[]*(?P<first>[A-Z0-9À-Þ]|[a-z][\w.]*?(?:_|\(|\d))""")
 _NEXT_WORD = re.compile(r"""\s+["'“‘`(\[]*([^\W\d_]+)""")
 # Words that open sentences and are nobody's name: after one, "Inc." or "Sen." ended the sentence.
 _OPENERS = frozenset("""the an he she it they we but and or yet in on at for from by with this that these those
@@ -93,7 +94,7 @@ def _line_sentences(text: str) -> list[tuple[int, int]]:
     for match in _SENTENCE_END.finditer(text):
         end = match.end()
         following = _NEXT_START.match(text, end)
-        if not following or _goes_on(text, start, match, text[following.end() - 1].isdigit()):
+        if not following or _goes_on(text, start, match, following.group("first")[0].isdigit()):
             continue
         spans.append((start, end))
         start = end
@@ -112,7 +113,7 @@ def _goes_on(text: str, start: int, end: re.Match[str], digit: bool) -> bool:
     word = sentence.rsplit(None, 1)[-1]
     bare = word.rstrip(".").lower().lstrip("(\"'“‘")
     if bare in _BEFORE_NUMBERS and digit:
-        return True
+        return bare not in ("no", "nos") or word.lstrip("(\"'“‘")[:1] == "N"  # "No. 5", but "was no. 40 left"
     if bare in _SUFFIXES:
         found = _NEXT_WORD.match(text, end.end())
         if not found:
