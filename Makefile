@@ -35,6 +35,7 @@ bench: $(VENV)/.bench-installed
 	$(BIN)/python -m bench.quality --variants
 	$(BIN)/python -m bench.docs
 	$(BIN)/python -m bench.summary --ablations --per-article
+	$(BIN)/python -m bench.splitters
 	$(BIN)/python -m bench.scale
 	$(BIN)/python -m bench.load
 

@@ -45,7 +45,9 @@ from .structure import LIST, NOTE, PROSE
 from .summary_order import predecessors
 from .summary_pool import (
     Pool,
+    Prepared,
     bigram_width,
+    cache,
     central_documents,
     centroid,
     cosines,
@@ -207,7 +209,8 @@ def summarize_topic(
     if settings.selection == "mmr":
         chosen = _mmr(pool, np.where(named, scores, -np.inf), limit, words, settings.mmr_lambda, settings, before)
     else:
-        chosen = _cover(index, pool, scores, limit, words, settings, before, named, frozenset(query))
+        chosen = _cover(_problem(index, pool, scores, settings, before, named, frozenset(query)), limit, words,
+                        settings)
     rows = _reading_order(index, pool, chosen)
     return Summary("topic", subject, _shown(index, pool, rows, words, np.where(named, scores, -np.inf), before,
                                             settings.duplicate))
@@ -221,24 +224,38 @@ def summarize_collection(
     the order of the documents' dates."""
     check_length(sentences, words, max_sentences=None, min_words=1)
     subject = f"{len(index.documents)} documents"
-    doc_ids = central_documents(index, settings.collection_documents)
-    pool = _pool(index, (p for d in doc_ids for p in index.passages_of(d)), settings)
-    if not len(pool):
+    prepared = _collection(index, settings)
+    if prepared is None:
         return Summary("collection", subject)
-    owners = _owners(index, pool)
-    leads = np.r_[True, owners[1:] != owners[:-1]].astype(np.float64)
-    central = _central(pool, settings)
-    membership = sp.csr_matrix((np.ones(len(pool)), (owners, np.arange(len(pool)))))
-    centroids = unit_rows(sp.csr_matrix(membership @ central))  # each document one voice, however long
-    scores = cosines(central, centroid(centroids)) + settings.lead_weight * leads
-    before = _before(index, pool, settings)
+    pool, scores, before, problem = prepared.pool, prepared.scores, prepared.before, prepared.problem
     limit = sentence_limit(sentences, words)
-    if settings.selection == "mmr":
+    if problem is None:
         chosen = _mmr(pool, scores, limit, words, settings.collection_lambda, settings, before)
     else:
-        chosen = _cover(index, pool, scores, limit, words, settings, before)
+        chosen = _cover(problem, limit, words, settings)
     rows = _reading_order(index, pool, chosen)
     return Summary("collection", subject, _shown(index, pool, rows, words, scores, before, settings.duplicate))
+
+
+def _collection(index: Index, settings: SummarySettings) -> Prepared | None:
+    """The candidates of the index's collection summaries (None when there are none), prepared once per
+    index and settings: only the budgets differ from one call to the next."""
+    found = cache(index).prepared
+    if settings not in found:
+        doc_ids = central_documents(index, settings.collection_documents)
+        pool = _pool(index, (p for d in doc_ids for p in index.passages_of(d)), settings)
+        if not len(pool):
+            return None
+        owners = _owners(index, pool)
+        leads = np.r_[True, owners[1:] != owners[:-1]].astype(np.float64)
+        central = _central(pool, settings)
+        membership = sp.csr_matrix((np.ones(len(pool)), (owners, np.arange(len(pool)))))
+        centroids = unit_rows(sp.csr_matrix(membership @ central))  # each document one voice, however long
+        scores = cosines(central, centroid(centroids)) + settings.lead_weight * leads
+        before = _before(index, pool, settings)
+        problem = None if settings.selection == "mmr" else _problem(index, pool, scores, settings, before)
+        found[settings] = Prepared(pool, scores, before, problem)
+    return found[settings]
 
 
 def sentence_vectors(index: Index, texts: Sequence[str]) -> sp.csr_matrix:
@@ -339,10 +356,10 @@ def _mmr(pool: Pool, scores: np.ndarray, n: int, words: int | None, lam: float, 
     return [int(order[k]) for k in picked]
 
 
-def _cover(index: Index, pool: Pool, scores: np.ndarray, n: int, words: int | None, settings: SummarySettings,
-           before: Sequence[int], named: np.ndarray | None = None, topic: frozenset[int] = frozenset()) -> list[int]:
-    """The rows that cover the most concept weight within the budgets (summary_select.py); `named` rows
-    alone are eligible (with the rows they depend on), and concepts holding a `topic` term weigh more."""
+def _problem(index: Index, pool: Pool, scores: np.ndarray, settings: SummarySettings, before: list[int],
+             named: np.ndarray | None = None, topic: frozenset[int] = frozenset()) -> Problem:
+    """The covering problem of a pool (summary_select.py): `named` rows alone are eligible (with the rows
+    they depend on), and concepts holding a `topic` term weigh more."""
     eligible = np.ones(len(pool), bool) if named is None else named.copy()
     support = np.zeros(len(pool), bool)
     for row in np.flatnonzero(eligible).tolist():
@@ -365,8 +382,12 @@ def _cover(index: Index, pool: Pool, scores: np.ndarray, n: int, words: int | No
     candidates = np.zeros(len(pool), bool)
     candidates[np.argsort(-np.where(eligible, gain, -np.inf), kind="stable")[: settings.max_candidates]] = True
     eligible = (eligible & candidates) | support
-    problem = Problem(concepts, weights, pool.words, before, _conflicts(pool, np.flatnonzero(eligible),
-                                                                        settings.duplicate), tie, eligible, support)
+    conflicts = _conflicts(pool, np.flatnonzero(eligible), settings.duplicate)
+    return Problem(concepts, weights, pool.words, before, conflicts, tie, eligible, support)
+
+
+def _cover(problem: Problem, n: int, words: int | None, settings: SummarySettings) -> list[int]:
+    """The rows that cover the most concept weight within the budgets, then the best that still fit."""
     return fill(problem, select(problem, words, n, settings.exact_up_to, settings.greedy_seeds), words, n)
 
 

@@ -13,7 +13,7 @@ import math
 import threading
 import weakref
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +21,7 @@ import scipy.sparse as sp
 
 from .index import Index
 from .summary_order import dangles
+from .summary_select import Problem
 from .text import STOP_WORDS, tokenize
 
 
@@ -54,6 +55,16 @@ class Pool:
         return len(self.spans)
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """What a collection summary chooses from, whatever its length: the same for every call on one index."""
+
+    pool: Pool
+    scores: np.ndarray  # centrality of each row
+    before: list[int]  # the row each row depends on (summary_order.predecessors)
+    problem: Problem | None  # the covering problem, when selection is by concepts
+
+
 class SentenceCache:
     """Sentence rows of one index, made per passage on first use and kept. It holds no reference to
     the index, so the weak-keyed cache below frees it with an index that a reindex swapped out."""
@@ -62,6 +73,7 @@ class SentenceCache:
         self.rows: dict[int, Rows] = {}
         self.documents: tuple[list[str], sp.csr_matrix] | None = None  # ids and unit tf centroids
         self.places: dict[str, tuple[str, int]] | None = None  # reading_places
+        self.prepared: dict[Hashable, Prepared] = {}  # collection summaries' candidates, by settings
 
 
 _CACHES: weakref.WeakKeyDictionary[Index, SentenceCache] = weakref.WeakKeyDictionary()
