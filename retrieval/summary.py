@@ -29,7 +29,6 @@ coverage beats centrality + MMR on clusters of news articles.
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -38,11 +37,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from .documents import is_heading
-from .errors import QuestionError, UnknownDocumentError
 from .index import Index
-from .model import Summary, SummarySentence
+from .model import Summary
 from .structure import LIST, NOTE, PROSE
 from .summary_order import predecessors
+from .summary_output import ELLIPSIS, shown
 from .summary_pool import (
     Pool,
     Prepared,
@@ -60,13 +59,25 @@ from .summary_pool import (
     unit_direction,
     unit_rows,
 )
+from .summary_request import (
+    DEFAULT_SENTENCES,
+    MAX_SENTENCES,
+    MAX_TOPIC_CHARS,
+    MIN_WORDS_CAP,
+    check_length,
+    check_topic,
+    closest_documents,
+    find_document,
+    sentence_limit,
+)
 from .summary_select import Problem, concept_rows, fill, select
 
-DEFAULT_SENTENCES = 5
-MAX_SENTENCES = 15
-MIN_WORDS_CAP = 10
-MAX_TOPIC_CHARS = 1000
-ELLIPSIS = "…"
+__all__ = [
+    "DEFAULT_SENTENCES", "ELLIPSIS", "MAX_SENTENCES", "MAX_TOPIC_CHARS", "MIN_WORDS_CAP", "SUMMARY_KINDS",
+    "SummarySettings", "check_length", "check_topic", "closest_documents", "find_document", "sentence_limit",
+    "sentence_vectors", "summarize_collection", "summarize_document", "summarize_topic",
+]
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,68 +109,6 @@ class SummarySettings:
     max_candidates: int = 400  # best-scored sentences that go on to the pairwise redundancy step
 
 
-def check_length(
-    sentences: int | None, words: int | None, max_sentences: int | None = MAX_SENTENCES, min_words: int = MIN_WORDS_CAP
-) -> None:
-    """QuestionError unless 1 ≤ sentences ≤ max_sentences and words (when given) ≥ min_words; the
-    engine itself takes any length, the service holds users to 1–15 sentences and at least 10 words."""
-    if sentences is not None and (sentences < 1 or (max_sentences is not None and sentences > max_sentences)):
-        limit = f"1 to {max_sentences}" if max_sentences is not None else "at least 1"
-        raise QuestionError(f"A summary can have {limit} sentences, not {sentences}.")
-    if words is not None and words < min_words:
-        raise QuestionError(f"A summary needs room for at least {min_words} words, not {words}.")
-
-
-def check_topic(topic: str) -> str:
-    """The topic with its spaces collapsed; QuestionError when empty or too long."""
-    text = " ".join(topic.split())
-    if not text:
-        raise QuestionError("Please name a topic to summarise: it was empty.")
-    if len(text) > MAX_TOPIC_CHARS:
-        raise QuestionError(f"That topic is {len(text):,} characters long; please keep it under {MAX_TOPIC_CHARS:,}.")
-    return text
-
-
-def find_document(index: Index, name: str) -> str:
-    """The id of the indexed document called `name` (its id, its id or title in any case, or the
-    start of exactly one id), else UnknownDocumentError with up to three close ids. Only the index is
-    consulted, never the disk."""
-    if name in index.documents:
-        return name
-    wanted = " ".join(name.split()).casefold()
-    matches = [d.id for d in index.documents.values() if wanted in (d.id.casefold(), d.title.casefold())]
-    if not matches and len(wanted) >= 3:  # the start of an id, as with short commit hashes: "004"
-        matches = [d.id for d in index.documents.values() if d.id.casefold().startswith(wanted)]
-    if len(matches) == 1:
-        return matches[0]
-    raise UnknownDocumentError(name, tuple(sorted(matches)[:3]) or closest_documents(index, wanted))
-
-
-def closest_documents(index: Index, name: str, n: int = 3, cutoff: float = 0.4) -> tuple[str, ...]:
-    """Ids of the documents whose id or title looks most like `name` (difflib, case-insensitive)."""
-    matcher = difflib.SequenceMatcher(autojunk=False)
-    matcher.set_seq2(name.casefold()[:200])  # difflib is quadratic: a pasted essay must not stall the bot
-    ranked: list[tuple[float, str]] = []
-    for doc in index.documents.values():
-        best = 0.0
-        for label in (doc.id.casefold(), doc.title.casefold()[:200]):
-            matcher.set_seq1(label)
-            if matcher.real_quick_ratio() > best and matcher.quick_ratio() > best:
-                best = max(best, matcher.ratio())
-        if best >= cutoff:
-            ranked.append((best, doc.id))
-    ranked.sort(key=lambda r: (-r[0], r[1]))
-    return tuple(doc_id for _, doc_id in ranked[:n])
-
-
-def sentence_limit(sentences: int | None, words: int | None) -> int:
-    """How many sentences at most: as asked; five when no length is given; fifteen when only words are,
-    so that the words decide."""
-    if sentences is not None:
-        return sentences
-    return MAX_SENTENCES if words is not None else DEFAULT_SENTENCES
-
-
 def summarize_document(
     index: Index, doc_id: str, sentences: int | None = None, words: int | None = None,
     settings: SummarySettings = SummarySettings(),
@@ -180,7 +129,7 @@ def summarize_document(
     chosen = _mmr(pool, scores, sentence_limit(sentences, words), words, settings.document_lambda, settings,
                   before, first=0, loose=settings.document_dangling == "after-any")
     lead_first = np.where(np.arange(len(pool)) == 0, np.inf, scores)  # when nothing fits, the lead is cut
-    return Summary("document", doc.title, _shown(index, pool, sorted(chosen), words, lead_first, before))
+    return Summary("document", doc.title, shown(index, pool, sorted(chosen), words, lead_first, before))
 
 
 def summarize_topic(
@@ -212,7 +161,7 @@ def summarize_topic(
         chosen = _cover(_problem(index, pool, scores, settings, before, named, frozenset(query)), limit, words,
                         settings)
     rows = _reading_order(index, pool, chosen)
-    return Summary("topic", subject, _shown(index, pool, rows, words, np.where(named, scores, -np.inf), before,
+    return Summary("topic", subject, shown(index, pool, rows, words, np.where(named, scores, -np.inf), before,
                                             settings.duplicate))
 
 
@@ -234,7 +183,7 @@ def summarize_collection(
     else:
         chosen = _cover(problem, limit, words, settings)
     rows = _reading_order(index, pool, chosen)
-    return Summary("collection", subject, _shown(index, pool, rows, words, scores, before, settings.duplicate))
+    return Summary("collection", subject, shown(index, pool, rows, words, scores, before, settings.duplicate))
 
 
 def _collection(index: Index, settings: SummarySettings) -> Prepared | None:
@@ -320,12 +269,10 @@ def _mmr(pool: Pool, scores: np.ndarray, n: int, words: int | None, lam: float, 
     cosine ≥ `duplicate` to one already chosen."""
     order = np.argsort(-scores, kind="stable")[: settings.max_candidates]
     order = order[np.isfinite(scores[order])]
-    depends = np.asarray(before, np.int64)[order]
-    if first is not None and before[first] == -1:
+    first = first if first is not None and before[first] == -1 else None
+    if first is not None:
         order = np.r_[first, order[order != first]]
-        depends = np.asarray(before, np.int64)[order]
-    else:
-        first = None
+    depends = np.asarray(before, np.int64)[order]
     if not order.size:
         return []
     sub = pool.tfidf[order]
@@ -405,56 +352,3 @@ def _reading_order(index: Index, pool: Pool, rows: Sequence[int]) -> list[int]:
     """Rows by their documents' dates (summary_pool.reading_places), then in document order."""
     places = reading_places(index)
     return sorted(rows, key=lambda row: (places[index.passages[int(pool.passages[row])].doc_id], row))
-
-
-def _text(index: Index, pool: Pool, i: int) -> str:
-    """The text of row `i` of the pool."""
-    a, b = pool.spans[i]
-    return index.passages[pool.passages[i]].text[a:b]
-
-
-def _sentence(index: Index, pool: Pool, i: int, also_in: tuple[str, ...] = ()) -> SummarySentence:
-    """Row `i` of the pool as a verbatim sentence with its source."""
-    passage = index.passages[pool.passages[i]]
-    doc = index.documents[passage.doc_id]
-    return SummarySentence(_text(index, pool, i), doc.id, doc.title, passage.paragraph, doc.date, also_in)
-
-
-def _shown(index: Index, pool: Pool, rows: Sequence[int], words: int | None, scores: np.ndarray,
-           before: Sequence[int], duplicate: float | None = None) -> tuple[SummarySentence, ...]:
-    """The rows as sentences (with the other documents that say the same when `duplicate` is given). When
-    no whole sentence fits in `words`, the best one that needs no other is cut to fit, ending in "…"."""
-    if not rows and words is not None:
-        allowed = np.where((np.asarray(before) == -1) & ~np.isneginf(scores), scores, -np.inf)
-        if (allowed > -np.inf).any():
-            return (_cut(_sentence(index, pool, int(np.argmax(allowed))), words),)
-    if duplicate is None:
-        return tuple(_sentence(index, pool, i) for i in rows)
-    return tuple(_with_also_in(index, pool, rows, duplicate))
-
-
-def _with_also_in(index: Index, pool: Pool, chosen: Sequence[int], duplicate: float) -> list[SummarySentence]:
-    """The chosen rows as sentences, each listing the other documents of the pool that say the same."""
-    if not chosen:
-        return []
-    sims = np.asarray((pool.tfidf[list(chosen)] @ pool.tfidf.T).toarray())
-    docs = [index.passages[p].doc_id for p in pool.passages]
-    sentences = []
-    for row, i in zip(sims, chosen, strict=True):
-        others = sorted({docs[j] for j in np.flatnonzero(row >= duplicate)} - {docs[i]})
-        sentences.append(_sentence(index, pool, i, tuple(others)))
-    return sentences
-
-
-def _cut(sentence: SummarySentence, words: int) -> SummarySentence:
-    """The first `words` words of a sentence, verbatim, followed by "…"."""
-    text = sentence.text
-    end = 0
-    for _ in range(words):
-        while end < len(text) and text[end].isspace():
-            end += 1
-        while end < len(text) and not text[end].isspace():
-            end += 1
-    cut = text[:end].rstrip(",;:—–-") + ELLIPSIS
-    return SummarySentence(cut, sentence.source, sentence.title, sentence.paragraph, sentence.date, sentence.also_in)
-

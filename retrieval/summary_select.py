@@ -183,58 +183,87 @@ class _Conflicts:
 def _greedy(problem: Problem, conflicts: _Conflicts, words: int | None, sentences: int | None, per: str,
             units: int | None = None, start: Sequence[int] = ()) -> list[int]:
     """Units (a row and the rows it depends on) by marginal gain per word, per row or per unit (`per`),
-    while the budgets (and at most `units` units) allow."""
-    covers = problem.concepts
-    uncovered = problem.weights.copy()
-    chosen = np.zeros(len(problem.tie), bool)
-    blocked = ~problem.eligible
-    lone = (np.asarray(problem.before) == -1) & ~problem.support
-    heads = np.flatnonzero((np.asarray(problem.before) >= 0) & ~problem.support).tolist()
-    chains = [(row, chain) for row in heads if (chain := needs(row, problem.before))]
-    left_words, left_rows = words, sentences
-    for r in start:
-        chosen[r] = blocked[r] = True
-        blocked[conflicts.of[r]] = True
-        uncovered[covers.indices[covers.indptr[r]:covers.indptr[r + 1]]] = 0
-    left_words = None if words is None else words - int(problem.words[list(start)].sum())
-    left_rows = None if sentences is None else sentences - len(start)
-    while (units is None or units > 0) and (left_rows is None or left_rows > 0):
-        gains = np.asarray(covers @ uncovered).ravel()
-        open_ = ~blocked & (gains > 0)
-        if left_words is not None:
-            open_ &= problem.words <= left_words
-        gains += TIE * problem.tie
-        divisor = {"word": np.maximum(problem.words, 1), "row": 1, "unit": 1}[per]
-        best: list[int] = []
-        best_score = 0.0
-        candidates = np.flatnonzero(open_ & lone)
-        if candidates.size:
-            k = int(candidates[np.argmax((gains / divisor)[candidates])])
-            best, best_score = [k], float(gains[k] / (divisor[k] if per == "word" else 1))
-        for row, chain in chains:
-            if not open_[row]:
-                continue
-            unit = [r for r in chain if not chosen[r]]
-            cost = int(problem.words[unit].sum())
-            share = {"word": max(cost, 1), "row": len(unit), "unit": 1}[per]
-            # the sum of the rows' own gains bounds the unit's (coverage is submodular): most units stop here
-            if float(gains[unit].sum()) / share <= best_score or blocked[unit].any() or conflicts.within(unit):
-                continue
-            if (left_words is not None and cost > left_words) or (left_rows is not None and len(unit) > left_rows):
-                continue
-            value = (_unit_gain(covers, uncovered, unit) + TIE * float(problem.tie[unit].sum())) / share
-            if value > best_score:
-                best, best_score = unit, value
+    while the budgets (and at most `units` units) allow, after the rows of `start`."""
+    state = _Covering(problem, conflicts, words, sentences)
+    if start:
+        state.take(list(start))
+    while (units is None or units > 0) and (state.left_rows is None or state.left_rows > 0):
+        best = state.best_unit(per)
         if not best:
             break
-        for r in best:
-            chosen[r] = blocked[r] = True
-            blocked[conflicts.of[r]] = True
-            uncovered[covers.indices[covers.indptr[r]:covers.indptr[r + 1]]] = 0
-        left_words = None if left_words is None else left_words - int(problem.words[best].sum())
-        left_rows = None if left_rows is None else left_rows - len(best)
+        state.take(best)
         units = None if units is None else units - 1
-    return np.flatnonzero(chosen).tolist()
+    return np.flatnonzero(state.chosen).tolist()
+
+
+class _Covering:
+    """A covering under way: what is chosen, what may no longer be, what is uncovered, what is left."""
+
+    def __init__(self, problem: Problem, conflicts: _Conflicts, words: int | None, sentences: int | None) -> None:
+        self.problem, self.conflicts = problem, conflicts
+        self.uncovered = problem.weights.copy()
+        self.chosen = np.zeros(len(problem.tie), bool)
+        self.blocked = ~problem.eligible
+        self.lone = (np.asarray(problem.before) == -1) & ~problem.support
+        heads = np.flatnonzero((np.asarray(problem.before) >= 0) & ~problem.support).tolist()
+        self.chains = [chain for row in heads if (chain := needs(row, problem.before))]
+        self.heads = np.asarray([chain[0] for chain in self.chains], np.int64)
+        members = [r for chain in self.chains for r in chain]
+        self.members = sp.csr_matrix((np.ones(len(members)), (np.repeat(np.arange(len(self.chains)), [
+            len(c) for c in self.chains]), members)), shape=(len(self.chains), len(problem.tie)))
+        self.left_words, self.left_rows = words, sentences
+
+    def take(self, unit: list[int]) -> None:
+        """Choose the rows of `unit`."""
+        covers = self.problem.concepts
+        for r in unit:
+            self.chosen[r] = self.blocked[r] = True
+            self.blocked[self.conflicts.of[r]] = True
+            self.uncovered[covers.indices[covers.indptr[r]:covers.indptr[r + 1]]] = 0
+        self.left_words = None if self.left_words is None else self.left_words - int(self.problem.words[unit].sum())
+        self.left_rows = None if self.left_rows is None else self.left_rows - len(unit)
+
+    def best_unit(self, per: str) -> list[int]:
+        """The affordable unit of the best gain per word, row or unit: the best lone row (vectorised), or
+        a better chained one."""
+        problem = self.problem
+        gains = np.asarray(problem.concepts @ self.uncovered).ravel()
+        open_ = ~self.blocked & (gains > 0)
+        if self.left_words is not None:
+            open_ &= problem.words <= self.left_words
+        gains += TIE * problem.tie
+        score = gains / np.maximum(problem.words, 1) if per == "word" else gains
+        best: list[int] = []
+        best_score = 0.0
+        candidates = np.flatnonzero(open_ & self.lone)
+        if candidates.size:
+            k = int(candidates[np.argmax(score[candidates])])
+            best, best_score = [k], float(score[k])
+        if not self.chains:
+            return best
+        free = ~self.chosen
+        cost = self.members @ (problem.words * free)
+        count = self.members @ free.astype(np.float64)
+        share = {"word": np.maximum(cost, 1), "row": np.maximum(count, 1)}.get(per, np.ones(len(cost)))
+        bound = (self.members @ (gains * free)) / share  # the rows' own gains bound the unit's (submodular)
+        hopeful = np.flatnonzero(open_[self.heads] & (count > 0) & (bound > best_score))
+        for c in hopeful[np.argsort(-bound[hopeful], kind="stable")].tolist():
+            if bound[c] <= best_score:
+                break
+            unit = [r for r in self.chains[c] if free[r]]
+            if not self._affordable(unit, int(cost[c])):
+                continue
+            gain = _unit_gain(problem.concepts, self.uncovered, unit) + TIE * float(problem.tie[unit].sum())
+            value = gain / share[c]
+            if value > best_score:
+                best, best_score = unit, value
+        return best
+
+    def _affordable(self, unit: list[int], cost: int) -> bool:
+        """Whether a unit may still be chosen and fits in what is left."""
+        return not (self.blocked[unit].any() or self.conflicts.within(unit)
+                    or (self.left_words is not None and cost > self.left_words)
+                    or (self.left_rows is not None and len(unit) > self.left_rows))
 
 
 def _unit_gain(covers: sp.csr_matrix, uncovered: np.ndarray, unit: Sequence[int]) -> float:
