@@ -220,13 +220,14 @@ SUMMARY_KINDS = (PROSE, LIST, NOTE)  # summaries are prose: never code, table ro
 
 
 def _pool(index: Index, passages: Iterable[int], settings: SummarySettings) -> Pool:
-    """The sentences of `passages` worth quoting (no headings, headlines or stubs), with their rows."""
+    """The sentences of `passages` worth quoting (no headings, headlines, stubs, or sentences announcing
+    what follows them: "Use this parameter:"), with their rows."""
     parts = []
     for p in passages:
         if _is_headline(index, p) or index.passages[p].kind not in SUMMARY_KINDS:
             continue
         rows = passage_rows(index, p)
-        parts.append((p, rows, (rows.words >= settings.min_words) & (rows.sizes > 0)))
+        parts.append((p, rows, (rows.words >= settings.min_words) & (rows.sizes > 0) & ~rows.announces))
     return make_pool(index, parts)
 
 

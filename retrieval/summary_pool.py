@@ -36,6 +36,7 @@ class Rows:
     weights: np.ndarray
     bigrams: list[np.ndarray]  # per sentence, its bigram keys (bigram_keys), repeats kept
     dangling: np.ndarray  # per sentence: opens with "He", "However"… (summary_order.dangles)
+    announces: np.ndarray  # per sentence: ends in ":", announcing a list or code that a summary leaves out
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +149,7 @@ def passage_rows(index: Index, passage: int) -> Rows:
             np.concatenate([w for _, w in parts]) if parts else np.zeros(0, np.float32),
             [bigram_keys(w, vocabulary, width) for w in words],
             np.asarray([dangles(text[a:b]) for a, b in spans], bool),
+            np.asarray([text[a:b].endswith(":") for a, b in spans], bool),
         ))
     return rows
 

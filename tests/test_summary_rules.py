@@ -187,3 +187,14 @@ def test_the_seeds_collection_summary_reads_in_order_and_starts_cleanly(seeds: I
         assert order == sorted(order)
         assert not dangles(summary.sentences[0].text)
         assert_no_dangling(seeds, summary)
+
+
+def test_a_sentence_announcing_what_follows_is_never_chosen(tmp_path: Path) -> None:
+    index = build(tmp_path / "docs", {
+        "a.md": "# Barrier\n\nThe river Severn flood barrier at Upton is raised with the winch:\n\n- turn the key\n\n"
+                "The river Severn flood barrier at Upton held.",
+        "b.md": "# Flood\n\nThe river Severn flood barrier at Upton was raised on Friday.",
+        "c.md": "# Rain\n\nThe river Severn flood barrier at Upton stood all week.",
+    })
+    for summary in (summarize_collection(index, sentences=5), summarize_topic(index, "flood barrier winch")):
+        assert summary.sentences and all(not s.text.endswith(":") for s in summary.sentences)
