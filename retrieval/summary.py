@@ -30,7 +30,7 @@ coverage beats centrality + MMR on clusters of news articles.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -125,9 +125,9 @@ def summarize_document(
         scores += settings.position_weight / (1 + np.arange(len(pool)) / settings.position_decay)
     if settings.length_weight:
         scores += settings.length_weight * np.minimum(1, pool.words / settings.length_words)
-    before = _before(index, pool, settings)
-    chosen = _mmr(pool, scores, sentence_limit(sentences, words), words, settings.document_lambda, settings,
-                  before, first=0, loose=settings.document_dangling == "after-any")
+    chosen, before = _or_relaxed(lambda before: _mmr(
+        pool, scores, sentence_limit(sentences, words), words, settings.document_lambda, settings, before, first=0,
+        loose=settings.document_dangling == "after-any"), _before(index, pool, settings))
     lead_first = np.where(np.arange(len(pool)) == 0, np.inf, scores)  # when nothing fits, the lead is cut
     return Summary("document", doc.title, shown(index, pool, sorted(chosen), words, lead_first, before))
 
@@ -153,13 +153,15 @@ def summarize_topic(
     scores = (settings.topic_relevance * relevance + cosines(central, centroid(central))
               + settings.topic_hit * np.asarray([share.get(p, 0.0) for p in pool.passages], np.float64))
     named = relevance > 0  # a sentence that does not name the topic is not about it
-    before = _before(index, pool, settings)
     limit = sentence_limit(sentences, words)
-    if settings.selection == "mmr":
-        chosen = _mmr(pool, np.where(named, scores, -np.inf), limit, words, settings.mmr_lambda, settings, before)
-    else:
-        chosen = _cover(_problem(index, pool, scores, settings, before, named, frozenset(query)), limit, words,
-                        settings)
+
+    def choose(before: list[int]) -> list[int]:
+        if settings.selection == "mmr":
+            return _mmr(pool, np.where(named, scores, -np.inf), limit, words, settings.mmr_lambda, settings, before)
+        problem = _problem(index, pool, scores, settings, before, named, frozenset(query))
+        return _cover(problem, limit, words, settings)
+
+    chosen, before = _or_relaxed(choose, _before(index, pool, settings), named)
     rows = _reading_order(index, pool, chosen)
     return Summary("topic", subject, shown(index, pool, rows, words, np.where(named, scores, -np.inf), before,
                                             settings.duplicate))
@@ -182,8 +184,22 @@ def summarize_collection(
         chosen = _mmr(pool, scores, limit, words, settings.collection_lambda, settings, before)
     else:
         chosen = _cover(problem, limit, words, settings)
+    if all(b != -1 for b in before):  # every sentence points back ("He said…"): better those than none
+        before = [-1] * len(pool)
+        chosen = _mmr(pool, scores, limit, words, settings.collection_lambda, settings, before)
     rows = _reading_order(index, pool, chosen)
     return Summary("collection", subject, shown(index, pool, rows, words, scores, before, settings.duplicate))
+
+
+def _or_relaxed(choose: Callable[[list[int]], list[int]], before: list[int], eligible: np.ndarray | None = None
+                ) -> tuple[list[int], list[int]]:
+    """What `choose` picks under the dangling rule (`before`), or without it when every `eligible` row
+    points back ("He said…"): such a sentence is better than no summary. Returns the rows and the rule."""
+    free = np.asarray(before) == -1
+    if free.any() if eligible is None else (free & eligible).any():
+        return choose(before), before
+    relaxed = [-1] * len(before)
+    return choose(relaxed), relaxed
 
 
 def _collection(index: Index, settings: SummarySettings) -> Prepared | None:

@@ -4,7 +4,8 @@ documents' dates, then by their place in the document.
 
 A sentence *dangles* when its first word (after opening quotes or brackets) is a third-person or
 demonstrative pronoun, or when it opens with a discourse connective. A pronoun followed by a
-capitalised word is a name, not a pronoun ("He Xintong said…").
+capitalised word is a name, not a pronoun ("He Xintong said…"), and "This limit…" under a heading or
+title that names a limit points at it, not at a sentence (summary_pool.passage_rows).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ _PHRASES = (
     "for instance", "in contrast", "by contrast", "in turn", "after that", "in response", "despite this",
     "because of this", "as well",
 )
+_DETERMINERS = frozenset("this that these those such".split())
 _WORDS = re.compile(r"[A-Za-z]+")  # "It's" opens with "It"
 _OPENING = "\"'“‘`([«"
 
@@ -39,6 +41,15 @@ def dangles(sentence: str) -> bool:
         return True
     opening = " ".join(w.lower() for w in words[:4])
     return any(opening == p or opening.startswith(p + " ") for p in _PHRASES)
+
+
+def opening_noun(sentence: str) -> str | None:
+    """The word after an opening "This", "That", "These", "Those" or "Such" used as a determiner ("This
+    limit is…"), which the heading above the sentence may name; else None."""
+    words = _WORDS.findall(sentence.lstrip().lstrip(_OPENING)[:60])
+    if len(words) > 1 and words[0].lower() in _DETERMINERS and words[1].islower():
+        return words[1]
+    return None
 
 
 def predecessors(documents: Sequence[int], dangling: Sequence[bool]) -> list[int]:

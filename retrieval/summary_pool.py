@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .index import Index
-from .summary_order import dangles
+from .summary_order import dangles, opening_noun
 from .summary_select import Problem
 from .text import STOP_WORDS, tokenize
 
@@ -148,10 +148,23 @@ def passage_rows(index: Index, passage: int) -> Rows:
             np.concatenate([i for i, _ in parts]) if parts else np.zeros(0, np.int32),
             np.concatenate([w for _, w in parts]) if parts else np.zeros(0, np.float32),
             [bigram_keys(w, vocabulary, width) for w in words],
-            np.asarray([dangles(text[a:b]) for a, b in spans], bool),
+            np.asarray([_dangles_here(index, passage, text[a:b]) for a, b in spans], bool),
             np.asarray([text[a:b].endswith(":") for a, b in spans], bool),
         ))
     return rows
+
+
+def _dangles_here(index: Index, passage: int, sentence: str) -> bool:
+    """Whether a sentence of a passage dangles (summary_order.dangles), unless it opens with "This X"
+    where the headings above it or the document's title name X."""
+    if not dangles(sentence):
+        return False
+    noun = opening_noun(sentence)
+    if noun is None:
+        return True
+    p = index.passages[passage]
+    named = index.analyser(" ".join((*p.section.path, index.documents[p.doc_id].title)))
+    return not set(index.analyser(noun)) & set(named)
 
 
 def make_pool(index: Index, parts: Sequence[tuple[int, Rows, np.ndarray]]) -> Pool:

@@ -1,17 +1,22 @@
 """Content selection by concept coverage (Gillick & Favre 2009): choose the sentences that together cover
 the most weight of the collection's concepts, within a budget of words and sentences.
 
-    concepts    content-word bigrams (adjacent stems once stop words are gone), weighed by the number of
-                documents that contain them; rarer ones than `min_df` documents are dropped
+    concepts    word bigrams of stems, stop words kept but never two of them ("of Pinochet", not
+                "of the"; summary_pool.bigram_keys), weighed by the number of documents that contain
+                them; those in fewer than `min_df` documents are dropped
     maximise    sum_i w_i c_i                       c_i = 1 when a chosen sentence contains concept i
     subject to  sum_j words_j x_j <= W,  sum_j x_j <= K
                 x_a + x_b <= 1        when sentences a and b say the same (tf-idf cosine >= duplicate)
                 x_j <= x_before(j)    when sentence j dangles ("He said…") on the one before it
+                x_p <= sum x_j        over the sentences j that need p, when p is only there for them
 
-Solved exactly as an integer programme (scipy.optimize.milp, HiGHS) when the candidates are few, else
-greedily: repeatedly the sentence (with the sentences it depends on) of the best gain per word, then the
-better of that and the best single sentence, which is within ½(1 − 1/e) of the optimum for a budget of
-words (Khuller, Moss & Naor 1999) and within 1 − 1/e for a number of sentences alone.
+Solved exactly as an integer programme (scipy.optimize.milp, HiGHS) when at most `exact_up_to`
+sentences can add anything, else greedily: repeatedly the sentence (with the sentences it depends on)
+of the best gain per word; then the better of that, the best single sentence, and the same greedy
+started from each of the `seeds` best sentences per word. Without the last two rules, the better of the
+first two is within ½(1 − 1/e) of the optimum for a budget of words (Khuller, Moss & Naor 1999), and
+the greedy alone within 1 − 1/e for a number of sentences. On DUC 2003 (bench/summary.py) the greedy
+with seeds scored higher than the exact solution (ROUGE-2 10.77 against 10.38) and in far less time.
 """
 
 from __future__ import annotations

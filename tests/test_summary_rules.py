@@ -19,6 +19,7 @@ from retrieval.summary import (
     SummarySettings,
     sentence_vectors,
     summarize_collection,
+    summarize_document,
     summarize_topic,
 )
 from retrieval.summary_order import dangles
@@ -198,3 +199,19 @@ def test_a_sentence_announcing_what_follows_is_never_chosen(tmp_path: Path) -> N
     })
     for summary in (summarize_collection(index, sentences=5), summarize_topic(index, "flood barrier winch")):
         assert summary.sentences and all(not s.text.endswith(":") for s in summary.sentences)
+
+
+def test_this_x_under_a_heading_that_names_x_does_not_dangle(tmp_path: Path) -> None:
+    index = build(tmp_path / "docs", {
+        "limits.md": "# Rate Limits\n\n## Invalid Request Limit\n\nThis limit is 10,000 per 10 minutes for each IP.",
+        "visit.txt": "Talks\n\nThis visit marks the first meeting of the two leaders this year.",
+    })
+    assert texts(summarize_collection(index)) == ["This limit is 10,000 per 10 minutes for each IP."]
+    assert texts(summarize_document(index, "limits.md")) == ["This limit is 10,000 per 10 minutes for each IP."]
+
+
+def test_a_summary_of_sentences_that_all_point_back_is_not_empty(tmp_path: Path) -> None:
+    index = build(tmp_path / "docs", {"a.txt": "Notes\n\nHe said the river Severn flood barrier held at Upton."})
+    for summary in (summarize_document(index, "a.txt"), summarize_topic(index, "flood barrier"),
+                    summarize_collection(index)):
+        assert texts(summary) == ["He said the river Severn flood barrier held at Upton."]
