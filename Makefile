@@ -37,6 +37,7 @@ bench: $(VENV)/.bench-installed
 	$(BIN)/python -m bench.paraphrase
 	$(BIN)/python -m bench.answer_speed
 	$(BIN)/python -m bench.summary --ablations --per-article
+	$(BIN)/python -m bench.splitters
 	$(BIN)/python -m bench.scale
 	$(BIN)/python -m bench.load
 

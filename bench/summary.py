@@ -1,11 +1,15 @@
-"""Summary quality on BBC news, redundancy of the collection summary, and summary speed.
+"""Summary quality on BBC news and on DUC 2003 news clusters, redundancy of the collection summary, and
+summary speed.
 
-    python -m bench.summary [--limit N] [--per-article] [--ablations]
+    python -m bench.summary [--limit N] [--per-article] [--ablations] [--duc PATH | --no-duc]
 
 Quality: ROUGE-1/2/L F1 (rouge-score, Porter stemming) of lead-k, sumy's LexRank and TextRank and ours
 against the 500 extractive BBC references, each method giving as many sentences as the reference has
 (one a line). The article's first line is its title and is left out by every method. Ours indexes all
 500 articles as one collection (better idf than one article alone) unless --per-article.
+Multi-document: DUC 2003 task 2, ROUGE-2 F at 100 words, ours against sumy's LexRank and a TF-IDF
+centroid + MMR baseline (bench/summary_multi.py); the data is found or fetched by bench/duc2003.py
+(--duc PATH, $QA_DUC2003, a mirror, or a sparse clone into a temporary folder) and never kept here.
 Redundancy: share of sentence pairs of the seeds' collection summary with TF-IDF cosine above 0.5.
 Speed: median ms of topic and collection summaries over the seeds and over a 10-article BBC cluster.
 Everything is printed and written to bench/results/summary.md.
@@ -16,6 +20,7 @@ from __future__ import annotations
 import argparse
 import re
 import statistics
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -36,6 +41,8 @@ from retrieval.summary import (
     summarize_topic,
 )
 from retrieval.text import split_sentences
+
+from . import duc2003, summary_multi
 
 ROOT = Path(__file__).resolve().parent.parent
 BBC = ROOT.parent / "shared" / "eval" / "bbc_summary"
@@ -258,6 +265,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--limit", type=int, default=None, help="only the first N articles")
     parser.add_argument("--per-article", action="store_true", help="index each article on its own")
     parser.add_argument("--ablations", action="store_true", help="also measure ours without each part")
+    parser.add_argument("--duc", type=Path, metavar="PATH", help=f"a folder holding duc2003/ (else ${duc2003.ENV}, "
+                        "a mirror, or a clone)")
+    parser.add_argument("--no-duc", action="store_true", help="skip the DUC 2003 multi-document benchmark")
     args = parser.parse_args(argv)
     articles = load_bbc(args.limit)
     head = (f"### BBC news summaries: {len(articles)} articles, ROUGE F1 at the reference's length "
@@ -265,9 +275,23 @@ def main(argv: Sequence[str] | None = None) -> None:
     text = head + quality(articles, args.per_article, args.ablations)
     print(text + "\n", flush=True)
     extra = "### Redundancy and speed\n\n" + speed_and_redundancy(articles)
-    print(extra, flush=True)
+    print(extra + "\n", flush=True)
+    if not args.no_duc:
+        extra += "\n\n" + multi_document(args.duc, args.ablations)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "summary.md").write_text(text + "\n\n" + extra + "\n", encoding="utf-8")
+
+
+def multi_document(given: Path | None, ablations: bool) -> str:
+    """The DUC 2003 task 2 benchmark, printed and returned as markdown."""
+    with tempfile.TemporaryDirectory(prefix="duc2003-") as scratch:
+        clusters = duc2003.load(duc2003.locate(given, Path(scratch)))
+    head = (f"### News clusters: DUC 2003 task 2, {len(clusters)} clusters of "
+            f"{statistics.mean(len(c.documents) for c in clusters):.1f} articles, four human 100-word summaries "
+            "each; ROUGE ×100 (rouge-score, Porter stemmer) at 100 words, the mean over the four\n\n")
+    text = head + summary_multi.report(clusters, ablations)
+    print(text, flush=True)
+    return text
 
 
 if __name__ == "__main__":

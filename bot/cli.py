@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, TextIO
 
 from retrieval.errors import QAError, UnknownDocumentError
+from retrieval.summary import sentence_limit
 
 from . import logs
 from . import render_text as render
@@ -47,8 +48,10 @@ def _parser() -> argparse.ArgumentParser:
     summary = sub.add_parser("summary", parents=[common], help="verbatim summary of a document, a topic or all")
     summary.add_argument("--document", metavar="ID", help="summarise this indexed document (see `sources`)")
     summary.add_argument("--topic", metavar="TEXT", help="summarise what the documents say about a topic")
-    summary.add_argument("--sentences", type=int, default=5, metavar="N", help="at most N sentences (1-15)")
-    summary.add_argument("--words", type=int, metavar="N", help="at most N words in all (10 or more)")
+    summary.add_argument("--sentences", type=int, metavar="N",
+                         help="at most N sentences (1-15; 5 unless --words is given)")
+    summary.add_argument("--words", type=int, metavar="N",
+                         help="at most N words in all (10 or more): whole sentences that fit")
     forget = sub.add_parser("forget", parents=[common], help="erase what the question log holds about a user")
     forget.add_argument("user_id", metavar="USER_ID", help="the member's Discord user id (a number)")
     sub.add_parser("run", parents=[common], help="start the Discord bot (needs DISCORD_TOKEN)")
@@ -212,7 +215,8 @@ async def _stats(settings: Settings, args: argparse.Namespace) -> int:
 async def _summary(settings: Settings, args: argparse.Namespace) -> int:
     async def body(service: QAService) -> int:
         try:
-            summary = await service.summary(args.document, args.topic, args.sentences, args.words)
+            sentences = sentence_limit(args.sentences, args.words)  # --words alone: the words decide
+            summary = await service.summary(args.document, args.topic, sentences, args.words)
         except UnknownDocumentError as exc:
             print(f"error: {render.unknown_document(exc, service.sources())}", file=sys.stderr)
             return 1

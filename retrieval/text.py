@@ -14,14 +14,24 @@ import Stemmer
 ANALYSER_VERSION = "2"
 
 _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
-# A sentence ends at . ! ? (or …), possibly followed by closing quotes or brackets, then space.
-_SENTENCE_END = re.compile(r"""[.!?…]+["'”’)\]]*(?=\s+)""")
-_NEXT_START = re.compile(r"""\s+["'“‘(\[]*[A-Z0-9À-Þ]""")
-_ABBREVIATIONS = frozenset(
-    """mr mrs ms dr prof sr jr st mt vs etc inc ltd co corp gov gen col lt sgt rep sen rev fig
+# A sentence ends at . ! ? (or …), possibly followed by closing quotes or brackets, then space; a quote
+# mark standing alone between spaces after it closes that sentence too (`City. " Salt`).
+_SENTENCE_END = re.compile(r"""[.!?…]+["'”’)\]]*(?:\s+(?:["”]|'')(?=\s))?(?=\s)""")
+# The next sentence starts with a capital or a digit, or with a code name ("on_ready() is called…", "v2.0 adds…").
+_NEXT_START = re.compile(r"""\s+["'“‘`(\[]*(?P<first>[A-Z0-9À-Þ]|[a-z][\w.]*?(?:_|\(|\d))""")
+_NEXT_WORD = re.compile(r"""\s+["'“‘`(\[]*([^\W\d_]+)""")
+# Words that open sentences and are nobody's name: after one, "Inc." or "Sen." ended the sentence.
+_OPENERS = frozenset("""the an he she it they we but and or yet in on at for from by with this that these those
+    there his her its their our as if when while after before however meanwhile also still""".split())
+_ABBREVIATIONS = frozenset(  # titles before names, months before days, and a few more
+    """mr mrs ms dr prof st mt vs gov gen col lt sgt rep sen rev fig
     jan feb mar apr jun jul aug sep sept oct nov dec est approx dept univ""".split()
 )
+# The end of a name ("Acme Inc.", "Gordon, Jr."): the sentence ends there when a capitalised word follows.
+_SUFFIXES = frozenset("inc ltd co corp jr sr".split())
+_BEFORE_NUMBERS = frozenset("no nos vol vols p pp ps art sec ch op eq ex pt c ca d b fig figs".split())  # No. 5
 _DOTTED = re.compile(r"(?:\b[A-Za-z]\.){2,}$")  # U.S. D.C. e.g.
+_LOWER_INITIAL = re.compile(r"(?:^|[\s(])[a-z]\.$")  # c. 1455, Y. p. orientalis
 _INITIAL = re.compile(r"(?:^|\s)[A-Z]\.$")  # J. in "J. Smith"
 
 
@@ -83,7 +93,8 @@ def _line_sentences(text: str) -> list[tuple[int, int]]:
     start = 0
     for match in _SENTENCE_END.finditer(text):
         end = match.end()
-        if not _NEXT_START.match(text, end) or _is_abbreviation(text[start:end]):
+        following = _NEXT_START.match(text, end)
+        if not following or _goes_on(text, start, match, following.group("first")[0].isdigit()):
             continue
         spans.append((start, end))
         start = end
@@ -91,13 +102,44 @@ def _line_sentences(text: str) -> list[tuple[int, int]]:
     return [s for s in (_strip(text, a, b) for a, b in spans) if s[1] > s[0]]
 
 
-def _is_abbreviation(sentence: str) -> bool:
-    """Whether a candidate sentence really ends in an abbreviation, not a full stop."""
+def _goes_on(text: str, start: int, end: re.Match[str], digit: bool) -> bool:
+    """Whether the sentence from `start` goes on after `end`, which looks like its end but is an
+    abbreviation ("Dr. Smith", "No. 5", "c. 1455", "e.g. This") or a count ("1... 2... 3...")."""
+    if digit and ("…" in end.group() or "..." in end.group()):
+        return True
+    sentence = text[start:end.end()]
     if not sentence.endswith("."):
         return False
-    word = sentence.rsplit(None, 1)[-1] if sentence.strip() else ""
+    word = sentence.rsplit(None, 1)[-1]
     bare = word.rstrip(".").lower().lstrip("(\"'“‘")
-    return bare in _ABBREVIATIONS or bool(_DOTTED.search(word)) or bool(_INITIAL.search(sentence))
+    if bare in _BEFORE_NUMBERS and digit:
+        return bare not in ("no", "nos") or word.lstrip("(\"'“‘")[:1] == "N"  # "No. 5", but "was no. 40 left"
+    if bare in _SUFFIXES:
+        found = _NEXT_WORD.match(text, end.end())
+        if not found:
+            return True
+        after = found.group(1)
+        # "Acme Inc. makes…", "Acme Inc. CEO…", "Samsung Co. Ltd." go on; "Acme Inc. Shares fell" ends
+        return not after[:1].isupper() or after.isupper() or text[found.end():found.end() + 1] == "."
+    abbreviation = (bare in _ABBREVIATIONS or bool(_DOTTED.search(word)) or bool(_INITIAL.search(sentence))
+                    or bool(_LOWER_INITIAL.search(sentence)))
+    return abbreviation and not _ends_after_all(text, start, end.end())
+
+
+def _ends_after_all(text: str, start: int, end: int) -> bool:
+    """Whether a sentence that seems to end in an abbreviation ends there all the same: when the next
+    word is one no name can be ("Apple Inc. The company…", "the U.S. It…"), or when the abbreviation is
+    the end of a name that the text also writes without a full stop ("Hun Sen. Hun Sen said…", unlike
+    "Sen. John McCain")."""
+    found = _NEXT_WORD.match(text, end)
+    following = found.group(1) if found else ""
+    if following[:1].isupper() and following.lower() in _OPENERS:
+        return True
+    words = text[start:end].split()
+    if len(words) < 2 or not words[-2][:1].isupper():
+        return False
+    name = re.escape(words[-2].strip("\"'“‘(")) + r"\s+" + re.escape(words[-1].rstrip(".")) + r"\b(?!\.)"
+    return re.search(name, text) is not None
 
 
 def _strip(text: str, start: int, end: int) -> tuple[int, int]:

@@ -30,6 +30,7 @@ from retrieval.summary import (
     summarize_document,
     summarize_topic,
 )
+from retrieval.summary_order import dangles
 from retrieval.text import split_sentences
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -121,7 +122,8 @@ def test_document_summary_skips_headline_and_dateline(seeds: Index) -> None:
 
 
 def test_document_summary_matches_a_brute_force_computation(seeds: Index) -> None:
-    """Lead, then the highest cosine to the mean of the unit 1 + ln tf rows, skipping near-duplicates."""
+    """Lead, then the highest cosine to the mean of the unit 1 + ln tf rows, skipping near-duplicates and
+    sentences that dangle ("But…") before any other sentence is chosen."""
     for doc_id, doc in seeds.documents.items():
         sentences = [p[a:b] for p in doc.paragraphs if not is_heading(p) for a, b in split_sentences(p)]
         sentences = [s for s in sentences if len(s.split()) >= 4]
@@ -134,9 +136,13 @@ def test_document_summary_matches_a_brute_force_computation(seeds: Index) -> Non
         centrality = unit @ unit.mean(axis=0)
         tfidf = sentence_vectors(seeds, sentences).toarray()
         chosen = [0]
-        for i in sorted(range(len(sentences)), key=lambda i: (-centrality[i], i)):
-            if len(chosen) < 5 and all(float(tfidf[i] @ tfidf[j]) < 0.5 for j in chosen):
-                chosen.append(i)
+        while len(chosen) < 5:
+            ready = [i for i in range(len(sentences)) if i not in chosen
+                     and all(float(tfidf[i] @ tfidf[j]) < 0.5 for j in chosen)
+                     and (not dangles(sentences[i]) or any(j < i for j in chosen))]
+            if not ready:
+                break
+            chosen.append(min(ready, key=lambda i: (-centrality[i], i)))
         expected = [sentences[i] for i in sorted(chosen)]
         assert [s.text for s in summarize_document(seeds, doc_id).sentences] == expected, doc_id
 
@@ -147,13 +153,29 @@ def test_document_summary_length_caps(seeds: Index) -> None:
     ]
     assert len(summarize_document(seeds, WASHINGTON, sentences=3).sentences) == 3
     lead_words = len(lead_sentence(seeds, WASHINGTON).split())
-    capped = summarize_document(seeds, WASHINGTON, sentences=5, words=lead_words + 6)
-    assert words(capped) <= lead_words + 6
+    full = summarize_document(seeds, WASHINGTON, sentences=5)
+    capped = summarize_document(seeds, WASHINGTON, sentences=5, words=lead_words + 14)
+    assert words(capped) <= lead_words + 14 and len(capped.sentences) >= 2
     assert capped.sentences[0].text == lead_sentence(seeds, WASHINGTON)
-    assert len(capped.sentences) == 2 and capped.sentences[-1].text.endswith(ELLIPSIS)
+    assert all(not s.text.endswith(ELLIPSIS) for s in capped.sentences)  # whole sentences that fit, none cut
+    left = lead_words + 14 - words(capped)  # a knapsack: what it leaves out of the unbudgeted summary did not fit
+    assert all(len(s.text.split()) > left for s in full.sentences if s not in capped.sentences)
     assert_verbatim(seeds, capped)
-    tiny = summarize_document(seeds, WASHINGTON, words=10)  # shorter than the lead: the lead is cut
-    assert len(tiny.sentences) == 1 and words(tiny) == 10 and tiny.sentences[0].text.endswith(ELLIPSIS)
+    tiny = summarize_document(seeds, WASHINGTON, words=3)  # no sentence is that short: the lead is cut
+    assert [s.text for s in tiny.sentences] == [" ".join(lead_sentence(seeds, WASHINGTON).split()[:3]) + ELLIPSIS]
+
+
+def test_a_document_summary_never_opens_with_a_dangling_sentence(tmp_path: Path) -> None:
+    index = build(write(tmp_path / "docs", {
+        "bridge.txt": "Bridge opens\n\nMayor Jane Hill opened the new bridge over the river on Friday morning "
+                      "after two years of works. She said it cost four million pounds.",
+    }))
+    assert [s.text for s in summarize_document(index, "bridge.txt").sentences] == [
+        "Mayor Jane Hill opened the new bridge over the river on Friday morning after two years of works.",
+        "She said it cost four million pounds."]  # after the sentence that names her
+    # eight words leave no room for the lead, and "She said…" may not open: the lead is cut instead
+    assert [s.text for s in summarize_document(index, "bridge.txt", words=8).sentences] == [
+        "Mayor Jane Hill opened the new bridge over…"]
 
 
 def test_a_short_document_gives_what_it_has(tmp_path: Path) -> None:
@@ -225,8 +247,8 @@ def test_topic_summary_spans_documents_and_caps_length(seeds: Index) -> None:
     assert len(summary.sentences) == 6 and len({s.source for s in summary.sentences}) >= 2
     assert max_cosine(seeds, summary) < 0.5
     capped = summarize_topic(seeds, "ceasefire hostages", words=45)
-    assert words(capped) <= 45 and capped.sentences[-1].text.endswith(ELLIPSIS)
-    assert [s.text for s in capped.sentences[:-1]] == [s.text for s in summary.sentences[: len(capped.sentences) - 1]]
+    assert 0 < words(capped) <= 45 and all(not s.text.endswith(ELLIPSIS) for s in capped.sentences)
+    assert all("ceasefire" in s.text.lower() or "hostage" in s.text.lower() for s in capped.sentences)
     assert_verbatim(seeds, capped)
 
 
@@ -259,9 +281,12 @@ def test_collection_summary_of_the_seeds_has_no_redundant_pair(seeds: Index) -> 
 def test_collection_summary_caps_length(seeds: Index) -> None:
     assert len(summarize_collection(seeds, sentences=2).sentences) == 2
     capped = summarize_collection(seeds, sentences=15, words=60)
-    assert words(capped) <= 60 and capped.sentences[-1].text.endswith(ELLIPSIS)
-    assert all(not s.text.endswith(ELLIPSIS) for s in capped.sentences[:-1])
+    assert 40 <= words(capped) <= 60 and all(not s.text.endswith(ELLIPSIS) for s in capped.sentences)
     assert_verbatim(seeds, capped)
+    shortest = min(len(seeds.passages[p].text[a:b].split()) for p in range(len(seeds.passages))
+                   for a, b in seeds.sentences(p) if len(seeds.passages[p].text[a:b].split()) >= 4)
+    tiny = summarize_collection(seeds, words=shortest - 1)  # no sentence fits: one is cut
+    assert len(tiny.sentences) == 1 and tiny.sentences[0].text.endswith(ELLIPSIS) and words(tiny) == shortest - 1
 
 
 def test_an_empty_collection_gives_no_sentences() -> None:
