@@ -101,6 +101,8 @@ _CHAT_FILLER = frozenset(
     anymore whats hows wheres whos whys dont doesnt wont isnt arent didnt ive guys exactly pretty kinda sorta
     gonna wanna hey hi hello thanks thx ty help question ok okay ya yeah""".split()
 )
+
+
 def expected_answer(question: str) -> re.Pattern[str] | None:
     """A pattern the answer's sentence likely holds (a number, a date, a version, a definition), judged
     by the question's words; None for other questions."""

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,23 @@ class Store:
             raise
         return store
 
+    @asynccontextmanager
+    async def _transaction(self, immediate: bool = False) -> AsyncIterator[None]:
+        """One write under the write lock: committed when the block ends, rolled back on any error (an
+        SQLite one raised as StoreError). `immediate` takes the database's write lock at once (BEGIN
+        IMMEDIATE), for writes that read first."""
+        async with self._write:
+            try:
+                if immediate:
+                    await self._db.execute("BEGIN IMMEDIATE")
+                yield
+                await self._db.commit()
+            except BaseException as exc:
+                await _rollback(self._db)
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(_explain(self.path, exc)) from exc
+                raise
+
     async def _migrate(self) -> None:
         """Bring a database written by an earlier release to this schema, keeping its data."""
         async with self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'") as cur:
@@ -206,34 +224,26 @@ class Store:
                          section_json(p.section), marks_json(p.marks), p.page))
         documents = [(d.id, d.title, d.date, d.content_hash) for d in upserts]
         digests = await asyncio.to_thread(_digests, documents, rows)  # hashing every passage: off the loop
-        async with self._write:
-            try:
-                await self._db.execute("BEGIN IMMEDIATE")
-                await self._db.executemany(
-                    "DELETE FROM documents WHERE id = ?", [(i,) for i in [*removed, *changed]]
+        async with self._transaction(immediate=True):
+            await self._db.executemany(
+                "DELETE FROM documents WHERE id = ?", [(i,) for i in [*removed, *changed]]
+            )
+            await self._db.executemany(
+                "INSERT INTO documents VALUES (?, ?, ?, ?, ?)",
+                [(d.id, d.title, d.date, d.content_hash, "\n".join(d.paragraphs)) for d in upserts],
+            )
+            await self._db.executemany("INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            await self._db.executemany("INSERT INTO digests VALUES (?, ?)", digests)
+            await self._db.execute("DELETE FROM skipped")
+            await self._db.executemany(
+                "INSERT INTO skipped VALUES (?, ?)", [(s.name, s.reason) for s in skipped]
+            )
+            if upserts or removed:
+                await self._db.execute(
+                    "INSERT INTO meta VALUES ('generation', '1') "
+                    "ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
                 )
-                await self._db.executemany(
-                    "INSERT INTO documents VALUES (?, ?, ?, ?, ?)",
-                    [(d.id, d.title, d.date, d.content_hash, "\n".join(d.paragraphs)) for d in upserts],
-                )
-                await self._db.executemany("INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-                await self._db.executemany("INSERT INTO digests VALUES (?, ?)", digests)
-                await self._db.execute("DELETE FROM skipped")
-                await self._db.executemany(
-                    "INSERT INTO skipped VALUES (?, ?)", [(s.name, s.reason) for s in skipped]
-                )
-                if upserts or removed:
-                    await self._db.execute(
-                        "INSERT INTO meta VALUES ('generation', '1') "
-                        "ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
-                    )
-                generation = await self.generation()
-                await self._db.commit()
-            except BaseException as exc:
-                await _rollback(self._db)
-                if isinstance(exc, sqlite3.Error):
-                    raise StoreError(_explain(self.path, exc)) from exc
-                raise
+            generation = await self.generation()
         return generation
 
     async def log_question(
@@ -241,34 +251,24 @@ class Store:
         channel: str | None = None,
     ) -> int:
         """Record a question; returns its id (for feedback)."""
-        async with self._write:
-            try:
-                cur = await self._db.execute(
-                    "INSERT INTO questions (user_id, channel, via, question, answered, top_source) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (user_id, channel, via, question, int(answered), top_source),
-                )
-                await self._db.commit()
-            except sqlite3.Error as exc:
-                await _rollback(self._db)
-                raise StoreError(_explain(self.path, exc)) from exc
+        async with self._transaction():
+            cur = await self._db.execute(
+                "INSERT INTO questions (user_id, channel, via, question, answered, top_source) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (user_id, channel, via, question, int(answered), top_source),
+            )
         return int(cur.lastrowid or 0)
 
     async def record_feedback(self, question_id: int, user_id: str, value: int) -> bool:
         """Record (or change) a user's 👍/👎 on an answer; False if the question is unknown."""
-        async with self._write:
-            try:
-                if not await self._all("SELECT 1 FROM questions WHERE id = ?", (question_id,)):
-                    return False
-                await self._db.execute(
-                    "INSERT INTO feedback (question_id, user_id, value) VALUES (?, ?, ?) "
-                    "ON CONFLICT (question_id, user_id) DO UPDATE SET value = excluded.value, at = datetime('now')",
-                    (question_id, user_id, value),
-                )
-                await self._db.commit()
-            except sqlite3.Error as exc:
-                await _rollback(self._db)
-                raise StoreError(_explain(self.path, exc)) from exc
+        async with self._transaction():
+            if not await self._all("SELECT 1 FROM questions WHERE id = ?", (question_id,)):
+                return False
+            await self._db.execute(
+                "INSERT INTO feedback (question_id, user_id, value) VALUES (?, ?, ?) "
+                "ON CONFLICT (question_id, user_id) DO UPDATE SET value = excluded.value, at = datetime('now')",
+                (question_id, user_id, value),
+            )
         return True
 
     async def stats(self, top: int = 5) -> Stats:
@@ -290,13 +290,8 @@ class Store:
 
     async def set_meta(self, key: str, value: str) -> None:
         """Set a value in the key-value table."""
-        async with self._write:
-            try:
-                await self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
-                await self._db.commit()
-            except sqlite3.Error as exc:
-                await _rollback(self._db)
-                raise StoreError(_explain(self.path, exc)) from exc
+        async with self._transaction():
+            await self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
     async def integrity(self) -> str:
         """SQLite's full integrity check: "ok" when the file is sound."""
@@ -320,48 +315,32 @@ class Store:
         )
         if not due_q and not due_v:
             return 0, 0
-        async with self._write:
-            try:
-                await self._db.execute("BEGIN IMMEDIATE")
-                questions = await self._db.execute(
-                    "UPDATE questions SET user_id = NULL, channel = NULL, question = '' WHERE asked_at < ? "
-                    "AND (user_id IS NOT NULL OR channel IS NOT NULL OR question != '')", (cutoff,)
-                )
-                # A random stand-in keeps each vote its own row (the key is question and voter).
-                votes = await self._db.execute(
-                    "UPDATE feedback SET user_id = 'anon:' || lower(hex(randomblob(8))) "
-                    "WHERE at < ? AND user_id NOT LIKE 'anon:%'", (cutoff,)
-                )
-                await self._db.commit()
-            except BaseException as exc:
-                await _rollback(self._db)
-                if isinstance(exc, sqlite3.Error):
-                    raise StoreError(_explain(self.path, exc)) from exc
-                raise
+        async with self._transaction(immediate=True):
+            questions = await self._db.execute(
+                "UPDATE questions SET user_id = NULL, channel = NULL, question = '' WHERE asked_at < ? "
+                "AND (user_id IS NOT NULL OR channel IS NOT NULL OR question != '')", (cutoff,)
+            )
+            # A random stand-in keeps each vote its own row (the key is question and voter).
+            votes = await self._db.execute(
+                "UPDATE feedback SET user_id = 'anon:' || lower(hex(randomblob(8))) "
+                "WHERE at < ? AND user_id NOT LIKE 'anon:%'", (cutoff,)
+            )
         return questions.rowcount, votes.rowcount
 
     async def forget_user(self, user_ids: Sequence[str]) -> tuple[int, int]:
         """Erase what the log holds about a member, known by any of `user_ids`: their questions keep only
         when and whether they were answered (they still count), their votes are deleted.
         Returns (questions, votes) erased."""
-        async with self._write:
-            try:
-                await self._db.execute("BEGIN IMMEDIATE")
-                questions = votes = 0
-                for user_id in user_ids:
-                    cur = await self._db.execute(
-                        "UPDATE questions SET user_id = NULL, channel = NULL, question = '' WHERE user_id = ?",
-                        (user_id,),
-                    )
-                    questions += cur.rowcount
-                    cur = await self._db.execute("DELETE FROM feedback WHERE user_id = ?", (user_id,))
-                    votes += cur.rowcount
-                await self._db.commit()
-            except BaseException as exc:
-                await _rollback(self._db)
-                if isinstance(exc, sqlite3.Error):
-                    raise StoreError(_explain(self.path, exc)) from exc
-                raise
+        async with self._transaction(immediate=True):
+            questions = votes = 0
+            for user_id in user_ids:
+                cur = await self._db.execute(
+                    "UPDATE questions SET user_id = NULL, channel = NULL, question = '' WHERE user_id = ?",
+                    (user_id,),
+                )
+                questions += cur.rowcount
+                cur = await self._db.execute("DELETE FROM feedback WHERE user_id = ?", (user_id,))
+                votes += cur.rowcount
         return questions, votes
 
 
