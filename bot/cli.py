@@ -23,15 +23,24 @@ log = logging.getLogger("qa-bot")
 
 
 def _common_options(parser: argparse.ArgumentParser, *, inherited: bool) -> None:
-    """--docs, --db and --json; a subcommand's copy leaves unset values to the copy before the command."""
+    """--docs, --db, --json and --guild; a subcommand's copy leaves unset values to the copy before the command."""
     keep: dict[str, Any] = {"default": argparse.SUPPRESS} if inherited else {}
     parser.add_argument("--docs", metavar="DIR", help="documents folder (default: QA_DOCS or seeds/)", **keep)
     parser.add_argument("--db", metavar="PATH", help="SQLite database (default: QA_DB or data/qa.sqlite3)", **keep)
     parser.add_argument("--json", action="store_true", help="print JSON, one object a line", **keep)
+    parser.add_argument("--guild", metavar="ID", type=_guild_id,
+                        help="act on this Discord server's own collection (default: the default collection)", **keep)
+
+
+def _guild_id(text: str) -> int:
+    """A Discord server id given on the command line."""
+    if not text.strip().isascii() or not text.strip().isdigit() or not 0 < int(text) < 2**64:
+        raise argparse.ArgumentTypeError(f"a server id is a positive number, not {text!r}")
+    return int(text)
 
 
 def _parser() -> argparse.ArgumentParser:
-    """The argument parser; --docs, --db and --json go before or after the command name."""
+    """The argument parser; --docs, --db, --json and --guild go before or after the command name."""
     common = argparse.ArgumentParser(add_help=False)
     _common_options(common, inherited=True)
     parser = argparse.ArgumentParser(
@@ -95,20 +104,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def _with_service(settings: Settings, args: argparse.Namespace,
                         body: Callable[[QAService], Awaitable[int]]) -> int:
-    """Open the service (building the index on first start), apply QA_LOG_DAYS, run `body`, close."""
-    service = await QAService.open(settings.db, settings.docs, follow_up_seconds=settings.follow_up_seconds,
-                                   progress=_progress_printer(), source_url=settings.source_url)
+    """Open the service (building the index on first start), apply QA_LOG_DAYS, run `body`, close. A terminal
+    command does not watch the folders: it reads them when it starts (the bot watches)."""
+    service = await QAService.from_settings(settings, _progress_printer(), watch=False)
     try:
-        service.log_days = settings.log_days
         await service.purge()
         return await body(service)
     finally:
         await service.close()
 
 
-def _emit(args: argparse.Namespace, text: str, obj: dict[str, Any], out: TextIO = sys.stdout) -> None:
-    """Print text, or one JSON object on its own line with --json."""
-    print(json.dumps(obj, ensure_ascii=False) if args.json else text, file=out, flush=True)
+def _emit(args: argparse.Namespace, text: str, obj: dict[str, Any], out: TextIO | None = None) -> None:
+    """Print text, or one JSON object on its own line with --json (to standard output as it is now)."""
+    print(json.dumps(obj, ensure_ascii=False) if args.json else text, file=out or sys.stdout, flush=True)
 
 
 def _progress_printer() -> Callable[[str], None]:
@@ -133,7 +141,7 @@ async def _answer_one(service: QAService, args: argparse.Namespace, question: st
         shown = " ".join(question.split())
         print(f"you> {shown if len(shown) <= 200 else shown[:199] + '…'}")
     try:
-        asked = await service.ask(question, conversation, via="terminal")
+        asked = await service.ask(question, conversation, via="terminal", guild=args.guild)
     except QAError as exc:
         if args.json:  # keeps one object per question, so a program can pair lines with questions
             _emit(args, "", {"question": question.strip(), "answered": False, "quotes": [], "error": str(exc)})
@@ -162,7 +170,9 @@ async def _chat(settings: Settings, args: argparse.Namespace) -> int:
     async def body(service: QAService) -> int:
         interactive = sys.stdin.isatty()
         if interactive and not args.json:
-            print(f"Ask about the {len(service.index.documents)} documents in {settings.docs}/ "
+            where = (service.collections.folder(args.guild) if args.guild and service.has_collection(args.guild)
+                     else settings.docs)
+            print(f"Ask about the {len(service.sources(args.guild))} documents in {where}/ "
                   "(follow-up questions keep context; Ctrl-D or 'quit' to leave).")
         while True:
             try:
@@ -184,16 +194,24 @@ async def _chat(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _sources(settings: Settings, args: argparse.Namespace) -> int:
     async def body(service: QAService) -> int:
-        sources = service.sources()
+        _note_default(service, args)
+        sources = service.sources(args.guild)
         _emit(args, render.sources_text(sources), render.sources_json(sources))
         return 0
 
     return await _with_service(settings, args, body)
 
 
+def _note_default(service: QAService, args: argparse.Namespace) -> None:
+    """Say (on standard error) that a server without its own collection is served the default one."""
+    if args.guild is not None and not service.has_collection(args.guild):
+        print(f"note: server {args.guild} has no collection of its own: it uses the default documents.",
+              file=sys.stderr)
+
+
 async def _reindex(settings: Settings, args: argparse.Namespace) -> int:
     async def body(service: QAService) -> int:
-        report = await service.reindex(_progress_printer())
+        report = await service.reindex(_progress_printer(), guild=args.guild)
         _emit(args, render.report_text(report), render.report_json(report))
         return 0
 
@@ -202,7 +220,7 @@ async def _reindex(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _stats(settings: Settings, args: argparse.Namespace) -> int:
     async def body(service: QAService) -> int:
-        stats = await service.stats()
+        stats = await service.stats(guild=args.guild)
         text = (f"{stats.questions} questions, {stats.answered} answered; "
                 f"feedback 👍 {stats.thumbs_up} 👎 {stats.thumbs_down}")
         text += "".join(f"\nwarning: {p}" for p in stats.problems)
@@ -216,9 +234,9 @@ async def _summary(settings: Settings, args: argparse.Namespace) -> int:
     async def body(service: QAService) -> int:
         try:
             sentences = sentence_limit(args.sentences, args.words)  # --words alone: the words decide
-            summary = await service.summary(args.document, args.topic, sentences, args.words)
+            summary = await service.summary(args.document, args.topic, sentences, args.words, guild=args.guild)
         except UnknownDocumentError as exc:
-            print(f"error: {render.unknown_document(exc, service.sources())}", file=sys.stderr)
+            print(f"error: {render.unknown_document(exc, service.sources(args.guild))}", file=sys.stderr)
             return 1
         _emit(args, render.summary_text(summary), render.summary_json(summary))
         return 0

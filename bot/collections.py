@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import resource
 import sqlite3
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -26,6 +27,14 @@ from retrieval.store import Store
 log = logging.getLogger(__name__)
 
 DATABASE_NAME = "qa.sqlite3"
+FILES_PER_COLLECTION = 4  # a loaded collection holds its database, its -wal and -shm files, and a spare
+
+
+def loadable() -> int:
+    """How many servers' collections may be loaded at once within the open-file limit (most systems
+    default to 1,024 files a process), half of it left to Discord's connections and the rest."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return max(8, (soft if soft != resource.RLIM_INFINITY else 65536) // 2 // FILES_PER_COLLECTION)
 
 
 def guild_label(guild: int) -> str:
@@ -43,6 +52,7 @@ class Collections:
         self.root = data_dir / "guilds"
         self.weighting = weighting
         self.budget_bytes = budget_bytes  # None: no limit
+        self.max_loaded = loadable()
         self._open_store = open_store
         self._loaded: OrderedDict[int, Collection] = OrderedDict()  # least recently used first
         self._loading: dict[int, asyncio.Future[Collection]] = {}
@@ -140,13 +150,13 @@ class Collections:
         return sum(c.bytes for c in self.loaded)
 
     async def fit(self, keep: int | None = None) -> None:
-        """Unload idle servers' collections, least recently used first, until the loaded ones fit the budget."""
-        if self.budget_bytes is None:
-            return
-        total = self.size()
+        """Unload idle servers' collections, least recently used first, until the loaded ones fit the budget
+        (and the open-file limit)."""
+        budget = self.budget_bytes if self.budget_bytes is not None else float("inf")
+        total, count = self.size(), len(self._loaded)
         leaving: list[Collection] = []
         for guild, collection in list(self._loaded.items()):
-            if total <= self.budget_bytes:
+            if total <= budget and count <= self.max_loaded:
                 break
             if guild == keep or collection.busy:
                 continue
@@ -154,6 +164,7 @@ class Collections:
             collection.closed = True  # before any await: a request that finds it now loads it again
             leaving.append(collection)
             total -= collection.bytes
+            count -= 1
         for collection in leaving:
             self.unloads += 1
             log.debug("unloading %s (%d KiB) to stay within the memory budget", collection.name,
