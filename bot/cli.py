@@ -1,4 +1,4 @@
-"""The `qa-bot` command line: ask, chat, sources, reindex, stats, summary, forget, run, sync, start."""
+"""The `qa-bot` command line: ask, chat, sources, reindex, stats, summary, add, remove, forget, run, sync, start."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 from retrieval.errors import QAError, UnknownDocumentError
@@ -18,6 +19,7 @@ from . import logs
 from . import render_text as render
 from .config import Settings, load_settings
 from .service import QAService
+from .uploads import MAX_UPLOAD_BYTES
 
 log = logging.getLogger("qa-bot")
 
@@ -54,6 +56,12 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("sources", parents=[common], help="list the indexed documents")
     sub.add_parser("reindex", parents=[common], help="rebuild the index from the documents folder")
     sub.add_parser("stats", parents=[common], help="questions asked, answered, and feedback")
+    add = sub.add_parser("add", parents=[common], help="add document files to a server's own collection (--guild)")
+    add.add_argument("files", nargs="+", metavar="FILE", help="files to add (.md .mdx .markdown .rst .txt .html .pdf)")
+    add.add_argument("--copy-default", action="store_true",
+                     help="a server's new collection starts with a copy of the default documents")
+    remove = sub.add_parser("remove", parents=[common], help="remove a document from a server's own collection")
+    remove.add_argument("document", metavar="ID", help="the document's id (see `sources --guild ID`)")
     summary = sub.add_parser("summary", parents=[common], help="verbatim summary of a document, a topic or all")
     summary.add_argument("--document", metavar="ID", help="summarise this indexed document (see `sources`)")
     summary.add_argument("--topic", metavar="TEXT", help="summarise what the documents say about a topic")
@@ -218,6 +226,43 @@ async def _reindex(settings: Settings, args: argparse.Namespace) -> int:
     return await _with_service(settings, args, body)
 
 
+def _needs_guild(args: argparse.Namespace) -> int:
+    """The server a command that changes a server's own collection acts on (--guild), or QAError."""
+    if args.guild is None:
+        raise QAError(f"`{args.command}` needs --guild ID: the default collection is the documents folder "
+                      "itself (add or remove its files there, then `qa-bot reindex`).")
+    return int(args.guild)
+
+
+async def _add(settings: Settings, args: argparse.Namespace) -> int:
+    guild = _needs_guild(args)
+    files = []
+    for name in args.files:
+        try:
+            with open(name, "rb") as fh:  # no more than the limit and one byte: enough to refuse a larger one
+                files.append((Path(name).name, fh.read(MAX_UPLOAD_BYTES + 1)))
+        except OSError as exc:
+            raise QAError(f"Cannot read {name!r}: {exc.strerror or exc}.") from exc
+
+    async def body(service: QAService) -> int:
+        report = await service.add_documents(guild, files, args.copy_default, _progress_printer())
+        _emit(args, render.report_text(report), render.report_json(report))
+        return 0
+
+    return await _with_service(settings, args, body)
+
+
+async def _remove(settings: Settings, args: argparse.Namespace) -> int:
+    guild = _needs_guild(args)
+
+    async def body(service: QAService) -> int:
+        report = await service.remove_document(guild, args.document, _progress_printer())
+        _emit(args, render.report_text(report), render.report_json(report))
+        return 0
+
+    return await _with_service(settings, args, body)
+
+
 async def _stats(settings: Settings, args: argparse.Namespace) -> int:
     async def body(service: QAService) -> int:
         stats = await service.stats(guild=args.guild)
@@ -262,4 +307,5 @@ async def _forget(settings: Settings, args: argparse.Namespace) -> int:
 _COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]] = {
     "summary": _summary,
     "ask": _ask, "chat": _chat, "sources": _sources, "reindex": _reindex, "stats": _stats, "forget": _forget,
+    "add": _add, "remove": _remove,
 }

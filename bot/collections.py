@@ -13,6 +13,7 @@ import functools
 import logging
 import resource
 import sqlite3
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, closing
@@ -171,14 +172,19 @@ class Collections:
                       collection.bytes // 1024)
             await collection.close()
 
-    async def unload(self, guild: int) -> None:
-        """Unload a server's collection now, if it is loaded and idle."""
-        collection = self._loaded.get(guild)
-        if collection is not None and not collection.busy:
-            del self._loaded[guild]
+    async def unload_idle(self, seconds: float) -> int:
+        """Unload the servers' collections unused for `seconds` (their database connection, its thread and
+        their index go); returns how many."""
+        now = time.monotonic()
+        idle = [g for g, c in self._loaded.items() if now - c.last_used > seconds and not c.busy]
+        for guild in idle:
+            collection = self._loaded.pop(guild)
             collection.closed = True
             self.unloads += 1
             await collection.close()
+        if idle:
+            log.debug("unloaded %d servers' collections unused for %.0f s", len(idle), seconds)
+        return len(idle)
 
     async def close(self) -> None:
         """Close every collection, the default last."""

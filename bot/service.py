@@ -84,6 +84,7 @@ class Conversations:
 
 WATCH_SECONDS = 2.0  # how often a serving process looks for another process's reindex and a lost database
 RECENT_SECONDS = 600.0  # a server's collection used this recently is looked at too (others at their next use)
+IDLE_SECONDS = 1800.0  # a server's collection unused this long is unloaded (loaded again at its next use)
 
 
 class QAService:
@@ -191,11 +192,13 @@ class QAService:
                 await collection.refresh()
 
     async def _watch(self) -> None:
-        """Every WATCH_SECONDS, `refresh`: /sources and autocomplete, which do not wait, see it too."""
+        """Every WATCH_SECONDS, `refresh` (/sources and autocomplete, which do not wait, see it too) and unload
+        servers' collections idle for IDLE_SECONDS."""
         while True:
             await asyncio.sleep(WATCH_SECONDS)
             try:
                 await self.refresh()
+                await self.collections.unload_idle(IDLE_SECONDS)
             except Exception:
                 log.exception("checking for a newer index failed")
 

@@ -70,3 +70,18 @@ def test_a_guild_id_must_be_a_number(folders: list[str], capfd: pytest.CaptureFi
     with pytest.raises(SystemExit) as exited:
         main(["sources", "--guild", "../1", *folders])
     assert exited.value.code == 2 and "positive number" in capfd.readouterr().err
+
+
+def test_add_and_remove_a_servers_documents(folders: list[str], capfd: pytest.CaptureFixture[str],
+                                            tmp_path: Path) -> None:
+    (tmp_path / "lighthouse.md").write_bytes(b"# Lighthouse\n\nThe lighthouse has 212 steps to its lamp.\n")
+    (tmp_path / "tool.exe").write_bytes(b"MZ")
+    status, [report], _ = run(capfd, "add", "--guild", str(OTHER), "--copy-default", str(tmp_path / "lighthouse.md"),
+                              str(tmp_path / "tool.exe"), *folders)
+    assert status == 0 and sorted(report["added"]) == ["lighthouse.md", "observatory.txt"]  # type: ignore[arg-type]
+    assert [s["name"] for s in report["skipped"]] == ["tool.exe"]  # type: ignore[index]
+    status, [report], _ = run(capfd, "remove", "--guild", str(OTHER), "observatory.txt", *folders)
+    assert status == 0 and report["removed"] == ["observatory.txt"]
+    assert (tmp_path / "default" / "observatory.txt").exists()
+    status, _, err = run(capfd, "remove", "observatory.txt", *folders)
+    assert status == 1 and "needs --guild" in err and (tmp_path / "default" / "observatory.txt").exists()

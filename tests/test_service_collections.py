@@ -223,3 +223,14 @@ async def test_questions_of_every_server_are_logged_in_the_default_database(serv
     assert stats.questions == 1 and stats.thumbs_up == 1
     with sqlite3.connect(service.collections.database(ONE)) as own:
         assert own.execute("SELECT count(*) FROM questions").fetchone() == (0,)
+
+
+async def test_a_servers_collection_unused_for_long_is_unloaded(service: QAService) -> None:
+    await service.add_documents(ONE, [("bakery.txt", BAKERY_TXT)])
+    await service.add_documents(TWO, [("lighthouse.md", LIGHTHOUSE_MD)])
+    collections = service.collections
+    one = await collections.own(ONE)
+    one.last_used -= 3600  # as if last used an hour ago
+    assert await collections.unload_idle(1800) == 1
+    assert one.closed and [c.name for c in collections.loaded] == ["the default collection", f"server {TWO}"]
+    assert await top(service, BAKERY, ONE) == "bakery.txt"  # loaded again at its next use
