@@ -75,7 +75,7 @@ from fake_discord import FakeDiscord, InjectedInteraction, SentMessage, point_di
 from fake_discord_payloads import ADMIN, GENERAL_ID, RANDOM_ID, FakeMember, FakeUser, default_guild  # noqa: E402
 
 from bot.config import Settings  # noqa: E402
-from bot.discord_app import QABot  # noqa: E402
+from bot.discord_client import QABot  # noqa: E402
 from bot.service import QAService  # noqa: E402
 
 SEEDS = ROOT / "seeds"

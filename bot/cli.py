@@ -91,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level = settings.log_level if args.command in ("run", "sync") else "WARNING"
         logs.configure(level, secrets=[settings.token])
         if args.command in ("run", "sync"):
-            from .discord_app import run_discord
+            from .discord_runner import run_discord
 
             return run_discord(settings, sync_only=args.command == "sync")
         return asyncio.run(_COMMANDS[args.command](settings, args))

@@ -102,6 +102,7 @@ __all__ = [
     "SentMessage",
     "point_discord_py_at",
     "run_bot",
+    "says_something",
 ]
 
 T = TypeVar("T")
@@ -307,6 +308,11 @@ class _Session:
     seq: int = 0
     frames: list[JSON] = field(default_factory=list)
     conn: _Connection | None = None
+
+
+def says_something(output: SentMessage) -> bool:
+    """Whether an output carries a message: not a bare deferral ("thinking…") and not a deletion."""
+    return not (output.kind == "callback" and output.callback_type in (5, 6)) and not output.kind.startswith("delete")
 
 
 def _walk_components(components: Sequence[JSON], visit: Callable[[JSON], object]) -> None:
@@ -809,7 +815,13 @@ class FakeDiscord:
         *,
         timeout: float = 5.0,
     ) -> SentMessage:
-        """The first output answering an injected interaction, or in the channel after an injected message."""
+        """The first output answering an injected interaction, or in the channel after an injected message.
+
+        Without a ``predicate``, a bare "thinking…" deferral and a deletion are not answers: the reply is the
+        first output that says something (pass a predicate, or read ``outputs_for``, to see those).
+        """
+        if predicate is None:
+            predicate = says_something
         if isinstance(to, InjectedInteraction):
             def related(o: SentMessage) -> bool:
                 return o.interaction_id == to.id
@@ -818,9 +830,7 @@ class FakeDiscord:
             def related(o: SentMessage) -> bool:
                 return o.channel_id == to.channel_id
             since = to.output_mark
-        return await self.wait_for_output(
-            lambda o: related(o) and (predicate is None or predicate(o)), since=since, timeout=timeout
-        )
+        return await self.wait_for_output(lambda o: related(o) and predicate(o), since=since, timeout=timeout)
 
     def outputs_for(self, to: InjectedInteraction | InjectedMessage) -> list[SentMessage]:
         """Every output so far that answers this interaction, or follows this message in its channel."""

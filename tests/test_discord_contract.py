@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from bot import render_discord as render
 from bot.config import Settings
-from bot.discord_app import QABot
+from bot.discord_client import QABot
 from bot.service import QAService, SourceInfo
 from retrieval.model import Answer, Quote, Summary, SummarySentence
 from retrieval.reindex import ReindexReport

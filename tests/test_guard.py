@@ -102,7 +102,7 @@ async def test_a_full_database_shows_users_a_reference_and_the_log_the_details(
 
 
 def test_reindex_progress_shown_in_the_channel_names_no_server_path(service: QAService) -> None:
-    from bot.discord_app import public_progress
+    from bot.discord_documents import public_progress
 
     bot = TestBot(service, Settings())
     shown = public_progress(bot, f"Reading {service.docs} …")

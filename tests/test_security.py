@@ -248,8 +248,8 @@ def assert_answer_is_contained(description: str) -> None:
 
 
 def no_pings(output: SentMessage) -> bool:
-    """Whether a message disables every mention (bare acknowledgements carry none)."""
-    if output.kind == "callback" and output.callback_type not in (4, 7):
+    """Whether a message disables every mention (bare acknowledgements and deletions carry none)."""
+    if (output.kind == "callback" and output.callback_type not in (4, 7)) or output.kind.startswith("delete"):
         return True
     allowed = output.allowed_mentions or {}
     return allowed.get("parse") == [] and not allowed.get("users") and not allowed.get("roles")

@@ -1,0 +1,56 @@
+"""Who may do what on Discord: the admin checks behind the admin commands, and the cooldown's wording.
+
+A command's `default_permissions` is only a hint that server admins can change, so every admin command
+also runs a check from here, read from the member's permissions as Discord sends them with the command.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+
+from .config import Settings
+
+if TYPE_CHECKING:
+    from .discord_client import QABot
+
+
+class AdminOnly(app_commands.CheckFailure):
+    """A member without admin rights tried an admin command."""
+
+
+def is_admin(settings: Settings, user: discord.abc.User, guild: discord.Guild | None) -> bool:
+    """Configured admin ids, the configured admin role, or Manage Server in the guild (in one of
+    QA_ADMIN_GUILDS when that is set).
+
+    Read from the member's roles as the bot knows them, never from the command's default permissions
+    (a hint server admins can change); in a DM only the configured ids count. The @everyone role never
+    makes anyone an admin, even when QA_ADMIN_ROLE names it.
+    """
+    if user.id in settings.admin_ids:
+        return True
+    if guild is None or not isinstance(user, discord.Member):
+        return False
+    if settings.admin_guilds and guild.id not in settings.admin_guilds:
+        # /reindex and /stats act on every server's data: a stranger's own server must not grant them.
+        return False
+    if user.guild_permissions.manage_guild or user.guild_permissions.administrator:
+        return True
+    role = settings.admin_role
+    return role is not None and any(
+        (r.name == role or str(r.id) == role) and not r.is_default() for r in user.roles
+    )
+
+
+def admin_only(interaction: discord.Interaction[QABot]) -> bool:
+    """An app-command check: the user is an admin (`is_admin`), else AdminOnly."""
+    if not is_admin(interaction.client.settings, interaction.user, interaction.guild):
+        raise AdminOnly()
+    return True
+
+
+def wait_text(wait: float) -> str:
+    """What a member in their cooldown reads."""
+    return f"One moment — you can ask again in {wait:.0f}s."
