@@ -188,8 +188,10 @@ class QAService:
         """Let each collection in use serve the newest index of its store (see `Collection.refresh`)."""
         recent = time.monotonic() - RECENT_SECONDS
         for collection in self.collections.loaded:
-            if collection is self.default or collection.last_used >= recent:
-                await collection.refresh()
+            # One unloaded while an earlier one was being looked at is skipped; held, none is unloaded mid-look.
+            if not collection.closed and (collection is self.default or collection.last_used >= recent):
+                with collection.held(touch=False):
+                    await collection.refresh()
 
     async def _watch(self) -> None:
         """Every WATCH_SECONDS, `refresh` (/sources and autocomplete, which do not wait, see it too) and unload

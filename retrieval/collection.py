@@ -168,15 +168,16 @@ class Collection:
         return self.users > 0 or self._reindex_lock.locked() or self._switch_lock.locked()
 
     @contextmanager
-    def held(self) -> Iterator[Collection]:
-        """Mark the collection in use for the block (a request): it is not unloaded meanwhile."""
+    def held(self, touch: bool = True) -> Iterator[Collection]:
+        """Mark the collection in use for the block: it is not unloaded meanwhile. `touch`: a request, which
+        makes it recently used (a look for a newer index does not)."""
         self.users += 1
-        self.last_used = time.monotonic()
         try:
             yield self
         finally:
             self.users -= 1
-            self.last_used = time.monotonic()
+            if touch:
+                self.last_used = time.monotonic()
 
     def sources(self) -> list[SourceInfo]:
         """The indexed documents with title, date and passage count, by id."""

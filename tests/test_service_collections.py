@@ -234,3 +234,13 @@ async def test_a_servers_collection_unused_for_long_is_unloaded(service: QAServi
     assert await collections.unload_idle(1800) == 1
     assert one.closed and [c.name for c in collections.loaded] == ["the default collection", f"server {TWO}"]
     assert await top(service, BAKERY, ONE) == "bakery.txt"  # loaded again at its next use
+
+
+async def test_a_collection_unloaded_while_the_service_looks_for_newer_indexes_is_skipped(service: QAService) -> None:
+    await service.add_documents(ONE, [("bakery.txt", BAKERY_TXT)])
+    one = await service.collections.own(ONE)
+    looking = asyncio.create_task(service.refresh())
+    await asyncio.sleep(0)  # the look is now waiting on the default collection's database
+    assert await service.collections.unload_idle(-1) == 1 and one.closed
+    await looking  # raised StoreError (a closed database) when the unloaded one was looked at too
+    assert await top(service, BAKERY, ONE) == "bakery.txt"
