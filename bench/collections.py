@@ -22,12 +22,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
 import logging
 import os
 import platform
 import random
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -77,59 +80,78 @@ async def timed_ask(service: QAService, question: str, guild: int) -> tuple[floa
     return time.perf_counter() - started, answer.quotes[0].source if answer.quotes else None
 
 
-async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+def peak_kb() -> int:
+    """The peak resident set size of this process so far, in KiB."""
+    with open("/proc/self/status", encoding="ascii") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
+
+
+async def build(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """The default collection and every server's, made as the bot makes them; their build times."""
     pool = sentences()
     docs, db = work / "default", work / "data" / "qa.sqlite3"
-    figures: dict[str, Any] = {}
     started = time.perf_counter()
     write_folder(make_corpus(args.default_passages), docs)
     service = await QAService.open(db, docs)
-    figures["default_build_s"] = time.perf_counter() - started
-    figures["default_passages"] = len(service.index)
-    servers = list(range(1, args.servers + 1))
+    figures: dict[str, Any] = {"default_build_s": time.perf_counter() - started, "default_passages": len(service.index)}
     started = time.perf_counter()
-    for guild in servers:
+    for guild in range(1, args.servers + 1):
         await service.add_documents(guild, server_files(guild, pool))
     figures["add_s"] = time.perf_counter() - started
     await service.close()
+    return figures
 
-    # RSS: the default alone, then every server's collection loaded (no budget).
+
+async def opened(work: Path, memory_mb: float | None = None) -> QAService:
+    """The service over the built folders, the default collection answering once (its pages read in)."""
+    service = await QAService.open(work / "data" / "qa.sqlite3", work / "default", memory_mb=memory_mb)
+    await service.ask("What is the history of the university?")
     gc.collect()
-    service = await QAService.open(db, docs)
+    return service
+
+
+async def every_server(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """In a fresh process: RSS with the default alone, then with every server's collection loaded (no
+    budget); the first answer of each server (cold) and again (warm)."""
+    pool = sentences()
+    servers = list(range(1, args.servers + 1))
     questions = {g: question_of(g, pool) for g in servers}
-    await timed_ask(service, questions[1][0], 0)  # the default answers once: its pages are in
-    gc.collect()
-    figures["rss_default_mb"] = rss_kb() / 1024
+    service = await opened(work)
+    figures: dict[str, Any] = {"rss_default_mb": rss_kb() / 1024,
+                               "default_estimate_mb": service.collections.default.bytes / 2**20}
     cold: list[float] = []
-    warm: list[float] = []
     right = 0
     for guild in servers:
         seconds, source = await timed_ask(service, questions[guild][0], guild)
         cold.append(seconds)
         right += source == questions[guild][1]
-    for guild in servers[: args.warm]:
-        warm.append((await timed_ask(service, questions[guild][0], guild))[0])
+    warm = [(await timed_ask(service, questions[g][0], g))[0] for g in servers[: args.warm]]
     gc.collect()
-    figures["rss_all_mb"] = rss_kb() / 1024
     loaded = service.collections.loaded[1:]
-    figures["loaded_all"] = len(loaded)
-    figures["estimate_kb_each"] = statistics.mean(c.bytes for c in loaded) / 1024 if loaded else 0
-    figures["measured_kb_each"] = (figures["rss_all_mb"] - figures["rss_default_mb"]) * 1024 / max(1, len(loaded))
-    figures["threads_all"] = threading.active_count()
-    figures["cold"], figures["warm"], figures["right_cold"] = cold, warm, right / len(servers)
-    figures["default_estimate_mb"] = service.collections.default.bytes / 2**20
+    figures.update(rss_all_mb=rss_kb() / 1024, loaded_all=len(loaded), threads_all=threading.active_count(),
+                   estimate_kb_each=statistics.mean(c.bytes for c in loaded) / 1024, cold=cold, warm=warm,
+                   right_cold=right / len(servers))
+    figures["measured_kb_each"] = (figures["rss_all_mb"] - figures["rss_default_mb"]) * 1024 / len(loaded)
     await service.close()
+    return figures
 
-    # A budget that holds about `--fit` servers' collections beside the default: most questions find
-    # their server's collection unloaded.
-    gc.collect()
-    budget_mb = (service.collections.default.bytes + args.fit * figures["estimate_kb_each"] * 1024) / 2**20
-    service = await QAService.open(db, docs, memory_mb=budget_mb)
+
+async def under_budget(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """In a fresh process: a budget that holds about `--fit` servers' collections beside the default, and
+    questions to random servers, so that most find theirs unloaded."""
+    pool = sentences()
+    servers = list(range(1, args.servers + 1))
+    questions = {g: question_of(g, pool) for g in servers}
+    probe = await opened(work)
+    each = (await probe.collections.own(servers[0])).bytes
+    budget_mb = (probe.collections.default.bytes + args.fit * each) / 2**20
+    await probe.close()
+    service = await opened(work, memory_mb=budget_mb)
+    rss_before = rss_kb() / 1024
     rng = random.Random(0)
     asked = [rng.choice(servers) for _ in range(args.questions)]
     latencies: list[float] = []
-    right = 0
-    peak_loaded = peak_bytes = 0
+    right = peak_loaded = peak_bytes = 0
     started = time.perf_counter()
     for guild in asked:
         seconds, source = await timed_ask(service, questions[guild][0], guild)
@@ -137,14 +159,25 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         right += source == questions[guild][1]
         peak_loaded = max(peak_loaded, len(service.collections.loaded) - 1)
         peak_bytes = max(peak_bytes, service.collections.size())
-    figures["budget"] = {
+    figures = {
         "budget_mb": budget_mb, "seconds": time.perf_counter() - started, "latencies": latencies,
         "right": right / len(asked), "unloads": service.collections.unloads, "loads": service.collections.loads,
-        "peak_loaded": peak_loaded, "peak_estimate_mb": peak_bytes / 2**20, "rss_mb": rss_kb() / 1024,
-        "threads": threading.active_count(),
+        "peak_loaded": peak_loaded, "peak_estimate_mb": peak_bytes / 2**20, "rss_before_mb": rss_before,
+        "rss_mb": rss_kb() / 1024, "peak_rss_mb": peak_kb() / 1024, "threads": threading.active_count(),
     }
     await service.close()
     return figures
+
+
+def in_child(args: argparse.Namespace, work: Path, phase: str) -> dict[str, Any]:
+    """Run one measuring phase in a fresh process (its RSS then owes nothing to building) and read its figures."""
+    command = [sys.executable, "-m", "bench.collections", "--phase", phase, "--work", str(work),
+               "--servers", str(args.servers), "--questions", str(args.questions), "--fit", str(args.fit),
+               "--warm", str(args.warm)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"phase {phase} failed:\n{done.stderr[-3000:]}")
+    return dict(json.loads(done.stdout.splitlines()[-1]))
 
 
 def report(args: argparse.Namespace, f: dict[str, Any]) -> str:
@@ -167,10 +200,11 @@ def report(args: argparse.Namespace, f: dict[str, Any]) -> str:
         "",
         "| state | RSS (MiB) |",
         "| --- | ---: |",
-        f"| the default collection alone, after one answer | {f['rss_default_mb']:.0f} |",
+        f"| a fresh process: the default collection alone, after one answer | {f['rss_default_mb']:.0f} |",
         f"| and all {f['loaded_all']:,} servers' collections loaded (no budget) | {f['rss_all_mb']:.0f} |",
-        f"| with a budget of {b['budget_mb']:.1f} MiB, after {args.questions:,} questions to random servers "
-        f"| {b['rss_mb']:.0f} |",
+        f"| a fresh process with a budget of {b['budget_mb']:.1f} MiB: the default alone | {b['rss_before_mb']:.0f} |",
+        f"| and after {args.questions:,} questions to random servers (peak) | {b['rss_mb']:.0f} "
+        f"({b['peak_rss_mb']:.0f}) |",
         "",
         f"One loaded small collection: {f['measured_kb_each']:.0f} KiB measured (RSS difference / count), "
         f"{f['estimate_kb_each']:.0f} KiB estimated by `memory_bytes` (which the budget counts). Threads with "
@@ -196,8 +230,8 @@ def report(args: argparse.Namespace, f: dict[str, Any]) -> str:
         f"estimate peaked at {b['peak_estimate_mb']:.1f} MiB.",
         f"- {b['loads']:,} loads and {b['unloads']:,} unloads for {args.questions:,} questions "
         f"({args.questions / b['seconds']:.0f} answers/s).",
-        f"- Answers quoting the asking server's own document: {f['right_cold']:.1%} cold, {b['right']:.1%} "
-        "under the budget (each question is a sentence of one of that server's documents).",
+        f"- Answers quoting the document the question was taken from (a sentence of one of the asking "
+        f"server's documents): {f['right_cold']:.1%} cold, {b['right']:.1%} under the budget.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -209,13 +243,27 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--questions", type=int, default=2000, help="questions to random servers under the budget")
     parser.add_argument("--fit", type=int, default=100, help="small collections the budget holds beside the default")
     parser.add_argument("--warm", type=int, default=200, help="servers asked again once loaded")
-    parser.add_argument("--work", type=Path, help="working folder (default: a temporary one, removed)")
+    parser.add_argument("--work", type=Path, help="working folder, kept (default: a temporary one, removed)")
+    parser.add_argument("--reuse", action="store_true", help="measure the folders --work holds, built before")
+    parser.add_argument("--phase", choices=("every", "budget"), help=argparse.SUPPRESS)
     parser.add_argument("--no-write", action="store_true", help=f"print only; do not write {RESULTS.name}")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    if args.phase:  # a measuring child: its figures as one JSON line
+        phase = every_server if args.phase == "every" else under_budget
+        print(json.dumps(asyncio.run(phase(args, args.work))))
+        return
     work = args.work or Path(tempfile.mkdtemp(prefix="qa-collections-"))
+    built = work / "built.json"
     try:
-        figures = asyncio.run(run(args, work))
+        if not (args.reuse and built.is_file()):
+            built.parent.mkdir(parents=True, exist_ok=True)
+            built.write_text(json.dumps({**asyncio.run(build(args, work)), "servers": args.servers,
+                                         "default_passages": args.default_passages}))
+        figures = json.loads(built.read_text())
+        args.servers, args.default_passages = figures["servers"], figures["default_passages"]
+        figures.update(in_child(args, work, "every"))
+        figures["budget"] = in_child(args, work, "budget")
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
