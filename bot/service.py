@@ -185,13 +185,14 @@ class QAService:
         return self.collections.has(guild)
 
     async def refresh(self) -> None:
-        """Let each collection in use serve the newest index of its store (see `Collection.refresh`)."""
+        """Let each collection in use serve the newest index of its store (see `Collection.refresh`); one that
+        cannot look (its failure logged) keeps serving what it serves, and the others still look."""
         recent = time.monotonic() - RECENT_SECONDS
         for collection in self.collections.loaded:
             # One unloaded while an earlier one was being looked at is skipped; held, none is unloaded mid-look.
             if not collection.closed and (collection is self.default or collection.last_used >= recent):
                 with collection.held(touch=False):
-                    await collection.refresh()
+                    await collection.refreshed()
 
     async def _watch(self) -> None:
         """Every WATCH_SECONDS, `refresh` (/sources and autocomplete, which do not wait, see it too) and unload

@@ -53,15 +53,18 @@ async def watch_folders(collections: Collections, quiet: float, stop: asyncio.Ev
         return _owner(Path(path), default, root) is not False
 
     log.info("watching %s for changes", " and ".join(str(p) for p in paths))
-    async for changes in awatch(*paths, watch_filter=wanted, step=step, debounce=max(10 * step, 1600),
-                                stop_event=stop, recursive=True):
-        touched: dict[int | None, int] = {}
-        for _change, path in changes:
-            owner = _owner(Path(path), default, root)
-            if owner is not False:
-                touched[owner] = touched.get(owner, 0) + 1
-        for guild, files in touched.items():
-            await _reindex(collections, guild, files)
+    try:
+        async for changes in awatch(*paths, watch_filter=wanted, step=step, debounce=max(10 * step, 1600),
+                                    stop_event=stop, recursive=True):
+            touched: dict[int | None, int] = {}
+            for _change, path in changes:
+                owner = _owner(Path(path), default, root)
+                if owner is not False:
+                    touched[owner] = touched.get(owner, 0) + 1
+            for guild, files in touched.items():
+                await _reindex(collections, guild, files)
+    except Exception:  # the system's limit of watches reached, a watched folder gone…: serving goes on
+        log.exception("the folder watcher stopped: changes to the documents folders now need /reindex")
 
 
 async def _reindex(collections: Collections, guild: int | None, files: int) -> None:
