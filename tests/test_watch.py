@@ -12,6 +12,7 @@ import pytest
 
 from bot.config import load_settings
 from bot.service import QAService
+from retrieval.errors import ConfigError
 
 GUILD = 4242
 TELESCOPE = "Who built the observatory telescope?"
@@ -108,3 +109,20 @@ async def test_no_watcher_when_qa_watch_is_0(default_docs: Path, tmp_path: Path)
         assert service.watching
     finally:
         await service.close()
+
+
+@pytest.mark.parametrize(("env", "error"), [
+    ({"QA_WATCH": "maybe"}, "QA_WATCH must be 1"),
+    ({"QA_MEMORY_MB": "0"}, "QA_MEMORY_MB must be at least 1"),
+    ({"QA_MEMORY_MB": "lots"}, "QA_MEMORY_MB must be a number"),
+])
+def test_bad_collection_settings_are_refused(env: dict[str, str], error: str) -> None:
+    with pytest.raises(ConfigError, match=error):
+        load_settings(env, env_file=None)
+
+
+def test_servers_collections_live_under_the_data_directory() -> None:
+    assert load_settings({"QA_DB": "/srv/qa/db.sqlite3"}, env_file=None).data_dir == Path("/srv/qa")
+    settings = load_settings({"QA_DB": "/srv/qa/db.sqlite3", "QA_DATA": "/var/lib/qa", "QA_MEMORY_MB": "256"},
+                             env_file=None)
+    assert settings.data_dir == Path("/var/lib/qa") and settings.memory_mb == 256
