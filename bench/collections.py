@@ -142,11 +142,14 @@ async def under_budget(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     pool = sentences()
     servers = list(range(1, args.servers + 1))
     questions = {g: question_of(g, pool) for g in servers}
-    probe = await opened(work)
-    each = (await probe.collections.own(servers[0])).bytes
-    budget_mb = (probe.collections.default.bytes + args.fit * each) / 2**20
-    await probe.close()
-    service = await opened(work, memory_mb=budget_mb)
+    service = await opened(work)
+    collections = service.collections
+    each = (await collections.own(servers[0])).bytes  # what one small collection is estimated at
+    await collections.unload(servers[0])
+    collections.budget_bytes = collections.default.bytes + args.fit * each
+    budget_mb = collections.budget_bytes / 2**20
+    collections.loads = collections.unloads = 0
+    gc.collect()
     rss_before = rss_kb() / 1024
     rng = random.Random(0)
     asked = [rng.choice(servers) for _ in range(args.questions)]

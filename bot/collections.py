@@ -172,19 +172,26 @@ class Collections:
                       collection.bytes // 1024)
             await collection.close()
 
+    async def unload(self, guild: int) -> bool:
+        """Unload a server's collection now if it is loaded and idle; whether it was."""
+        collection = self._loaded.get(guild)
+        if collection is None or collection.busy:
+            return False
+        del self._loaded[guild]
+        collection.closed = True
+        self.unloads += 1
+        await collection.close()
+        return True
+
     async def unload_idle(self, seconds: float) -> int:
         """Unload the servers' collections unused for `seconds` (their database connection, its thread and
         their index go); returns how many."""
         now = time.monotonic()
-        idle = [g for g, c in self._loaded.items() if now - c.last_used > seconds and not c.busy]
-        for guild in idle:
-            collection = self._loaded.pop(guild)
-            collection.closed = True
-            self.unloads += 1
-            await collection.close()
-        if idle:
-            log.debug("unloaded %d servers' collections unused for %.0f s", len(idle), seconds)
-        return len(idle)
+        idle = [g for g, c in self._loaded.items() if now - c.last_used > seconds]
+        unloaded = sum([await self.unload(guild) for guild in idle])  # each checked again: it may be in use now
+        if unloaded:
+            log.debug("unloaded %d servers' collections unused for %.0f s", unloaded, seconds)
+        return unloaded
 
     async def close(self) -> None:
         """Close every collection, the default last."""

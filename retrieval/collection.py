@@ -37,8 +37,9 @@ ProgressCallback = Callable[[str], None]
 StoreOpener = Callable[[], Awaitable[Store]]
 
 # What a loaded collection costs beyond its arrays (its database connection and the thread serving it,
-# caches, Python objects): bench/collections.py measured 139 KiB of RSS per loaded small collection.
-BASE_BYTES = 128 << 10
+# SQLite's page cache, Python objects): bench/collections.py measured 471 KiB of RSS per loaded small
+# collection (3-5 short documents), whose arrays and vocabulary are estimated at about 70 KiB.
+BASE_BYTES = 400 << 10
 VOCABULARY_ENTRY_BYTES = 120  # a str key and an int value in a dict, for a short term
 DOCUMENT_BYTES = 600  # a Document with its id, title, date and hash
 
