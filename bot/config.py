@@ -37,6 +37,7 @@ class Settings:
     follow_up_seconds: float = 300.0
     source_url: str | None = None  # QA_SOURCE_URL: template of links to the quoted page
     log_days: int = 90  # days the question log keeps who asked what; 0 keeps only the counts
+    log_flush_seconds: float = 0.5  # at most this long between a question and its write to the log
 
     def with_paths(self, docs: str | None, db: str | None) -> Settings:
         """A copy with the documents folder and/or database overridden (command-line flags)."""
@@ -86,6 +87,7 @@ def load_settings(env: Mapping[str, str] | None = None, env_file: Path | None = 
         follow_up_seconds=_float(get("QA_FOLLOW_UP_SECONDS"), "QA_FOLLOW_UP_SECONDS", 300.0),
         source_url=check_template(url) if (url := get("QA_SOURCE_URL")) else None,
         log_days=90 if log_days is None else log_days,
+        log_flush_seconds=_float(get("QA_LOG_FLUSH_SECONDS"), "QA_LOG_FLUSH_SECONDS", 0.5),
     )
 
 

@@ -195,11 +195,11 @@ class QABot(discord.AutoShardedClient):
         payload = [c.to_dict(self.tree) for c in self.tree.get_commands(guild=guild)]
         digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
         key = f"commands:{self.application_id}:{guild.id if guild else 'global'}"
-        if not force and await self.service.store.get_meta(key) == digest:
+        if not force and await self.service.questions.command_hash(key) == digest:
             log.info("slash commands unchanged; not syncing")
             return False
         await self.tree.sync(guild=guild)
-        await self.service.store.set_meta(key, digest)
+        await self.service.questions.set_command_hash(key, digest)
         log.info("synced %d slash commands %s", len(payload), f"to guild {guild.id}" if guild else "globally")
         return True
 
@@ -464,7 +464,7 @@ def run_discord(settings: Settings, sync_only: bool = False) -> int:
 async def _run(settings: Settings, sync_only: bool) -> int:
     """Open the service, start the bot, and close both cleanly on a signal."""
     service = await QAService.open(settings.db, settings.docs, follow_up_seconds=settings.follow_up_seconds,
-                                   source_url=settings.source_url)
+                                   source_url=settings.source_url, log_flush_seconds=settings.log_flush_seconds)
     bot = QABot(service, settings, sync=sync_only)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

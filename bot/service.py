@@ -24,11 +24,13 @@ from retrieval.index import Index, Weighting
 from retrieval.links import with_links
 from retrieval.model import Answer, Summary
 from retrieval.reindex import ReindexReport, build, compare, timed_report
-from retrieval.store import Stats, Store
+from retrieval.store import DocumentStore
 from retrieval.summary import check_length, check_topic, summarize_collection, summarize_document, summarize_topic
 
 from . import index_source as source
 from .index_source import index_path
+from .question_log import FLUSH_SECONDS, QuestionLog, Stats
+from .storage import open_storage
 
 log = logging.getLogger(__name__)
 
@@ -116,11 +118,13 @@ class QAService:
     served here too, and a document it removed is quoted and listed no more."""
 
     def __init__(
-        self, store: Store, docs: Path, index: Index, weighting: Weighting = Weighting(),
-        settings: AnswerSettings = AnswerSettings(), follow_up_seconds: float = 300.0, generation: int = 0,
-        mapped: persist.FileId | None = None, source_url: str | None = None,
+        self, store: DocumentStore, questions: QuestionLog, docs: Path, index: Index,
+        weighting: Weighting = Weighting(), settings: AnswerSettings = AnswerSettings(),
+        follow_up_seconds: float = 300.0, generation: int = 0, mapped: persist.FileId | None = None,
+        source_url: str | None = None,
     ) -> None:
         self.store = store
+        self.questions = questions  # the question log, feedback and command hashes
         self.source_url = source_url  # QA_SOURCE_URL: links to the quoted page and section
         self.docs = docs
         self._index = index
@@ -141,21 +145,34 @@ class QAService:
     async def open(
         cls, db: Path, docs: Path, weighting: Weighting = Weighting(), follow_up_seconds: float = 300.0,
         progress: ProgressCallback | None = None, source_url: str | None = None,
+        log_flush_seconds: float = FLUSH_SECONDS,
     ) -> QAService:
-        """Open the store and load the index from it; the folder is read only when the store is empty
-        (or holds damaged passages, which are re-read)."""
+        """Open the store and the question log in the SQLite file `db` (bot/storage.py), then `start`."""
         # Verifying the index file's checksums (reading all of it) overlaps opening and checking the
         # database, on another core: at 1M passages each takes most of a second.
         reading = asyncio.ensure_future(asyncio.to_thread(source.read_file, index_path(db)))
         try:
-            store = await Store.open(db)
+            store, questions = await open_storage(db, log_flush_seconds)
         except BaseException:
             reading.cancel()
             raise
+        return await cls.start(store, questions, docs, weighting, follow_up_seconds, progress, source_url, reading)
+
+    @classmethod
+    async def start(
+        cls, store: DocumentStore, questions: QuestionLog, docs: Path, weighting: Weighting = Weighting(),
+        follow_up_seconds: float = 300.0, progress: ProgressCallback | None = None, source_url: str | None = None,
+        reading: asyncio.Future[Any] | None = None,
+    ) -> QAService:
+        """Serve over a store and a question log opened by the caller (both closed if this fails): the index
+        is loaded from the store; the folder is read only when the store is empty (or holds damaged
+        passages, which are re-read). `reading`: the index file, already being read."""
+        if reading is None:
+            reading = asyncio.ensure_future(asyncio.to_thread(source.read_file, index_path(store.path)))
         try:
             await asyncio.to_thread(kernel.warm_up)  # compiled or loaded now, not on the first question
-            current = await source.current(store, index_path(db), weighting, reading)
-            service = cls(store, docs, current.index, weighting, follow_up_seconds=follow_up_seconds,
+            current = await source.current(store, index_path(store.path), weighting, reading)
+            service = cls(store, questions, docs, current.index, weighting, follow_up_seconds=follow_up_seconds,
                           generation=current.generation, mapped=current.mapped, source_url=source_url)
             service._note_index_warning(current.warning)
             if not current.index.documents and not current.suspect:
@@ -173,6 +190,7 @@ class QAService:
         except BaseException:
             reading.cancel()
             await store.close()
+            await questions.close()
             raise
         return service
 
@@ -292,9 +310,9 @@ class QAService:
             self.conversations.remember(conversation, remembered, tuple(q.text for q in result.quotes[:1]))
         top = result.quotes[0].source if result.quotes else None
         if self.log_days == 0:  # QA_LOG_DAYS=0: the log keeps that a question was asked, not who asked what
-            qid = await self.store.log_question("", result.answered, top, via)
+            qid = await self.questions.log_question("", result.answered, top, via)
         else:
-            qid = await self.store.log_question(result.question, result.answered, top, via, user_id, channel)
+            qid = await self.questions.log_question(result.question, result.answered, top, via, user_id, channel)
         return Asked(result, qid)
 
     def sources(self) -> list[SourceInfo]:
@@ -390,7 +408,8 @@ class QAService:
     async def stats(self) -> Stats:
         """Questions asked, answered, top unanswered and feedback; and what an operator must know."""
         self._check_database()
-        return replace(await self.store.stats(), problems=tuple(self._problems.values()))
+        stats = await self.questions.stats()
+        return replace(stats, problems=(*self._problems.values(), *stats.problems))
 
     async def feedback(self, question_id: int, user_id: str, value: int) -> bool:
         """Record 👍 (1) or 👎 (-1) for a logged answer; False when it is not (or no longer) on record."""
@@ -399,18 +418,21 @@ class QAService:
             return False
         if self.log_days == 0:
             user_id = self._voter(user_id)
-        elif (asked := await self.store.asked_at(question_id)) is None or asked < _cutoff(self.log_days):
+        elif (asked := await self.questions.asked_at(question_id)) is None or asked < _cutoff(self.log_days):
             return False  # past the retention its votes were made anonymous: a new one would count twice
-        return await self.store.record_feedback(question_id, user_id, value)
+        return await self.questions.record_feedback(question_id, user_id, value)
 
     async def close(self) -> None:
-        """Stop watching and close the store."""
+        """Stop watching and close the store and the question log (which writes what waits)."""
         if self._watcher is not None:
             self._watcher.cancel()
             with suppress(asyncio.CancelledError):
                 await self._watcher
             self._watcher = None
-        await self.store.close()
+        try:
+            await self.questions.close()
+        finally:
+            await self.store.close()
 
     def document_choices(self, typed: str, limit: int = 25) -> list[SourceInfo]:
         """Indexed documents whose title or id contains what the user typed (for autocomplete)."""
@@ -450,7 +472,7 @@ class QAService:
     async def purge(self, now: dt.datetime | None = None) -> Erased:
         """Apply QA_LOG_DAYS: questions and votes older than it keep only what counts in /stats."""
         now = now or dt.datetime.now(dt.UTC)
-        questions, votes = await self.store.anonymise_before(_cutoff(self.log_days, now))
+        questions, votes = await self.questions.anonymise_before(_cutoff(self.log_days, now))
         if questions or votes:
             log.info("retention: made %d questions and %d votes older than %d days anonymous", questions, votes,
                      self.log_days)
@@ -459,7 +481,7 @@ class QAService:
     async def forget(self, user_id: str) -> Erased:
         """Erase what the bot holds about a member: their questions' text, channel and id (the questions
         still count), their votes, and the conversation it remembers for follow-ups."""
-        erased = Erased(*await self.store.forget_user([user_id, self._voter(user_id)]))
+        erased = Erased(*await self.questions.forget_user([user_id, self._voter(user_id)]))
         recent = self.conversations._recent
         for key in [k for k in recent if k.endswith(f":{user_id}")]:
             del recent[key]
