@@ -40,6 +40,15 @@ async def written(questions: QuestionLog, timeout: float = 30.0) -> None:
 
 
 @pytest.fixture
+async def storage(tmp_path: Path) -> AsyncIterator[tuple[SQLiteStore, QuestionLog]]:
+    """The store and the question log on one file, as the service has them."""
+    store, questions = await open_storage(tmp_path / "qa.sqlite3")
+    yield store, questions
+    await questions.close()
+    await store.close()
+
+
+@pytest.fixture
 async def log(tmp_path: Path) -> AsyncIterator[QuestionLog]:
     """A question log whose writes happen only when a test asks (flush), or at close."""
     questions = await QuestionLog.open(tmp_path / "qa.sqlite3", delay=NEVER)
@@ -213,59 +222,47 @@ async def test_questions_are_refused_rather_than_memory_grown(log: QuestionLog,
     await log.log_question("Room again?", False, None, "terminal")
 
 
-async def test_a_question_logged_during_a_failing_reindex_is_kept(tmp_path: Path) -> None:
+async def test_a_question_logged_during_a_failing_reindex_is_kept(storage: tuple[SQLiteStore, QuestionLog]) -> None:
     """The store and the log write through their own connections to one file: a reindex that fails and
     rolls back takes no question with it, and a question never commits half a reindex."""
-    store, questions = await open_storage(tmp_path / "qa.sqlite3")
-    try:
-        docs = [parse_document(p.name, p.read_bytes()) for p in sorted(SEEDS.glob("*.txt"))]
-        await store.replace_documents(docs, all_passages(docs), [], [])
-        before = await store.documents(), await store.passages()
-        new = parse_document("new.txt", b"Something new.")
-        failing = store.replace_documents(  # the same skipped name twice: refused at the end
-            [new], all_passages([new]), [d.id for d in docs], [Skipped("x", "a"), Skipped("x", "b")]
-        )
+    store, questions = storage
+    docs = [parse_document(p.name, p.read_bytes()) for p in sorted(SEEDS.glob("*.txt"))]
+    await store.replace_documents(docs, all_passages(docs), [], [])
+    before = await store.documents(), await store.passages()
+    new = parse_document("new.txt", b"Something new.")
+    failing = store.replace_documents(  # the same skipped name twice: refused at the end
+        [new], all_passages([new]), [d.id for d in docs], [Skipped("x", "a"), Skipped("x", "b")]
+    )
 
-        async def ask() -> int:
-            qid = await questions.log_question("Who?", True, None, "discord")
-            await questions.flush()
-            return qid
+    async def ask() -> int:
+        qid = await questions.log_question("Who?", True, None, "discord")
+        await questions.flush()
+        return qid
 
-        results = await asyncio.gather(failing, ask(), return_exceptions=True)
-        assert isinstance(results[0], StoreError) and isinstance(results[1], int)
-        assert (await store.documents(), await store.passages()) == before
-        assert (await questions.stats()).questions == 1
-    finally:
-        await questions.close()
-        await store.close()
+    results = await asyncio.gather(failing, ask(), return_exceptions=True)
+    assert isinstance(results[0], StoreError) and isinstance(results[1], int)
+    assert (await store.documents(), await store.passages()) == before
+    assert (await questions.stats()).questions == 1
 
 
-async def test_a_refused_vote_leaves_no_transaction_open(tmp_path: Path) -> None:
-    store, questions = await open_storage(tmp_path / "qa.sqlite3")
-    try:
-        qid = await questions.log_question("Who?", True, None, "terminal")
-        with pytest.raises(StoreError):
-            await questions.record_feedback(qid, "u1", 0)  # the CHECK constraint refuses 0
-        new = parse_document("new.txt", b"Something new.")
-        await store.replace_documents([new], all_passages([new]), [], [])  # BEGIN IMMEDIATE must be possible
-        assert "new.txt" in await store.hashes()
-        stats = await questions.stats()
-        assert (stats.questions, stats.thumbs_up, stats.thumbs_down) == (1, 0, 0)
-    finally:
-        await questions.close()
-        await store.close()
+async def test_a_refused_vote_leaves_no_transaction_open(storage: tuple[SQLiteStore, QuestionLog]) -> None:
+    store, questions = storage
+    qid = await questions.log_question("Who?", True, None, "terminal")
+    with pytest.raises(StoreError):
+        await questions.record_feedback(qid, "u1", 0)  # the CHECK constraint refuses 0
+    new = parse_document("new.txt", b"Something new.")
+    await store.replace_documents([new], all_passages([new]), [], [])  # BEGIN IMMEDIATE must be possible
+    assert "new.txt" in await store.hashes()
+    stats = await questions.stats()
+    assert (stats.questions, stats.thumbs_up, stats.thumbs_down) == (1, 0, 0)
 
 
-async def test_command_hashes_are_the_logs_not_the_stores(tmp_path: Path) -> None:
-    store, questions = await open_storage(tmp_path / "qa.sqlite3")
-    try:
-        assert await questions.command_hash("commands:1:global") is None
-        await questions.set_command_hash("commands:1:global", "abc")
-        assert await questions.command_hash("commands:1:global") == "abc"
-        assert await store.get_meta("commands:1:global") is None
-    finally:
-        await questions.close()
-        await store.close()
+async def test_command_hashes_are_the_logs_not_the_stores(storage: tuple[SQLiteStore, QuestionLog]) -> None:
+    store, questions = storage
+    assert await questions.command_hash("commands:1:global") is None
+    await questions.set_command_hash("commands:1:global", "abc")
+    assert await questions.command_hash("commands:1:global") == "abc"
+    assert await store.get_meta("commands:1:global") is None
 
 
 def test_the_store_holds_no_question_log() -> None:
