@@ -23,7 +23,7 @@ from retrieval.collection import Collection, ProgressCallback, SourceInfo
 from retrieval.errors import NoCollectionError
 from retrieval.index import Weighting
 from retrieval.index_source import index_path
-from retrieval.store import Store
+from retrieval.store import DocumentStore, SQLiteStore
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class Collections:
 
     def __init__(self, default: Collection, data_dir: Path, weighting: Weighting = Weighting(),
                  budget_bytes: int | None = None,
-                 open_store: Callable[[Path], Awaitable[Store]] = Store.open) -> None:
+                 open_store: Callable[[Path], Awaitable[DocumentStore]] = SQLiteStore.open) -> None:
         self.default = default
         self.root = data_dir / "guilds"
         self.weighting = weighting

@@ -29,12 +29,12 @@ from .errors import BusyError, DocumentsError, QAError, StoreError
 from .index import Index, Weighting
 from .passages import PassageTable
 from .reindex import ReindexReport, build, compare, timed_report
-from .store import Store
+from .store import DocumentStore
 
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[str], None]
-StoreOpener = Callable[[], Awaitable[Store]]
+StoreOpener = Callable[[], Awaitable[DocumentStore]]
 
 # What a loaded collection costs beyond its arrays (its database connection and the thread serving it,
 # SQLite's page cache, Python objects): bench/collections.py measured 471 KiB of RSS per loaded small
@@ -91,8 +91,9 @@ class Collection:
     sees the old index or the new one, never a mix."""
 
     def __init__(
-        self, name: str, store: Store, docs: Path, index_file: Path, index: Index, weighting: Weighting = Weighting(),
-        generation: int = 0, mapped: persist.FileId | None = None, allow_empty: bool = False,
+        self, name: str, store: DocumentStore, docs: Path, index_file: Path, index: Index,
+        weighting: Weighting = Weighting(), generation: int = 0, mapped: persist.FileId | None = None,
+        allow_empty: bool = False,
     ) -> None:
         self.name = name  # for logs: "the default collection", "server 123"
         # A folder emptied is a mistake to refuse for the default collection (a mount gone missing), and a
