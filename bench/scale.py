@@ -361,8 +361,9 @@ def worker_startup(db: Path, docs: Path, qs: Sequence[str]) -> dict[str, Any]:
             if "building the index" in record.getMessage():
                 rebuilt.append(record.getMessage())
 
-    logging.getLogger("bot").addHandler(Catch())  # the service and bot.index_source, which loads for it
-    logging.getLogger("bot").setLevel(logging.INFO)
+    for name in ("bot", "retrieval"):  # the service and retrieval.index_source, which loads for it
+        logging.getLogger(name).addHandler(Catch())
+        logging.getLogger(name).setLevel(logging.INFO)
 
     async def ready() -> dict[str, Any]:
         t0 = time.perf_counter()

@@ -417,7 +417,7 @@ async def test_a_database_deleted_under_the_running_bot_is_logged_and_shown_in_s
             await proc.wait()
     log = err.decode()
     assert proc.returncode == 0, log[-2000:]
-    assert log.count(f"ERROR bot.service: the database {db} was deleted while in use") == 1, log[-2000:]
+    assert log.count(f"ERROR retrieval.collection: the database {db} was deleted while in use") == 1, log[-2000:]
 
 
 def test_crcs_of_chunks_combine_to_the_crc_of_the_whole() -> None:

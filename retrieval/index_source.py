@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from retrieval import persist
-from retrieval.errors import IndexDamagedError, IndexFileError
-from retrieval.index import Index, Weighting
-from retrieval.model import Document
-from retrieval.persist import fingerprint
-from retrieval.store import Checked, Store
+from . import persist
+from .errors import IndexDamagedError, IndexFileError
+from .index import Index, Weighting
+from .model import Document
+from .persist import fingerprint
+from .store import Checked, Store
 
 log = logging.getLogger(__name__)
 
