@@ -34,8 +34,8 @@ def run_discord(settings: Settings, sync_only: bool = False) -> int:
 
 async def _run(settings: Settings, sync_only: bool) -> int:
     """Open the service, start the bot, and close both cleanly on a signal."""
-    service = await QAService.open(settings.db, settings.docs, follow_up_seconds=settings.follow_up_seconds,
-                                   source_url=settings.source_url)
+    # `qa-bot sync` logs in only to sync: no folder watcher for that.
+    service = await QAService.from_settings(settings, watch=False if sync_only else None)
     bot = QABot(service, settings, sync=sync_only)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -48,6 +48,7 @@ import os
 import re
 import secrets
 import time
+import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -749,7 +750,7 @@ class FakeDiscord:
         if isinstance(value, FakeAttachment):
             attachment_id = self._snowflake()
             self._uploads[attachment_id] = value
-            url = f"{self.base_url}/attachments/0/{attachment_id}/{value.filename}"
+            url = f"{self.base_url}/attachments/0/{attachment_id}/{urllib.parse.quote(value.filename, safe='')}"
             resolved.setdefault("attachments", {})[str(attachment_id)] = attachment_payload(attachment_id, value, url)
             return {"name": name, "type": kind, "value": str(attachment_id)}
         if isinstance(value, FakeUser | FakeChannel | FakeRole):
