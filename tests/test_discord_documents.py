@@ -7,6 +7,7 @@ tested with an admin of the other server as well as with a member who is admin n
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -253,6 +254,26 @@ async def test_attachment_names_never_leave_the_servers_folder(fake: FakeDiscord
     sneaky = FakeAttachment("../../escaped.md", b"# Escaped\n\nThe okapi hides in the forest.\n")
     reply = await documents(fake, "add", {"file": sneaky}, user=ADMIN)
     assert "1 added" in reply.text
-    assert not list(tmp_path.rglob("escaped.md"))[1:] and not (tmp_path / "escaped.md").exists()
-    assert all(".." not in s.id and "/" not in s.id for s in service.sources(guild=fake.guilds[0].id))
+    guild = fake.guilds[0].id
+    assert list(tmp_path.rglob("*escaped*")) == [service.collections.folder(guild) / "escaped.md"]
+    assert [s.id for s in service.sources(guild=guild)] == ["escaped.md"]
     assert "okapi hides" in await ask(fake, "Where does the okapi hide?", user=ALICE)
+
+
+async def test_a_servers_edited_file_is_answered_without_a_command(fake: FakeDiscord, tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    shutil.copytree(SEEDS, docs)
+    service = await QAService.open(tmp_path / "data" / "qa.sqlite3", docs, watch=True, watch_quiet=0.2)
+    try:
+        async with run_bot(TestBot(service, settings_for(fake), guild_ready_timeout=0.1), timeout=10):
+            await documents(fake, "add", {"file": ZEBRAS}, user=ADMIN)
+            edited = service.collections.folder(fake.guilds[0].id) / "zebras.md"
+            edited.write_text("# Zebras\n\nThe zebra herd crosses the river at dusk every autumn.\n", encoding="utf-8")
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 30  # generous on a busy machine: the watcher waits for a quiet moment
+            while "at dusk" not in (answer := await ask(fake, "When does the zebra herd cross the river?")):
+                assert loop.time() < deadline, answer
+                await asyncio.sleep(0.3)
+            assert "at dawn" not in answer
+    finally:
+        await service.close()
