@@ -416,6 +416,8 @@ class Tracker:
             return
         if output.kind == "edit_original" and event.kind == "reindex" and not output.embeds:
             return  # a progress edit ("⏳ Indexed 1,000 of 5,000 …"); the report comes next
+        if output.kind == "delete_original":
+            return  # the public "thinking…" removed before a private error; the error's followup comes next
         if output.kind in ("followup", "edit_original"):
             self._finish(event, output)
         else:

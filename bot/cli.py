@@ -18,6 +18,7 @@ from . import logs
 from . import render_text as render
 from .config import Settings, load_settings
 from .service import QAService
+from .terminal_input import StdinReader, Terminated, until_sigterm
 
 log = logging.getLogger("qa-bot")
 
@@ -95,15 +96,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def _with_service(settings: Settings, args: argparse.Namespace,
                         body: Callable[[QAService], Awaitable[int]]) -> int:
-    """Open the service (building the index on first start), apply QA_LOG_DAYS, run `body`, close."""
-    service = await QAService.open(settings.db, settings.docs, follow_up_seconds=settings.follow_up_seconds,
-                                   progress=_progress_printer(), source_url=settings.source_url)
+    """Open the service (building the index on first start), apply QA_LOG_DAYS, run `body`, close.
+    SIGTERM stops it cleanly: the service is closed (the question log writes what waits), status 143."""
+
+    async def run() -> int:
+        service = await QAService.open(settings.db, settings.docs, follow_up_seconds=settings.follow_up_seconds,
+                                       progress=_progress_printer(), source_url=settings.source_url,
+                                       log_flush_seconds=settings.log_flush_seconds)
+        try:
+            service.log_days = settings.log_days
+            await service.purge()
+            return await body(service)
+        finally:
+            await service.close()
+
     try:
-        service.log_days = settings.log_days
-        await service.purge()
-        return await body(service)
-    finally:
-        await service.close()
+        return await until_sigterm(run())
+    except Terminated:
+        return 143
 
 
 def _emit(args: argparse.Namespace, text: str, obj: dict[str, Any], out: TextIO = sys.stdout) -> None:
@@ -148,7 +158,8 @@ async def _ask(settings: Settings, args: argparse.Namespace) -> int:
         if args.question:
             return 0 if await _answer_one(service, args, " ".join(args.question), None) else 1
         ok = True
-        for line in sys.stdin:
+        stdin = StdinReader()
+        while line := await stdin.readline():
             if line.strip():
                 ok = await _answer_one(service, args, line, None, echo=True) and ok
                 if not args.json:
@@ -164,12 +175,10 @@ async def _chat(settings: Settings, args: argparse.Namespace) -> int:
         if interactive and not args.json:
             print(f"Ask about the {len(service.index.documents)} documents in {settings.docs}/ "
                   "(follow-up questions keep context; Ctrl-D or 'quit' to leave).")
+        stdin = StdinReader()
         while True:
-            try:
-                line = await asyncio.to_thread(input, "you> ") if interactive else sys.stdin.readline()
-            except EOFError:
-                break
-            if not interactive and not line:
+            line = await stdin.readline("you> " if interactive else None)
+            if not line:
                 break
             if line.strip().lower() in ("quit", "exit"):
                 break

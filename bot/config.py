@@ -45,6 +45,7 @@ class Settings:
     def data_dir(self) -> Path:
         """The data directory: servers' collections are under its `guilds/` folder."""
         return self.data or self.db.parent
+    log_flush_seconds: float = 0.5  # at most this long between a question and its write to the log
 
     def with_paths(self, docs: str | None, db: str | None) -> Settings:
         """A copy with the documents folder and/or database overridden (command-line flags)."""
@@ -103,6 +104,7 @@ def load_settings(env: Mapping[str, str] | None = None, env_file: Path | None = 
         watch=watch in ("1", "true", "yes", "on"),
         memory_mb=memory_mb,
         data=Path(data) if (data := get("QA_DATA")) else None,
+        log_flush_seconds=_float(get("QA_LOG_FLUSH_SECONDS"), "QA_LOG_FLUSH_SECONDS", 0.5),
     )
 
 

@@ -114,11 +114,11 @@ class QABot(discord.AutoShardedClient):
         payload = [c.to_dict(self.tree) for c in self.tree.get_commands(guild=guild)]
         digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
         key = f"commands:{self.application_id}:{guild.id if guild else 'global'}"
-        if not force and await self.service.store.get_meta(key) == digest:
+        if not force and await self.service.questions.command_hash(key) == digest:
             log.info("slash commands unchanged; not syncing")
             return False
         await self.tree.sync(guild=guild)
-        await self.service.store.set_meta(key, digest)
+        await self.service.questions.set_command_hash(key, digest)
         log.info("synced %d slash commands %s", len(payload), f"to guild {guild.id}" if guild else "globally")
         return True
 

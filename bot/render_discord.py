@@ -14,10 +14,10 @@ import discord
 from retrieval.errors import UnknownDocumentError
 from retrieval.model import Answer, Quote, Summary
 from retrieval.reindex import ReindexReport
-from retrieval.store import Stats
 
 from . import discord_markdown as markdown
 from . import discord_quote as layout
+from .question_log import Stats
 from .render_text import empty_summary, plural, unknown_document
 from .render_text import place as render_place
 from .service import Erased, SourceInfo

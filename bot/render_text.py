@@ -10,8 +10,8 @@ from typing import Any
 from retrieval.errors import UnknownDocumentError
 from retrieval.model import Answer, Quote, Summary
 from retrieval.reindex import ReindexReport
-from retrieval.store import Stats
 
+from .question_log import Stats
 from .service import SourceInfo
 
 NOT_FOUND = "I could not find that in the documents."

@@ -24,11 +24,12 @@ from retrieval.index_source import index_path
 from retrieval.links import with_links
 from retrieval.model import Answer, Skipped, Summary
 from retrieval.reindex import ReindexReport
-from retrieval.store import Stats, Store
+from retrieval.store import DocumentStore, SQLiteStore
 from retrieval.summary import check_length, check_topic, summarize_collection, summarize_document, summarize_topic
 
 from .collections import Collections, guild_label
 from .config import Settings
+from .question_log import FLUSH_SECONDS, QuestionLog, Stats
 from .uploads import copy_folder, save_uploads
 from .watch import watch_folders
 
@@ -94,10 +95,11 @@ class QAService:
     those in use) the service lets each look for a reindex by another process (`Collection.refresh`)."""
 
     def __init__(
-        self, collections: Collections, settings: AnswerSettings = AnswerSettings(), follow_up_seconds: float = 300.0,
-        source_url: str | None = None,
+        self, collections: Collections, questions: QuestionLog, settings: AnswerSettings = AnswerSettings(),
+        follow_up_seconds: float = 300.0, source_url: str | None = None,
     ) -> None:
         self.collections = collections
+        self.questions = questions  # the question log, feedback and command hashes (in the default's database)
         self.source_url = source_url  # QA_SOURCE_URL: links to the quoted page and section (default documents)
         self.answer_settings = settings
         self.conversations = Conversations(follow_up_seconds)
@@ -110,17 +112,25 @@ class QAService:
         cls, db: Path, docs: Path, weighting: Weighting = Weighting(), follow_up_seconds: float = 300.0,
         progress: ProgressCallback | None = None, source_url: str | None = None, data_dir: Path | None = None,
         watch: bool = False, memory_mb: float | None = None, watch_quiet: float = 1.0,
+        log_flush_seconds: float = FLUSH_SECONDS,
     ) -> QAService:
         """Open the default collection (its folder read only when its store is empty, or holds damaged
         passages); servers' collections (under `data_dir`, by default the database's folder) load on first
         use, within `memory_mb`. `watch`: reindex a collection when its folder changes (after `watch_quiet`
-        seconds without a change)."""
+        seconds without a change). The question log shares the default's database file, through its own
+        connection, opened after the store has checked the file; a question waits in memory at most
+        `log_flush_seconds` before it is written."""
         await asyncio.to_thread(kernel.warm_up)  # compiled or loaded now, not on the first question
-        default = await Collection.open("the default collection", docs, index_path(db), lambda: Store.open(db),
-                                        weighting, progress)
+        default = await Collection.open("the default collection", docs, index_path(db),
+                                        lambda: SQLiteStore.open(db), weighting, progress)
+        try:
+            questions = await QuestionLog.open(db, delay=log_flush_seconds)
+        except BaseException:
+            await default.close()
+            raise
         budget = None if memory_mb is None else int(memory_mb * 1024 * 1024)
         collections = Collections(default, data_dir or db.parent, weighting, budget)
-        service = cls(collections, follow_up_seconds=follow_up_seconds, source_url=source_url)
+        service = cls(collections, questions, follow_up_seconds=follow_up_seconds, source_url=source_url)
         service._tasks.append(asyncio.create_task(service._watch()))
         if watch:
             service._watcher = asyncio.create_task(watch_folders(collections, watch_quiet, service._stop_watching))
@@ -133,7 +143,8 @@ class QAService:
         """The service the settings describe (the folder watcher as QA_WATCH says, unless `watch` is given)."""
         service = await cls.open(settings.db, settings.docs, follow_up_seconds=settings.follow_up_seconds,
                                  progress=progress, source_url=settings.source_url, data_dir=settings.data_dir,
-                                 watch=settings.watch if watch is None else watch, memory_mb=settings.memory_mb)
+                                 watch=settings.watch if watch is None else watch, memory_mb=settings.memory_mb,
+                                 log_flush_seconds=settings.log_flush_seconds)
         service.log_days = settings.log_days
         return service
 
@@ -145,8 +156,8 @@ class QAService:
         return self.collections.default
 
     @property
-    def store(self) -> Store:
-        """The default collection's store, which also holds the question log and feedback."""
+    def store(self) -> DocumentStore:
+        """The default collection's store (its database file also holds the question log)."""
         return self.default.store
 
     @property
@@ -222,9 +233,9 @@ class QAService:
             self.conversations.remember(conversation, remembered, tuple(q.text for q in result.quotes[:1]))
         top = result.quotes[0].source if result.quotes else None
         if self.log_days == 0:  # QA_LOG_DAYS=0: the log keeps that a question was asked, not who asked what
-            qid = await self.store.log_question("", result.answered, top, via)
+            qid = await self.questions.log_question("", result.answered, top, via)
         else:
-            qid = await self.store.log_question(result.question, result.answered, top, via, user_id, channel)
+            qid = await self.questions.log_question(result.question, result.answered, top, via, user_id, channel)
         return Asked(result, qid)
 
     def sources(self, guild: int | None = None) -> list[SourceInfo]:
@@ -299,7 +310,8 @@ class QAService:
         for collection in collections.values():
             collection.check_database()
             problems.update(collection.problems)
-        return replace(await self.store.stats(), problems=tuple(problems.values()))
+        stats = await self.questions.stats()
+        return replace(stats, problems=(*problems.values(), *stats.problems))
 
     async def feedback(self, question_id: int, user_id: str, value: int) -> bool:
         """Record 👍 (1) or 👎 (-1) for a logged answer; False when it is not (or no longer) on record."""
@@ -308,9 +320,9 @@ class QAService:
             return False
         if self.log_days == 0:
             user_id = self._voter(user_id)
-        elif (asked := await self.store.asked_at(question_id)) is None or asked < _cutoff(self.log_days):
+        elif (asked := await self.questions.asked_at(question_id)) is None or asked < _cutoff(self.log_days):
             return False  # past the retention its votes were made anonymous: a new one would count twice
-        return await self.store.record_feedback(question_id, user_id, value)
+        return await self.questions.record_feedback(question_id, user_id, value)
 
     async def close(self) -> None:
         """Stop watching and close every collection."""
@@ -320,7 +332,10 @@ class QAService:
             with suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
-        await self.collections.close()
+        try:
+            await self.questions.close()  # writes the questions still waiting
+        finally:
+            await self.collections.close()
 
     async def summary(
         self, document: str | None = None, topic: str | None = None, sentences: int = 5, words: int | None = None,
@@ -356,7 +371,7 @@ class QAService:
     async def purge(self, now: dt.datetime | None = None) -> Erased:
         """Apply QA_LOG_DAYS: questions and votes older than it keep only what counts in /stats."""
         now = now or dt.datetime.now(dt.UTC)
-        questions, votes = await self.store.anonymise_before(_cutoff(self.log_days, now))
+        questions, votes = await self.questions.anonymise_before(_cutoff(self.log_days, now))
         if questions or votes:
             log.info("retention: made %d questions and %d votes older than %d days anonymous", questions, votes,
                      self.log_days)
@@ -365,7 +380,7 @@ class QAService:
     async def forget(self, user_id: str) -> Erased:
         """Erase what the bot holds about a member: their questions' text, channel and id (the questions
         still count), their votes, and the conversation it remembers for follow-ups."""
-        erased = Erased(*await self.store.forget_user([user_id, self._voter(user_id)]))
+        erased = Erased(*await self.questions.forget_user([user_id, self._voter(user_id)]))
         recent = self.conversations._recent
         for key in [k for k in recent if k.endswith(f":{user_id}")]:
             del recent[key]

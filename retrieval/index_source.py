@@ -19,7 +19,7 @@ from .errors import IndexDamagedError, IndexFileError
 from .index import Index, Weighting
 from .model import Document
 from .persist import fingerprint
-from .store import Checked, Store
+from .store import Checked, DocumentStore
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ def built_from(handed: list[Checked], path: Path, weighting: Weighting) -> Curre
     return replace(made, generation=checked.generation, suspect=(*checked.damaged, *checked.unverified))
 
 
-async def current(store: Store, path: Path, weighting: Weighting,
+async def current(store: DocumentStore, path: Path, weighting: Weighting,
                    reading: Awaitable[Read] | None = None) -> Current:
     """The index of what the store holds now: the saved file when it matches (checksums included; `reading`:
     the file already being read), else built from the store's passages that match their digests, and

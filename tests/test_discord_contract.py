@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from bot import render_discord as render
 from bot.config import Settings
 from bot.discord_client import QABot
+from bot.question_log import Stats
 from bot.service import QAService, SourceInfo
 from retrieval.model import Answer, Quote, Summary, SummarySentence
 from retrieval.reindex import ReindexReport
-from retrieval.store import Stats
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 NAME = re.compile(r"^[-_\w]{1,32}$")

@@ -9,12 +9,12 @@ DEBUG; `qa-bot sync` registered the commands twice (that one is in test_bot_proc
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import re
 import shutil
 import signal
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -28,9 +28,9 @@ from test_faults import OPENERS, SEEDS, as_unprivileged, clean_env, cli, one_cle
 
 from bot.config import Settings
 from bot.cooldown import Cooldown
+from bot.question_log import QuestionLog
 from bot.service import QAService
 from retrieval.errors import StoreError
-from retrieval.store import Store
 
 WITKOFF = "Who is Steve Witkoff?"
 
@@ -51,25 +51,32 @@ def bot_for(fake: FakeDiscord, service: QAService, cooldown: float = 0) -> TestB
 # --- 4. internal errors: an apology and a reference for users, the details in the log ------------------
 
 
-async def fill_up(store: Store, question_id: int) -> None:
+async def fill_up(questions: QuestionLog) -> None:
     """Make the database full, as a full disk would: no page may be added any more.
-    (max_page_count holds per connection, so it is set on the store's own.)"""
-    db = store._db
+    (max_page_count holds per connection, so it is set on the question log's own.)"""
+    await questions.flush()
+    db = questions._db
     async with db.execute("PRAGMA page_count") as cur:
         row = await cur.fetchone()
     assert row is not None
     await db.execute(f"PRAGMA max_page_count = {int(row[0])}")
-    for size in (4000, 400, 40, 4):  # then fill what room the last pages of each table had left
-        with contextlib.suppress(StoreError):
-            for _ in range(1000):
-                await store.log_question("x" * size, False, None, "test")
-        with contextlib.suppress(StoreError):
+    fillers = ("INSERT INTO questions (via, question, answered) VALUES ('test', ?, 0)",
+               "INSERT INTO feedback (question_id, user_id, value) VALUES (1, ?, 1)")
+    for sql in fillers:
+        for size in (4000, 400, 40, 4):  # then fill what room the last pages of each table had left
             for n in range(1000):
-                await store.record_feedback(question_id, f"{n:0{size}}", 1)
+                try:
+                    await db.execute(sql, (f"{n:0{size}}",))
+                    await db.commit()
+                except sqlite3.OperationalError as exc:
+                    assert "full" in str(exc)
+                    await db.rollback()
+                    break
+    await questions.log_question(WITKOFF, True, None, "test", str(ALICE.id), "1")  # waits in memory
     with pytest.raises(StoreError, match="database or disk is full"):
-        await store.log_question(WITKOFF, True, None, "test", str(ALICE.id), "1")
+        await questions.flush()
     with pytest.raises(StoreError, match="database or disk is full"):
-        await store.record_feedback(question_id, str(BOB.id), 1)
+        await questions.record_feedback(1, str(BOB.id), 1)
 
 
 def reference_in(output: SentMessage) -> str:
@@ -81,24 +88,34 @@ def reference_in(output: SentMessage) -> str:
     return found[1]
 
 
-async def test_a_full_database_shows_users_a_reference_and_the_log_the_details(
+async def test_a_full_database_still_answers_and_shows_voters_a_reference(
     fake: FakeDiscord, service: QAService, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """The question log cannot be written: answers still come (their rows wait in memory, and the log says
+    why once); a vote, which is written at once, gets an apology with a reference, the log the details."""
     async with run_bot(bot_for(fake, service)):
         earlier = await fake.wait_for_reply(await fake.send_interaction("ask", {"question": WITKOFF}, user=ALICE))
-        await fill_up(service.store, question_id=1)  # `earlier` is the first question logged
-        replies = [
+        await fill_up(service.questions)  # `earlier` is the first question logged
+        answers = [
             await fake.wait_for_reply(await fake.send_interaction("ask", {"question": WITKOFF}, user=ALICE)),
             await fake.wait_for_reply(await fake.send_message(WITKOFF, BOB, mentions_bot=True)),
-            await fake.wait_for_reply(await fake.send_component(earlier.custom_ids[0], user=BOB)),
         ]
-    references = [reference_in(r) for r in replies]
-    assert len(set(references)) == 3 and replies[0].ephemeral and replies[2].ephemeral
+        votes = [
+            await fake.wait_for_reply(await fake.send_component(earlier.custom_ids[0], user=BOB)),
+            await fake.wait_for_reply(await fake.send_component(answers[0].custom_ids[1], user=BOB)),
+        ]
+        waiting = service.questions.waiting
+    assert all("Witkoff" in a.text for a in answers) and waiting == 3
+    assert "cannot be written" in (await service.stats()).problems[-1]
+    references = [reference_in(r) for r in votes]
+    assert len(set(references)) == 2 and all(v.ephemeral for v in votes)
     for reference in references:
         [record] = [r for r in caplog.records if f"[ref {reference}]" in r.getMessage()]
         assert record.levelno == logging.ERROR and record.exc_info
         details = caplog.handler.format(record)
         assert str(service.store.path) in details and "database or disk is full" in details, details
+    [told] = [r for r in caplog.records if "could not write" in r.getMessage()]  # once, not at every retry
+    assert told.levelno == logging.ERROR and "database or disk is full" in told.getMessage()
 
 
 def test_reindex_progress_shown_in_the_channel_names_no_server_path(service: QAService) -> None:

@@ -514,7 +514,7 @@ async def test_hostile_strings_are_stored_and_read_back_intact(tmp_path: Path) -
         assert name in service.index.documents and (await service.summary(document=name)).sentences
         await service.store.set_meta(INJECTIONS[0], INJECTIONS[1])
         assert await service.store.get_meta(INJECTIONS[0]) == INJECTIONS[1]
-        assert await service.store.record_feedback(logged[0].question_id, INJECTIONS[2], 1)
+        assert await service.questions.record_feedback(logged[0].question_id, INJECTIONS[2], 1)
         stats = await service.stats()
     finally:
         await service.close()

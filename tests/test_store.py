@@ -1,4 +1,5 @@
-"""The SQLite store: schema, round trips, one-transaction reindex writes, the question log, damaged files."""
+"""The SQLite store: schema, round trips, one-transaction reindex writes, damaged files (the question log:
+test_question_log.py; upgrades from earlier releases: test_upgrade.py)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from retrieval.passages import all_passages
 from retrieval.store import SCHEMA_VERSION, Store
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
-TABLES = {"meta", "documents", "passages", "skipped", "questions", "feedback"}
+TABLES = {"meta", "documents", "passages", "skipped", "digests"}
 
 
 def seed_documents() -> list[Document]:
@@ -79,15 +80,14 @@ async def test_reopening_keeps_the_contents(tmp_path: Path) -> None:
     docs = seed_documents()
     store = await Store.open(path)
     await store.replace_documents(docs, all_passages(docs), [], [Skipped("x.txt", "it is empty")])
-    qid = await store.log_question("Who?", True, docs[0].id, "terminal")
-    before = await contents(store)
+    await store.set_meta("reader_version", "7")
+    before = await contents(store), await store.generation()
     await store.close()
 
     again = await Store.open(path)
     try:
-        assert await contents(again) == before
-        assert (await again.stats()).questions == 1
-        assert await again.log_question("Again?", False, None, "terminal") > qid
+        assert (await contents(again), await again.generation()) == before
+        assert await again.get_meta("reader_version") == "7"
     finally:
         await again.close()
 
@@ -211,89 +211,6 @@ async def test_a_failing_statement_rolls_back_the_whole_reindex(filled: Store, c
     assert await filled.integrity() == "ok"
 
 
-async def test_a_question_logged_during_a_reindex_does_not_commit_half_of_it(filled: Store) -> None:
-    """The Discord bot answers while an admin reindexes: both share the connection. A question logged
-    between the reindex's statements must not commit them, or a failing reindex loses the documents."""
-    before = await contents(filled)
-    new = parse_document("new.txt", b"Something new.")
-    failing = filled.replace_documents(
-        [new], all_passages([new]), [d.id for d in seed_documents()], [Skipped("x", "a"), Skipped("x", "b")]
-    )
-
-    results = await asyncio.gather(failing, filled.log_question("Who?", True, None, "discord"),
-                                   return_exceptions=True)
-
-    assert isinstance(results[0], StoreError)
-    assert isinstance(results[1], int) and results[1] > 0
-    assert await contents(filled) == before
-    assert (await filled.stats()).questions == 1  # and the question was not rolled back with the reindex
-
-
-async def test_a_refused_write_does_not_leave_a_transaction_open(filled: Store) -> None:
-    qid = await filled.log_question("Who?", True, None, "terminal")
-    with pytest.raises(StoreError):
-        await filled.record_feedback(qid, "u1", 0)  # the CHECK constraint refuses 0
-
-    new = parse_document("new.txt", b"Something new.")
-    await filled.replace_documents([new], all_passages([new]), [], [])  # BEGIN IMMEDIATE must be possible
-    assert "new.txt" in await filled.hashes()
-    stats = await filled.stats()
-    assert (stats.thumbs_up, stats.thumbs_down) == (0, 0)
-
-
-# --- question log and feedback ----------------------------------------------------------------------------
-
-
-async def test_log_question_returns_increasing_ids_and_records_the_row(store: Store) -> None:
-    ids = [await store.log_question(f"Question {i}?", i % 2 == 0, "a.txt" if i % 2 == 0 else None, "discord",
-                                    user_id="42", channel="7") for i in range(5)]
-    assert ids == sorted(ids) and len(set(ids)) == 5 and ids[0] > 0
-
-    with sqlite3.connect(store.path) as con:
-        row = con.execute(
-            "SELECT question, answered, top_source, via, user_id, channel FROM questions WHERE id = ?", (ids[2],)
-        ).fetchone()
-    con.close()
-    assert row == ("Question 2?", 1, "a.txt", "discord", "42", "7")
-
-
-async def test_feedback_is_one_vote_per_user_and_question(store: Store) -> None:
-    q1 = await store.log_question("Who?", True, "a.txt", "discord")
-    q2 = await store.log_question("Where?", True, "a.txt", "discord")
-
-    assert await store.record_feedback(q1, "alice", 1)
-    assert await store.record_feedback(q1, "bob", 1)
-    assert await store.record_feedback(q1, "alice", -1)  # alice changes her mind: counted once, as 👎
-    assert await store.record_feedback(q2, "alice", 1)
-    stats = await store.stats()
-    assert (stats.thumbs_up, stats.thumbs_down) == (2, 1)
-
-    assert await store.record_feedback(q2 + 1000, "alice", 1) is False
-    stats = await store.stats()
-    assert (stats.thumbs_up, stats.thumbs_down) == (2, 1)
-
-
-async def test_stats_counts_questions_answers_unanswered_and_thumbs(store: Store) -> None:
-    empty = await store.stats()
-    assert (empty.questions, empty.answered, empty.top_unanswered, empty.thumbs_up, empty.thumbs_down) == (
-        0, 0, (), 0, 0,
-    )
-    answered = await store.log_question("Who is Steve Witkoff?", True, "a.txt", "terminal")
-    unanswered = ("What is the capital of Mongolia?", "WHAT IS THE CAPITAL OF MONGOLIA?",
-                  "what is the capital of mongolia?", "Where is Atlantis?", "Where is Atlantis?", "Who won in 1066?")
-    for q in unanswered:
-        await store.log_question(q, False, None, "terminal")
-    await store.record_feedback(answered, "u", 1)
-
-    stats = await store.stats()
-    assert (stats.questions, stats.answered) == (7, 1)
-    assert stats.top_unanswered == (
-        ("what is the capital of mongolia?", 3), ("where is atlantis?", 2), ("who won in 1066?", 1),
-    )
-    assert (stats.thumbs_up, stats.thumbs_down) == (1, 0)
-    assert (await store.stats(top=1)).top_unanswered == (("what is the capital of mongolia?", 3),)
-
-
 # --- damaged, foreign and read-only files -------------------------------------------------------------------
 
 
@@ -356,7 +273,7 @@ async def test_a_read_only_database_gives_a_clear_error_and_is_not_changed(tmp_p
                     "be made here; test_faults.py checks it in a process without root's file capabilities")
     path = folder / "qa.sqlite3"
     store = await Store.open(path)
-    await store.log_question("Earlier?", True, None, "terminal")
+    await store.set_meta("earlier", "1")
     await store.close()
     path.chmod(0o444)
     folder.chmod(0o555)
@@ -365,7 +282,7 @@ async def test_a_read_only_database_gives_a_clear_error_and_is_not_changed(tmp_p
         with pytest.raises(StoreError) as caught:
             store = await Store.open(path)
             try:  # should SQLite open it after all, the first write must fail just as clearly
-                await store.log_question("Now?", True, None, "terminal")
+                await store.set_meta("now", "1")
             finally:
                 await store.close()
         assert str(caught.value) == f"The database {str(path)!r} is read-only: check its permissions."
@@ -376,6 +293,6 @@ async def test_a_read_only_database_gives_a_clear_error_and_is_not_changed(tmp_p
 
 
 async def test_integrity_is_ok_after_writes(filled: Store) -> None:
-    qid = await filled.log_question("Who?", True, None, "terminal")
-    await filled.record_feedback(qid, "u", 1)
+    new = parse_document("new.txt", b"Something new.")
+    await filled.replace_documents([new], all_passages([new]), [seed_documents()[0].id], [])
     assert await filled.integrity() == "ok"

@@ -112,6 +112,7 @@ async def test_the_purge_moves_with_the_date(service: QAService) -> None:
     db = service.store.path
     for n in range(4):
         await service.ask(f"{WITKOFF} ({n})", None, "dm", str(n), "7")
+    await service.questions.flush()  # written in batches: on file now, where set_age changes them
     for n, days in enumerate((88.5, 89.5, 90.5, 120)):
         set_age(db, "questions", days, f"user_id = '{n}'")
     service.log_days = 90
@@ -127,6 +128,7 @@ async def test_retention_runs_at_start_and_then_daily(service: QAService) -> Non
     db = service.store.path
     for n in range(3):
         await service.ask(f"{WITKOFF} ({n})", None, "mention", str(n), "7")
+    await service.questions.flush()
     for n, days in enumerate((88.5, 89.5, 90.5)):
         set_age(db, "questions", days, f"user_id = '{n}'")
     today = [T0]
@@ -148,6 +150,7 @@ async def test_retention_runs_at_start_and_then_daily(service: QAService) -> Non
 
 async def test_retention_keeps_going_after_a_failure(service: QAService, caplog: pytest.LogCaptureFixture) -> None:
     await service.ask(WITKOFF, None, "dm", "1", "7")
+    await service.questions.flush()
     set_age(service.store.path, "questions", 100)
     days = iter([None, T0])  # the first run fails (a clock that cannot be used), the next one works
     runs: list[int] = []
@@ -173,6 +176,8 @@ async def test_zero_days_keeps_only_counts(service: QAService) -> None:
     service.log_days = 0
     asked = await service.ask(WITKOFF, "c:5", "slash", "5", "9")
     await service.ask("What is the capital of France?", "c:5", "slash", "5", "9")
+    await service.questions.flush()
+    assert rows(service.store.path, "SELECT count(*) FROM questions") == [(2,)]
     assert personal(service.store.path) == []
     assert await service.feedback(asked.question_id, "5", 1)
     assert await service.feedback(asked.question_id, "5", -1)  # changes the one vote, does not add one

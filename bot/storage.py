@@ -1,0 +1,23 @@
+"""Opening what the service keeps: the default collection's store and the question log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from retrieval.store import SQLiteStore
+
+from .question_log import FLUSH_SECONDS, QuestionLog
+
+
+async def open_storage(db: Path, flush_seconds: float = FLUSH_SECONDS) -> tuple[SQLiteStore, QuestionLog]:
+    """The store and the question log in one SQLite file, as every release has kept them (so a database
+    from an earlier release keeps all its data); each through its own connection. The store opens first:
+    it checks the file and refuses a damaged one before anything is written. `flush_seconds`: how long a
+    question may wait in memory before it is written (QA_LOG_FLUSH_SECONDS)."""
+    store = await SQLiteStore.open(db)
+    try:
+        questions = await QuestionLog.open(db, delay=flush_seconds)
+    except BaseException:
+        await store.close()
+        raise
+    return store, questions
