@@ -50,7 +50,7 @@ class Asker:
 async def answer(bot: QABot, question: str, asker: Asker) -> dict[str, Any]:
     """The answer to a question, as the keyword arguments of a message: its embed and feedback buttons."""
     asked = await bot.service.ask(question_text(question), f"{asker.channel_id}:{asker.user_id}", asker.via,
-                                  str(asker.user_id), str(asker.channel_id))
+                                  str(asker.user_id), str(asker.channel_id), guild=asker.guild_id)
     return {"embed": render.answer_embed(asked.answer), "view": feedback_view(asked.question_id)}
 
 
@@ -78,7 +78,8 @@ async def answer_message(bot: QABot, message: discord.Message, via: str) -> None
     try:
         reply = await answer(bot, question, Asker.of_message(message, via))
     except Exception as exc:
-        await message.reply(render.error_message(bot.explain(exc, "answering a message")), mention_author=False)
+        explained = bot.explain(exc, "answering a message", message.guild.id if message.guild else None)
+        await message.reply(render.error_message(explained), mention_author=False)
         return
     await message.reply(mention_author=False, **reply)
 

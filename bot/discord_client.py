@@ -15,7 +15,7 @@ import aiohttp
 import discord
 from discord import app_commands
 
-from retrieval.errors import BusyError, QuestionError, UnknownDocumentError
+from retrieval.errors import BusyError, NoCollectionError, QuestionError, UnknownDocumentError
 
 from . import discord_commands, discord_documents
 from . import render_discord as render
@@ -23,7 +23,7 @@ from .config import Settings
 from .cooldown import Cooldown
 from .discord_ask import addressed_via, answer_message
 from .discord_components import FeedbackButton, answer_stale_click
-from .discord_policy import AdminOnly
+from .discord_policy import AdminOnly, Refusal, ServerAdminOnly
 from .retention import retention_loop
 from .service import QAService
 
@@ -57,8 +57,8 @@ class QATree(app_commands.CommandTree["QABot"]):
                        /) -> None:
         """Tell the member what went wrong (privately); log what they should not see, with a reference."""
         cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
-        text = render.error_message(
-            self.client.explain(cause, f"command {interaction.command and interaction.command.name}"))
+        what = f"command {interaction.command and interaction.command.qualified_name}"
+        text = render.error_message(self.client.explain(cause, what, interaction.guild_id))
         try:
             if interaction.response.is_done():
                 await interaction.followup.send(text, ephemeral=True)
@@ -91,6 +91,7 @@ class QABot(discord.AutoShardedClient):
         self.tree = QATree(self)
         for command in (*discord_commands.COMMANDS, *discord_documents.COMMANDS):
             self.tree.add_command(command)
+        self.tree.add_command(discord_documents.Documents())
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -126,7 +127,7 @@ class QABot(discord.AutoShardedClient):
         log.info("ready as %s in %d guilds", self.user, len(self.guilds))
         if len(self.guilds) > 1 and not self.settings.admin_guilds:
             log.warning("in %d guilds and QA_ADMIN_GUILDS is not set: Manage Server in any of them allows "
-                        "/reindex and /stats", len(self.guilds))
+                        "/reindex of the default documents and /stats", len(self.guilds))
 
     async def on_message(self, message: discord.Message) -> None:
         """Answer DMs, mentions and messages in answer channels; ignore bots, including itself."""
@@ -143,15 +144,20 @@ class QABot(discord.AutoShardedClient):
         """Count a request in flight, so shutdown can wait for it."""
         return InFlight(self)
 
-    def explain(self, error: BaseException, what: str) -> str:
+    def explain(self, error: BaseException, what: str, guild: int | None = None) -> str:
         """What a Discord user reads about `error`. Errors meant for users say what to do; anything else
         (the database, files, the index, Discord) may carry server paths and internals, so the user gets
-        an apology with a reference, and the log gets the details under the same reference."""
+        an apology with a reference, and the log gets the details under the same reference. `guild` is
+        the server asked in, whose documents an unknown document is compared with."""
         if isinstance(error, AdminOnly):
             return "Only server admins can use this command."
+        if isinstance(error, ServerAdminOnly):
+            return "Only this server's admins (Manage Server) can change its documents."
+        if isinstance(error, Refusal):
+            return str(error)
         if isinstance(error, UnknownDocumentError):
-            return render.unknown_document_text(error, self.service.sources())
-        if isinstance(error, QuestionError | BusyError):
+            return render.unknown_document_text(error, self.service.sources(guild=guild))
+        if isinstance(error, QuestionError | BusyError | NoCollectionError):
             return str(error)
         if isinstance(error, app_commands.CheckFailure):
             return "You can't use this command here."

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -24,21 +24,27 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+@contextlib.asynccontextmanager
+async def private_errors(interaction: discord.Interaction[QABot],
+                         deferred_publicly: bool = True) -> AsyncIterator[None]:
+    """After a public deferral, an error first deletes the public "thinking…": the first follow-up after a
+    deferral takes the deferral's visibility, and the tree's `on_error` means its message for the member alone."""
+    try:
+        yield
+    except Exception:
+        if deferred_publicly:
+            with contextlib.suppress(discord.HTTPException):
+                await interaction.delete_original_response()
+        raise
+
+
 async def respond(interaction: discord.Interaction[QABot], work: Callable[[], Awaitable[dict[str, Any]]],
                   ephemeral: bool = False) -> None:
-    """Defer at once ("thinking…"), so no answer races Discord's 3 seconds, then send what `work()` makes.
-
-    When `work` fails, a public "thinking…" is deleted first: the error goes to the member alone (the
-    first follow-up after a deferral takes the deferral's visibility)."""
+    """Defer at once ("thinking…"), so no answer races Discord's 3 seconds, then send what `work()` makes."""
     with interaction.client.track():
         await interaction.response.defer(ephemeral=ephemeral, thinking=True)
-        try:
+        async with private_errors(interaction, deferred_publicly=not ephemeral):
             reply = await work()
-        except Exception:
-            if not ephemeral:
-                with contextlib.suppress(discord.HTTPException):
-                    await interaction.delete_original_response()
-            raise
         await interaction.followup.send(ephemeral=ephemeral, **reply)
 
 
@@ -58,7 +64,7 @@ async def ask(interaction: discord.Interaction[QABot], question: str, private: b
 @app_commands.describe(page="Page of the list")
 async def sources(interaction: discord.Interaction[QABot], page: app_commands.Range[int, 1, 10_000] = 1) -> None:
     """One page of the indexed documents."""
-    embed, _pages = render.sources_embed(interaction.client.service.sources(), page)
+    embed, _pages = render.sources_embed(interaction.client.service.sources(guild=interaction.guild_id), page)
     await interaction.response.send_message(embed=embed)
 
 
@@ -68,20 +74,25 @@ async def sources(interaction: discord.Interaction[QABot], page: app_commands.Ra
 async def summary(interaction: discord.Interaction[QABot], document: str | None = None, topic: str | None = None,
                   sentences: app_commands.Range[int, 1, 15] = 5) -> None:
     """A verbatim summary of one document, of a topic, or of everything."""
-    service = interaction.client.service
+    service, guild = interaction.client.service, interaction.guild_id
 
     async def work() -> dict[str, Any]:
-        return {"embed": render.summary_embed(await service.summary(document, topic, sentences))}
+        return {"embed": render.summary_embed(await service.summary(document, topic, sentences, guild=guild))}
 
     await respond(interaction, work)
 
 
 @summary.autocomplete("document")
-async def document_choices(interaction: discord.Interaction[QABot], current: str) -> list[app_commands.Choice[str]]:
-    """Documents whose title or id matches what the member typed."""
+async def summary_choices(interaction: discord.Interaction[QABot], current: str) -> list[app_commands.Choice[str]]:
+    """Documents (of the server asked in) whose title or id matches what the member typed."""
+    return document_choices(interaction.client, current, interaction.guild_id)
+
+
+def document_choices(bot: QABot, current: str, guild: int | None) -> list[app_commands.Choice[str]]:
+    """Autocomplete choices: the documents (of the server's collection) whose title or id match."""
     # Choice values must be at most 100 characters: longer ids can still be typed in full.
     return [app_commands.Choice(name=render.shorten(f"{s.title} ({s.id})", 100), value=s.id)
-            for s in interaction.client.service.document_choices(current) if len(s.id) <= 100]
+            for s in bot.service.document_choices(current, guild=guild) if len(s.id) <= 100]
 
 
 @app_commands.command(name="help", description="What I do and how to use me")
@@ -95,7 +106,7 @@ async def help_(interaction: discord.Interaction[QABot]) -> None:
 @app_commands.check(admin_only)
 async def stats(interaction: discord.Interaction[QABot]) -> None:
     """The question log's counts and feedback, for admins."""
-    shown = render.stats_embed(await interaction.client.service.stats())
+    shown = render.stats_embed(await interaction.client.service.stats(guild=interaction.guild_id))
     await interaction.response.send_message(embed=shown, ephemeral=True)
 
 

@@ -34,7 +34,7 @@ def is_admin(settings: Settings, user: discord.abc.User, guild: discord.Guild | 
     if guild is None or not isinstance(user, discord.Member):
         return False
     if settings.admin_guilds and guild.id not in settings.admin_guilds:
-        # /reindex and /stats act on every server's data: a stranger's own server must not grant them.
+        # The default documents and /stats serve every server: a stranger's own server must not grant them.
         return False
     if user.guild_permissions.manage_guild or user.guild_permissions.administrator:
         return True
@@ -42,6 +42,32 @@ def is_admin(settings: Settings, user: discord.abc.User, guild: discord.Guild | 
     return role is not None and any(
         (r.name == role or str(r.id) == role) and not r.is_default() for r in user.roles
     )
+
+
+class ServerAdminOnly(app_commands.CheckFailure):
+    """A member without Manage Server in this server tried to change its documents."""
+
+
+class Refusal(app_commands.AppCommandError):
+    """A command refused with a reason meant for the member (a bad attachment, a server without documents)."""
+
+
+def is_server_admin(settings: Settings, user: discord.abc.User, guild: discord.Guild | None) -> bool:
+    """Whether the user may manage this server's own documents: Manage Server (or Administrator) in this
+    very server, or a configured admin id. Rights in another server never count: the collection acted on
+    is always the server the command comes from, never an option."""
+    if user.id in settings.admin_ids:
+        return True
+    if guild is None or not isinstance(user, discord.Member) or user.guild.id != guild.id:
+        return False
+    return user.guild_permissions.manage_guild or user.guild_permissions.administrator
+
+
+def server_admin_only(interaction: discord.Interaction[QABot]) -> bool:
+    """An app-command check: the user manages this server (`is_server_admin`), else ServerAdminOnly."""
+    if not is_server_admin(interaction.client.settings, interaction.user, interaction.guild):
+        raise ServerAdminOnly()
+    return True
 
 
 def admin_only(interaction: discord.Interaction[QABot]) -> bool:
@@ -54,3 +80,26 @@ def admin_only(interaction: discord.Interaction[QABot]) -> bool:
 def wait_text(wait: float) -> str:
     """What a member in their cooldown reads."""
     return f"One moment — you can ask again in {wait:.0f}s."
+
+
+DEFAULT_FOR_OPERATORS = ("This server has no documents of its own: it answers from the default ones, which only "
+                         "the bot's operators can reindex. /documents add gives this server its own.")
+
+
+def own_collection(interaction: discord.Interaction[QABot]) -> int | None:
+    """The server's id when it has documents of its own, else None: the default documents (and in a DM)."""
+    guild = interaction.guild_id
+    return guild if guild is not None and interaction.client.service.has_collection(guild) else None
+
+
+def may_reindex(interaction: discord.Interaction[QABot]) -> bool:
+    """An app-command check for /reindex: a server's own documents are its admins' (`is_server_admin`);
+    the default ones are the operators' (`is_admin`, today's policy), and a server admin is told so."""
+    if own_collection(interaction) is not None:
+        return server_admin_only(interaction)
+    settings, user, guild = interaction.client.settings, interaction.user, interaction.guild
+    if is_admin(settings, user, guild):
+        return True
+    if is_server_admin(settings, user, guild):
+        raise Refusal(DEFAULT_FOR_OPERATORS)
+    raise AdminOnly()

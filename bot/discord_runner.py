@@ -34,7 +34,7 @@ def run_discord(settings: Settings, sync_only: bool = False) -> int:
 
 async def _run(settings: Settings, sync_only: bool) -> int:
     """Open the service, start the bot, and close both cleanly on a signal."""
-    # QA_WATCH, QA_MEMORY_MB, QA_DATA and the log's flush delay as the settings say (`sync` watches nothing).
+    # `qa-bot sync` logs in only to sync: no folder watcher for that.
     service = await QAService.from_settings(settings, watch=False if sync_only else None)
     bot = QABot(service, settings, sync=sync_only)
     loop = asyncio.get_running_loop()

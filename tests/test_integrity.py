@@ -215,8 +215,9 @@ async def test_a_running_bot_serves_the_reindex_another_process_made(
 ) -> None:
     """The README's sharded set-up: `qa-bot reindex` run beside a running bot on the same database."""
     db = tmp_path / "qa.sqlite3"
+    # QA_WATCH=0: the bot must learn of the change from the other process's reindex, not from its own watcher.
     env = env_for(fake, tmp_path, "fake-token") | {"QA_DOCS": str(docs), "QA_COOLDOWN_SECONDS": "0",
-                                                   "QA_LOG_LEVEL": "INFO", "PYTHONPATH": str(ROOT)}
+                                                   "QA_LOG_LEVEL": "INFO", "PYTHONPATH": str(ROOT), "QA_WATCH": "0"}
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "run", cwd=tmp_path, env=env,
                                                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     try:
