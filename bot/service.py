@@ -11,7 +11,6 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from contextlib import suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -335,8 +334,12 @@ class QAService:
         self._stop_watching.set()
         for task in self._tasks:
             task.cancel()
-            with suppress(asyncio.CancelledError):
+            try:
                 await task
+            except asyncio.CancelledError:
+                pass
+            except Exception:  # a task that died (e.g. the watcher) must not keep the stores open
+                log.exception("a background task had failed")
         self._tasks.clear()
         try:
             await self.questions.close()  # writes the questions still waiting

@@ -251,3 +251,19 @@ async def test_a_collection_unloaded_while_the_service_looks_for_newer_indexes_i
     # Looking at the unloaded one too failed on its closed database.
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
     assert await top(service, BAKERY, ONE) == "bakery.txt"
+
+
+async def test_close_closes_the_stores_even_when_a_background_task_had_died(
+    default_docs: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    svc = await QAService.open(tmp_path / "data" / "qa.sqlite3", default_docs)
+
+    async def dies() -> None:
+        raise ImportError("watchfiles is not installed")
+
+    died = asyncio.ensure_future(dies())
+    await asyncio.wait([died])
+    svc._tasks.append(died)
+    await svc.close()  # before: the task's error escaped here and the stores stayed open
+    assert svc.default.closed
+    assert "a background task had failed" in caplog.text
