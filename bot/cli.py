@@ -9,15 +9,18 @@ import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from retrieval.errors import QAError, UnknownDocumentError
-from retrieval.summary import sentence_limit
 
 from . import logs
-from . import render_text as render
 from .config import Settings, load_settings
-from .service import QAService
+
+if TYPE_CHECKING:
+    from .service import QAService
+
+# The engine (numpy, scipy) and the renderers are imported by the commands that use them: `qa-bot --help`
+# and a mistyped command then answer at once (bench/results/startup.md).
 
 log = logging.getLogger("qa-bot")
 
@@ -96,6 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 async def _with_service(settings: Settings, args: argparse.Namespace,
                         body: Callable[[QAService], Awaitable[int]]) -> int:
     """Open the service (building the index on first start), apply QA_LOG_DAYS, run `body`, close."""
+    from .service import QAService
+
     service = await QAService.open(settings.db, settings.docs, follow_up_seconds=settings.follow_up_seconds,
                                    progress=_progress_printer(), source_url=settings.source_url)
     try:
@@ -129,6 +134,8 @@ async def _answer_one(service: QAService, args: argparse.Namespace, question: st
                       echo: bool = False) -> bool:
     """Answer and print one question; a bad question is reported and False returned.
     `echo` prints the question first, so that answers to piped questions can be told apart."""
+    from . import render_text as render
+
     if echo and not args.json:
         shown = " ".join(question.split())
         print(f"you> {shown if len(shown) <= 200 else shown[:199] + '…'}")
@@ -183,6 +190,8 @@ async def _chat(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _sources(settings: Settings, args: argparse.Namespace) -> int:
+    from . import render_text as render
+
     async def body(service: QAService) -> int:
         sources = service.sources()
         _emit(args, render.sources_text(sources), render.sources_json(sources))
@@ -192,6 +201,8 @@ async def _sources(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _reindex(settings: Settings, args: argparse.Namespace) -> int:
+    from . import render_text as render
+
     async def body(service: QAService) -> int:
         report = await service.reindex(_progress_printer())
         _emit(args, render.report_text(report), render.report_json(report))
@@ -201,6 +212,8 @@ async def _reindex(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _stats(settings: Settings, args: argparse.Namespace) -> int:
+    from . import render_text as render
+
     async def body(service: QAService) -> int:
         stats = await service.stats()
         text = (f"{stats.questions} questions, {stats.answered} answered; "
@@ -213,6 +226,10 @@ async def _stats(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _summary(settings: Settings, args: argparse.Namespace) -> int:
+    from retrieval.summary import sentence_limit
+
+    from . import render_text as render
+
     async def body(service: QAService) -> int:
         try:
             sentences = sentence_limit(args.sentences, args.words)  # --words alone: the words decide
@@ -227,6 +244,8 @@ async def _summary(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _forget(settings: Settings, args: argparse.Namespace) -> int:
+    from . import render_text as render
+
     user_id = args.user_id.strip()
     if not user_id.isascii() or not user_id.isdigit():
         raise QAError(f"USER_ID must be a Discord user id (a number), not {args.user_id!r}.")
