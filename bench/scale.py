@@ -1,7 +1,7 @@
 """Scale: ours next to bm25s (numpy and numba backends) and rank-bm25, same corpus, same run.
 
     python -m bench.scale [--sizes 10000,100000,1000000] [--queries 1000] [--out bench/results/scale.md]
-    python -m bench.scale --startup-only [--sizes 1000000] [--queries 100]   # start-up alone: startup.md
+    python -m bench.scale --startup-only [--sizes 1000000] [--queries 100]   # start-up alone: scale_startup.md
 
 For each size a deterministic corpus is made from real sentences (bench/corpus.py) and every method
 is measured in a fresh subprocess of its own (so memory is freed between methods and each build's
@@ -772,7 +772,7 @@ def run_startup(args: argparse.Namespace) -> None:
               in targets(results, extras) if name.startswith("start-up")]
     text = "\n".join([*lines, "", *startup_lines(extras)])
     print(text)
-    out = Path(args.out) if args.out != str(RESULTS / "scale.md") else RESULTS / "startup.md"
+    out = Path(args.out) if args.out != str(RESULTS / "scale.md") else RESULTS / "scale_startup.md"
     out.write_text(text, encoding="utf-8")
 
 
@@ -849,7 +849,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--saved", default=str(SAVED), help=f"measurements a run saves (default {SAVED})")
     parser.add_argument("--startup-only", action="store_true",
                         help="only our build and the start-up from its store, at the largest size "
-                        "(writes bench/results/startup.md)")
+                        "(writes bench/results/scale_startup.md)")
     args = parser.parse_args(argv)
     if args.worker:
         worker_main(args)
