@@ -46,7 +46,7 @@ def _remove_previous_release(path: Path) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Current:
-    """The index of the store's documents, what generation of the store it shows, the index file it maps
+    """The index of the store's documents, what generation of the store it shows, the saved index it maps
     (None when its arrays are in memory), and stored documents found damaged (left out: re-read them)."""
 
     index: Index
@@ -58,7 +58,7 @@ class Current:
 
 @dataclass(frozen=True, slots=True)
 class Read:
-    """The verified arrays of the index file (None if it cannot be used, and why), and the identity of the
+    """The verified arrays of the saved index (None if it cannot be used, and why), and the identity of the
     file they came from."""
 
     arrays: dict[str, np.ndarray] | None
@@ -67,7 +67,7 @@ class Read:
 
 
 def read_file(path: Path) -> Read:
-    """The index file's arrays, every checksum verified (the costly part of a start, so `open` runs it while
+    """The saved index's arrays, every checksum verified (the costly part of a start, so `open` runs it while
     the database is being opened)."""
     for _attempt in range(3):  # a writer may rename a new file over the index while it is being read
         before = persist.file_id(path)
@@ -102,7 +102,7 @@ def load(path: Path, documents: list[Document], weighting: Weighting,
 def saved(index: Index, path: Path, documents: list[Document], locked: bool = False) -> Current:
     """Save the index and serve it from the file: its passages are then a table, not a Python object
     each, which the garbage collector's full passes would otherwise scan (holding the GIL). A failed save
-    (a full disk) leaves no partial file and the index file as it was; the built index is then served
+    (a full disk) leaves no partial folder and the saved index as it was; the built index is then served
     and the failure logged and returned as a warning (without the server's paths)."""
     if not len(index):
         return Current(index, 0)

@@ -14,8 +14,8 @@ go exactly to the lower id.
 With numba the kernel is compiled once (cached on disk beside this file) and releases the GIL, so
 queries from several threads run in parallel; a numpy implementation with the same contract serves
 small indexes, where it is as fast, and any index when numba is missing. numba is imported only when
-an index first needs it: importing it and loading the compiled kernel costs a process about 0.7 s and
-110 MB, which a small index never earns back (crossover measured by `python -m bench.startup`).
+an index first needs it: importing it and loading the compiled kernel costs a process 1-2.5 s and about
+140 MB, which a small index never earns back (crossover measured by `python -m bench.startup`).
 `QA_KERNEL=numpy|numba|auto` forces a backend (auto, the default, chooses by the index's size).
 """
 
@@ -31,9 +31,9 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-# Passages from which `auto` scores with numba. Below it numpy's top-k takes under a millisecond more
-# per question than numba's, and numba's import and cache load (0.7 s, 110 MB) are not worth paying:
-# bench/results/startup.md, "Kernel crossover".
+# Passages from which `auto` scores with numba. Below it numpy's median top-k takes under half a
+# millisecond more per question than numba's, not worth numba's import and cache load (1-2.5 s, 140 MB);
+# at 100,000 passages 0.8 ms more, at 300,000 15 ms: bench/results/startup.md, "Kernel crossover".
 NUMBA_FROM = 50_000
 CHOICES = ("auto", "numpy", "numba")
 

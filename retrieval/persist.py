@@ -196,7 +196,7 @@ def _remove_stale(path: Path) -> None:
 
 
 class WriteLock:
-    """The exclusive lock of one index file (`flock` on a `.lock` file beside it): one writer at a time,
+    """The exclusive lock of one saved index (`flock` on a `.lock` file beside it): one writer at a time,
     across processes. `acquire` blocks, so call it in a worker thread; released on close or exit.
     Writers are safe without it (each has its own temporary file, and a rename is atomic): it saves
     them from doing the same work at once, so a lock file that cannot be created is no error."""
@@ -234,7 +234,7 @@ class WriteLock:
 
 def load(path: Path, documents: Sequence[Document], corpus: str, weighting: Weighting) -> Index:
     """The saved index of exactly these documents; IndexFileError if missing, damaged or made otherwise.
-    Every member's checksum is verified first; large arrays are then mapped from the file, small ones read."""
+    Every array's checksums are verified first; large arrays are mapped from their files, small ones read."""
     return index_of(read(path), path, documents, corpus, weighting)
 
 
