@@ -10,17 +10,20 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from retrieval.errors import QAError, UnknownDocumentError
-from retrieval.summary import sentence_limit
 
 from . import logs
-from . import render_text as render
 from .config import Settings, load_settings
-from .service import QAService
 from .terminal_input import StdinReader, Terminated, until_sigterm
 from .uploads import MAX_UPLOAD_BYTES
+
+if TYPE_CHECKING:
+    from .service import QAService
+
+# The engine (numpy, scipy) and the renderers are imported by the commands that use them: `qa-bot --help`
+# and a mistyped command then answer at once (bench/results/startup.md).
 
 log = logging.getLogger("qa-bot")
 
@@ -117,6 +120,8 @@ async def _with_service(settings: Settings, args: argparse.Namespace,
     command does not watch the folders: it reads them when it starts (the bot watches).
     SIGTERM stops it cleanly: the service is closed (the question log writes what waits), status 143."""
 
+    from .service import QAService
+
     async def run() -> int:
         service = await QAService.from_settings(settings, _progress_printer(), watch=False)
         try:
@@ -154,6 +159,8 @@ async def _answer_one(service: QAService, args: argparse.Namespace, question: st
                       echo: bool = False) -> bool:
     """Answer and print one question; a bad question is reported and False returned.
     `echo` prints the question first, so that answers to piped questions can be told apart."""
+    from . import render_text as render
+
     if echo and not args.json:
         shown = " ".join(question.split())
         print(f"you> {shown if len(shown) <= 200 else shown[:199] + '…'}")
@@ -209,6 +216,8 @@ async def _chat(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _sources(settings: Settings, args: argparse.Namespace) -> int:
+    from . import render_text as render
+
     async def body(service: QAService) -> int:
         _note_default(service, args)
         sources = service.sources(args.guild)
@@ -226,6 +235,8 @@ def _note_default(service: QAService, args: argparse.Namespace) -> None:
 
 
 async def _reindex(settings: Settings, args: argparse.Namespace) -> int:
+    from . import render_text as render
+
     async def body(service: QAService) -> int:
         report = await service.reindex(_progress_printer(), guild=args.guild)
         _emit(args, render.report_text(report), render.report_json(report))
@@ -243,6 +254,8 @@ def _needs_guild(args: argparse.Namespace) -> int:
 
 
 async def _add(settings: Settings, args: argparse.Namespace) -> int:
+    from . import render_text as render
+
     guild = _needs_guild(args)
     files = []
     for name in args.files:
@@ -261,6 +274,8 @@ async def _add(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _remove(settings: Settings, args: argparse.Namespace) -> int:
+    from . import render_text as render
+
     guild = _needs_guild(args)
 
     async def body(service: QAService) -> int:
@@ -272,6 +287,8 @@ async def _remove(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _stats(settings: Settings, args: argparse.Namespace) -> int:
+    from . import render_text as render
+
     async def body(service: QAService) -> int:
         stats = await service.stats(guild=args.guild)
         text = (f"{stats.questions} questions, {stats.answered} answered; "
@@ -284,6 +301,10 @@ async def _stats(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _summary(settings: Settings, args: argparse.Namespace) -> int:
+    from retrieval.summary import sentence_limit
+
+    from . import render_text as render
+
     async def body(service: QAService) -> int:
         try:
             sentences = sentence_limit(args.sentences, args.words)  # --words alone: the words decide
@@ -298,6 +319,8 @@ async def _summary(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _forget(settings: Settings, args: argparse.Namespace) -> int:
+    from . import render_text as render
+
     user_id = args.user_id.strip()
     if not user_id.isascii() or not user_id.isdigit():
         raise QAError(f"USER_ID must be a Discord user id (a number), not {args.user_id!r}.")
