@@ -18,7 +18,6 @@ JIT-compiled before the build, as in bench/scale.py.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import functools
 import gc
 import json
@@ -37,6 +36,7 @@ import psutil
 
 from bench.corpus import make_corpus
 from bench.scale import bm25s_tokenizer, machine, reset_peak, rss_kb
+from retrieval.counting import trim_heap
 
 RESULTS = Path(__file__).resolve().parent / "results"
 METHODS = ("ours", "bm25s-numba")
@@ -55,7 +55,7 @@ class Phases:
 
     def __enter__(self) -> Phases:
         gc.collect()
-        _trim()
+        trim_heap()  # so that no build fills free heap the corpus maker left resident, unseen
         if self.trace:
             tracemalloc.start()
         self.reset = reset_peak()
@@ -125,14 +125,6 @@ class Phases:
     def result(self) -> dict[str, Any]:
         return {"seconds": self.seconds, "peak_mb": self.peak_mb, "sampled_mb": self.sampled_mb,
                 "kept_mb": self.kept_mb, "reset": self.reset, "phases": self.rows}
-
-
-def _trim() -> None:
-    """Hand freed heap back to the system (glibc), so that no build reuses the corpus maker's."""
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 def patch(meter: Phases, targets: Sequence[tuple[Any, str, str]]) -> None:

@@ -150,15 +150,18 @@ def _block(batch: list[bytes], lookup: _ChunkTerms) -> _Block:
         ids = np.concatenate([ids, np.asarray([t for _, t in extra], np.int64)])
     keep = ids >= 0
     rows, ids = rows[keep], ids[keep]
-    width = int(ids.max()) + 1 if ids.size else 0
-    block = sp.csr_matrix(
-        (np.ones(ids.size, np.float32), (rows, ids)), shape=(len(batch), width), dtype=np.float32
+    width = int(ids.max()) + 1 if ids.size else 1
+    pairs = rows * width + ids
+    pairs.sort()  # passage by passage, terms ascending within each
+    first = np.flatnonzero(np.diff(pairs, prepend=-1))  # each distinct (passage, term) once
+    counts = np.diff(first, append=pairs.size)
+    pairs = pairs[first]
+    top = int(counts.max()) if counts.size else 0
+    return _Block(
+        (pairs % width).astype(np.uint16 if width <= 2**16 else np.int32),
+        counts.astype(np.uint8 if top < 2**8 else np.uint16 if top < 2**16 else np.uint32),
+        np.bincount(pairs // width, minlength=len(batch)).astype(np.int32),
     )
-    block.sum_duplicates()  # also sorts each passage's terms
-    top = float(block.data.max()) if block.nnz else 0.0
-    counts = block.data.astype(np.uint8 if top < 2**8 else np.uint16 if top < 2**16 else np.float32)
-    terms = block.indices.astype(np.uint16 if width <= 2**16 else np.int32)
-    return _Block(terms, counts, np.diff(block.indptr).astype(np.int32))
 
 
 def _count_plain(texts: Iterable[str], analyser: Analyser, vocabulary: dict[str, int]) -> sp.csr_matrix:
