@@ -204,7 +204,7 @@ def _by_term(counts: sp.spmatrix, n_terms: int) -> sp.csc_matrix:
     return csc
 
 
-_CHUNK = 1 << 16  # postings weighed per numpy pass: bounds the temporary arrays (~1 MB)
+_CHUNK = 1 << 14  # postings weighed per numpy pass: bounds the temporary arrays (~0.3 MB)
 _L2_CHUNK = 1 << 22  # postings per pass of the l2 norms' sums: the step earlier versions summed in, so the
 # float64 sums of squares (whose rounding depends on it) and the weights stay bit for bit as they were
 
