@@ -208,7 +208,7 @@ def run(args: argparse.Namespace) -> None:
     started = time.strftime("%Y-%m-%d %H:%M")
     lines = ["# Build memory by phase: ours next to bm25s-numba", "", f"Machine: {machine()}.", "",
              f"Run: `python -m bench.build_memory --sizes {args.sizes}{' --tracemalloc' if args.tracemalloc else ''}`"
-             f" on {started}.", "", "How: " + " ".join((__doc__ or "").split("\n\n", 1)[1].split()), ""]
+             f" on {started}.", "", "How: " + " ".join((__doc__ or "").split("\n\n", 2)[2].split()), ""]
     for size in sizes:
         runs = {m: spawn(m, size, args.tracemalloc) for m in args.methods.split(",")}
         block = table(size, runs, args.tracemalloc)
