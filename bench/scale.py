@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from bench.corpus import Corpus, changed_document, make_corpus, questions
+from retrieval.counting import trim_heap
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -79,10 +80,13 @@ def reset_peak() -> bool:
 
 class BuildMeter:
     """Wall time and memory of one build: peak RSS during it and RSS kept after it, both over the
-    RSS just before it (after the corpus was made and garbage collected)."""
+    RSS just before it (after the corpus was made, garbage collected and freed heap handed back)."""
 
     def __enter__(self) -> BuildMeter:
         gc.collect()
+        # Else a build may or may not fill the free heap the corpus maker left resident, unseen (numpy
+        # arrays can, Python objects cannot): our 100k build measured 72-111 MB in four runs without it.
+        trim_heap()
         self.reset = reset_peak()
         self.before_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         self.base = rss_kb()
@@ -681,9 +685,10 @@ def report(results: dict[int, dict[str, dict[str, Any]]], extras: dict[str, Any]
              "(bm25s 0.3.16 never compiles at construction: its NUMBA_DISABLE_JIT test is inverted), so its CSC "
              "builder is the numba one, JIT-compiled before the build is timed; its scorer compiles during the "
              "warm-up queries. Memory: peak RSS during the build (ru_maxrss after resetting the peak mark via "
-             "/proc/self/clear_refs) minus RSS just before it, taken after the corpus was made and garbage "
-             "collected; 'kept' is RSS after the build minus the same. Queries: real SQuAD questions, one at a "
-             f"time, after {WARMUP} warm-up queries, top {K}, query analysis included for every method "
+             "/proc/self/clear_refs) minus RSS just before it, taken after the corpus was made, garbage "
+             "collected and freed heap handed back (malloc_trim); 'kept' is RSS after the build minus the same. "
+             f"Queries: real SQuAD questions, one at a time, after {WARMUP} warm-up queries, top {K}, query "
+             "analysis included for every method "
              "(ours `index.search(index.query_vector(q), 10)`; bm25s `bm25s.tokenize` + `retrieve(k=10)` with "
              "n_threads=0 (numpy, plain loop) or 1 (numba, its serial kernel)); QPS = queries / summed latency, "
              f"single process. Slow methods stop after {QUERY_BUDGET_S:.0f} s of querying (at least {MIN_QUERIES}"

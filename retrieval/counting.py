@@ -29,7 +29,7 @@ _SEPARATORS = bytes.maketrans(
     (sep := b"\0" + string.punctuation.replace("'", "").encode()), b" " * len(sep)
 )
 _JOIN = b" \0 "
-_BATCH = 2048  # passages counted per numpy pass: bounds the temporary arrays
+_BATCH = 512  # passages counted per numpy pass: bounds the temporary arrays (~4 MB)
 _BOUNDARY = -1  # the chunk between two passages
 _NO_TERM = -2  # a chunk with no index term (stop words, punctuation)
 
@@ -44,7 +44,8 @@ class _ChunkTerms(dict[bytes, int]):
         self.several: list[list[int]] = []
 
     def __missing__(self, chunk: bytes) -> int:
-        terms = self.analyser.terms(word_tokens(chunk.decode()))
+        # Each chunk is resolved once, so the analyser's per-word stem cache would only fill up here.
+        terms = [t for t in self.analyser.term_of_each(word_tokens(chunk.decode())) if t is not None]
         ids = [self.vocabulary.setdefault(t, len(self.vocabulary)) for t in terms]
         if len(ids) == 1:
             value = ids[0]
@@ -77,14 +78,16 @@ def count_terms(
                 progress(len(blocks) * _BATCH, total)
     if batch or not blocks:
         blocks.append(_block(batch, lookup))
+    del lookup, batch  # a large corpus's chunk dictionary need not outlive the counting
+    trim_heap()  # the batches' freed temporaries, before the matrix is laid out beside the blocks
     stacked = _stack_by_term(blocks, len(vocabulary))
-    _trim()
+    trim_heap()
     return stacked
 
 
-def _trim() -> None:
-    """Hand freed heap memory back to the system (glibc): the batches' many small temporaries
-    otherwise stay in the process as free heap, on top of the matrix the build is making."""
+def trim_heap() -> None:
+    """Hand freed heap memory back to the system (glibc): many small temporaries otherwise stay in
+    the process as free heap, interleaved with arrays that live on, on top of what a build keeps."""
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
@@ -92,23 +95,26 @@ def _trim() -> None:
 
 
 class _Block(NamedTuple):
-    """One batch's counts by term, compact while the batches wait to be stacked: rows within the
-    batch fit 16 bits and counts mostly 8, so a million passages' blocks take a quarter of the result."""
+    """One batch's counts by passage, compact while the batches wait to be stacked: each posting's term
+    (16 bits while the vocabulary fits) and count (mostly 8), so a block costs ~3 bytes a posting, and
+    nothing per term of the vocabulary (which may have a million terms)."""
 
-    per_term: np.ndarray  # postings of each term
-    rows: np.ndarray  # row within the batch of each posting, term by term, rows ascending
+    terms: np.ndarray  # term of each posting, passage by passage, terms ascending within a passage
     counts: np.ndarray
-    n_rows: int
+    lengths: np.ndarray  # postings of each passage
 
 
 def _stack_by_term(blocks: list[_Block], n_terms: int) -> sp.csc_matrix:
     """The blocks' rows one after another, as one CSC matrix; each block is freed once copied."""
     totals = np.zeros(n_terms, np.int64)
     for b in blocks:
-        totals[: b.per_term.size] += b.per_term
-    indptr = np.concatenate([np.zeros(1, np.int64), np.cumsum(totals)])
+        per_term = np.bincount(b.terms)
+        totals[: per_term.size] += per_term
+    indptr = np.zeros(n_terms + 1, np.int64)
+    np.cumsum(totals, out=indptr[1:])
     nnz = int(indptr[-1])
-    index_type = np.int32 if max(nnz, sum(b.n_rows for b in blocks)) < 2**31 else np.int64
+    n_rows = sum(b.lengths.size for b in blocks)
+    index_type = np.int32 if max(nnz, n_rows) < 2**31 else np.int64
     indices = np.empty(nnz, index_type)
     data = np.empty(nnz, np.float32)
     free = indptr[:-1].copy()  # the next free slot of each column
@@ -116,14 +122,17 @@ def _stack_by_term(blocks: list[_Block], n_terms: int) -> sp.csc_matrix:
     blocks.reverse()
     while blocks:
         b = blocks.pop()
-        width = b.per_term.size
-        starts = np.cumsum(b.per_term) - b.per_term
-        # Each block's rows come after the earlier blocks' within every column: rows stay sorted.
-        dest = np.repeat(free[:width] - starts, b.per_term) + np.arange(b.rows.size)
-        indices[dest] = b.rows.astype(index_type) + first_row
-        data[dest] = b.counts
-        free[:width] += b.per_term
-        first_row += b.n_rows
+        # By term, rows ascending within each: a stable sort (radix, for 16-bit terms) of the passage-major
+        # postings. Each block's rows come after the earlier blocks' within every column: rows stay sorted.
+        order = np.argsort(b.terms, kind="stable")
+        per_term = np.bincount(b.terms)
+        width = per_term.size
+        dest = np.repeat(free[:width] - (np.cumsum(per_term) - per_term), per_term) + np.arange(order.size)
+        rows = np.repeat(np.arange(first_row, first_row + b.lengths.size, dtype=index_type), b.lengths)
+        indices[dest] = rows[order]
+        data[dest] = b.counts[order]
+        free[:width] += per_term
+        first_row += b.lengths.size
     return sp.csc_matrix((data, indices, indptr.astype(index_type)), shape=(first_row, n_terms))
 
 
@@ -131,6 +140,7 @@ def _block(batch: list[bytes], lookup: _ChunkTerms) -> _Block:
     """Counts of a batch of separator-translated passages, one C-level split and lookup for all."""
     chunks = _JOIN.join(batch).split()
     ids = np.fromiter(map(lookup.__getitem__, chunks), np.int64, len(chunks))
+    del chunks  # a bytes object per token: the largest temporary of a batch
     rows = np.cumsum(ids == _BOUNDARY)
     multi = ids <= -3
     if multi.any():  # chunks with several terms ("word—word"): expand them
@@ -140,14 +150,18 @@ def _block(batch: list[bytes], lookup: _ChunkTerms) -> _Block:
         ids = np.concatenate([ids, np.asarray([t for _, t in extra], np.int64)])
     keep = ids >= 0
     rows, ids = rows[keep], ids[keep]
-    width = int(ids.max()) + 1 if ids.size else 0
-    block = sp.csc_matrix(
-        (np.ones(ids.size, np.float32), (rows, ids)), shape=(len(batch), width), dtype=np.float32
+    width = int(ids.max()) + 1 if ids.size else 1
+    pairs = rows * width + ids
+    pairs.sort()  # passage by passage, terms ascending within each
+    first = np.flatnonzero(np.diff(pairs, prepend=-1))  # each distinct (passage, term) once
+    counts = np.diff(first, append=pairs.size)
+    pairs = pairs[first]
+    top = int(counts.max()) if counts.size else 0
+    return _Block(
+        (pairs % width).astype(np.uint16 if width <= 2**16 else np.int32),
+        counts.astype(np.uint8 if top < 2**8 else np.uint16 if top < 2**16 else np.uint32),
+        np.bincount(pairs // width, minlength=len(batch)).astype(np.int32),
     )
-    block.sum_duplicates()  # also sorts each term's rows
-    top = float(block.data.max()) if block.nnz else 0.0
-    counts = block.data.astype(np.uint8 if top < 2**8 else np.uint16 if top < 2**16 else np.float32)
-    return _Block(np.diff(block.indptr), block.indices.astype(np.uint16), counts, len(batch))
 
 
 def _count_plain(texts: Iterable[str], analyser: Analyser, vocabulary: dict[str, int]) -> sp.csr_matrix:

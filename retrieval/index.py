@@ -22,7 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import kernel
-from .counting import Progress, count_terms
+from .counting import Progress, count_terms, trim_heap
 from .model import Document, Hit, Passage
 from .passages import PassageTable, doc_rows, line_spans, searchable
 from .structure import CODE, LIST, ROW
@@ -106,7 +106,9 @@ class Index:
         vocabulary: dict[str, int] = {}
         counts = count_terms((searchable(p) for p in passages), weighting.analyser(), vocabulary, progress,
                              len(passages))
-        return cls(documents, passages, counts, vocabulary, weighting)
+        index = cls(documents, passages, counts, vocabulary, weighting)
+        trim_heap()  # the weighing's freed temporaries: the bot keeps the index for hours
+        return index
 
     def __len__(self) -> int:
         return len(self.passages)
@@ -202,7 +204,9 @@ def _by_term(counts: sp.spmatrix, n_terms: int) -> sp.csc_matrix:
     return csc
 
 
-_CHUNK = 1 << 22  # postings weighed per numpy pass: bounds the temporary arrays
+_CHUNK = 1 << 14  # postings weighed per numpy pass: bounds the temporary arrays (~0.3 MB)
+_L2_CHUNK = 1 << 22  # postings per pass of the l2 norms' sums: the step earlier versions summed in, so the
+# float64 sums of squares (whose rounding depends on it) and the weights stay bit for bit as they were
 
 
 def _weigh(counts: sp.csc_matrix, wt: Weighting) -> tuple[np.ndarray, np.ndarray]:
@@ -217,10 +221,10 @@ def _weigh(counts: sp.csc_matrix, wt: Weighting) -> tuple[np.ndarray, np.ndarray
         idf = TfidfTransformer(norm=None, smooth_idf=True).fit(counts).idf_
     else:
         idf = np.log1p((n - df + 0.5) / (df + 0.5))
-    lengths = np.zeros(n)
-    for a in range(0, counts.nnz, _CHUNK):  # in chunks: bincount would copy all indices to int64
-        lengths += np.bincount(counts.indices[a : a + _CHUNK], weights=counts.data[a : a + _CHUNK], minlength=n)
+    # Sums of whole counts: exact in float64 whatever the step, which need only keep the passes few.
+    lengths = _row_sums(counts.indices, counts.data, n, max(_CHUNK, n))
     pivot = (1 - wt.b + wt.b * lengths / max(lengths.mean(), 1e-9)).astype(np.float32)
+    del lengths
     term_idf = idf.astype(np.float32)
     out = np.empty(counts.nnz, np.float32)
     c0 = 0
@@ -239,11 +243,19 @@ def _weigh(counts: sp.csc_matrix, wt: Weighting) -> tuple[np.ndarray, np.ndarray
         out[a:b] = w
         c0 = c1
     if wt.norm == "l2":
-        squares = np.zeros(n)
-        for a in range(0, counts.nnz, _CHUNK):
-            squares += np.bincount(counts.indices[a : a + _CHUNK], weights=np.square(out[a : a + _CHUNK],
-                                   dtype=np.float64), minlength=n)
-        norms = np.sqrt(squares)
+        norms = np.sqrt(_row_sums(counts.indices, out, n, _L2_CHUNK, square=True))
         norms[norms == 0] = 1
-        out *= (1 / norms).astype(np.float32)[counts.indices]
+        inverse = (1 / norms).astype(np.float32)
+        for a in range(0, counts.nnz, _CHUNK):
+            out[a : a + _CHUNK] *= inverse[counts.indices[a : a + _CHUNK]]
     return idf, out
+
+
+def _row_sums(rows: np.ndarray, values: np.ndarray, n: int, step: int, square: bool = False) -> np.ndarray:
+    """float64 sums of `values` (or of their squares) by row, `step` postings at a time: one bincount
+    would copy every row index to int64 at once, and each pass makes an array of all `n` rows."""
+    sums = np.zeros(n)
+    for a in range(0, rows.size, step):
+        part = np.square(values[a : a + step], dtype=np.float64) if square else values[a : a + step]
+        sums += np.bincount(rows[a : a + step], weights=part, minlength=n)
+    return sums

@@ -212,9 +212,17 @@ def doc_rows(passages: Sequence[Passage]) -> Mapping[str, Sequence[int]]:
     """Each document's passage positions, in order."""
     if isinstance(passages, PassageTable):
         return passages.doc_rows()
-    rows: dict[str, list[int]] = {}
+    rows: dict[str, range | list[int]] = {}
     for i, p in enumerate(passages):
-        rows.setdefault(p.doc_id, []).append(i)
+        found = rows.get(p.doc_id)
+        if found is None:
+            rows[p.doc_id] = range(i, i + 1)
+        elif isinstance(found, range) and found.stop == i:  # consecutive, as a document's passages are
+            rows[p.doc_id] = range(found.start, i + 1)  # a million passages then make no int objects
+        else:
+            if isinstance(found, range):
+                found = rows[p.doc_id] = list(found)
+            found.append(i)
     return rows
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -64,3 +65,22 @@ def test_counts_span_several_batches(monkeypatch: pytest.MonkeyPatch) -> None:
 @given(st.lists(st.text(max_size=80), max_size=6))
 def test_fast_counts_equal_the_analyser_on_any_text(texts: list[str]) -> None:
     _same(texts, Analyser())
+
+
+def test_counts_past_16_bit_terms_and_8_bit_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(counting, "_BATCH", 2)  # blocks of 16-bit terms, then of 32-bit ones
+    wide = " ".join(f"w{i}x" for i in range(70_000))  # more terms than 16 bits can number
+    texts = ["apple river", "river " * 300 + "stone", wide, "apple w69999x " * 70_000, "stone"]
+    _same(texts, Analyser())
+
+
+def test_a_waiting_batch_costs_bytes_per_posting_not_per_vocabulary_term() -> None:
+    # A million passages wait as thousands of batches: a table per batch as wide as the vocabulary
+    # (which may hold millions of terms) would outweigh the postings themselves.
+    vocabulary = {f"term{i}": i for i in range(300_000)}
+    lookup = counting._ChunkTerms(Analyser(), vocabulary)
+    batch = [t.encode().translate(counting._SEPARATORS) for t in ("apple river apple", "river, stone")]
+    block = counting._block(batch, lookup)
+    assert sum(a.nbytes for a in block if isinstance(a, np.ndarray)) <= 64
+    counts = count_terms(["apple river apple", "river, stone"], Analyser(), dict(vocabulary))
+    assert counts.shape == (2, 300_003) and counts.nnz == 4 and sorted(counts.data.tolist()) == [1, 1, 1, 2]

@@ -7,9 +7,10 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
+from retrieval import index as index_module
 from retrieval.index import Index, Weighting
 from retrieval.model import Document, Hit
-from retrieval.passages import all_passages
+from retrieval.passages import all_passages, doc_rows
 
 BM25 = Weighting()
 COSINE = Weighting(tf="log", idf="smooth", norm="l2", query="idf")
@@ -312,3 +313,51 @@ def test_params_record_weighting_and_analyser() -> None:
     params = index.params()
     assert params["weighting"]["tf"] == "log"  # type: ignore[index]
     assert params["analyser"]["stem"] is True  # type: ignore[index]
+
+
+# --- building -----------------------------------------------------------------------------------
+
+
+def _reference_weights(index: Index, wt: Weighting) -> np.ndarray:
+    """The weights of the module docstring's formulas, dense and in float64."""
+    counts = np.asarray(index.counts.toarray(), np.float64)
+    n = counts.shape[0]
+    df = (counts > 0).sum(axis=0)
+    if wt.idf == "smooth":
+        idf = np.log((1 + n) / (1 + df)) + 1
+    else:
+        idf = np.log1p((n - df + 0.5) / (df + 0.5))
+    safe = np.where(counts > 0, counts, 1)
+    if wt.tf == "log":
+        tf = np.where(counts > 0, 1 + np.log(safe), 0)
+    else:
+        lengths = counts.sum(axis=1, keepdims=True)
+        tf = counts * (wt.k1 + 1) / (counts + wt.k1 * (1 - wt.b + wt.b * lengths / lengths.mean()))
+    weights = tf * idf
+    if wt.norm == "l2":
+        norms = np.sqrt((weights**2).sum(axis=1, keepdims=True))
+        weights = weights / np.where(norms > 0, norms, 1)
+    return weights
+
+
+@pytest.mark.parametrize("weighting", WEIGHTINGS, ids=["bm25", "cosine"])
+def test_weights_follow_the_formula_whatever_the_chunk(weighting: Weighting, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(7)
+    vocabulary = WORDS + ["grape", "maple", "otter", "pearl", "quartz", "raven", "sable", "thorn"]
+    texts = [" ".join(rng.choice(vocabulary, size=int(rng.integers(1, 30)))) for _ in range(80)]
+    whole = build(texts, weighting)
+    np.testing.assert_allclose(whole.weights.toarray(), _reference_weights(whole, weighting), rtol=1e-5, atol=1e-7)
+    monkeypatch.setattr(index_module, "_CHUNK", 5)  # column blocks of a few postings, and columns wider than one
+    chunked = build(texts, weighting)
+    assert np.array_equal(chunked.weights.data, whole.weights.data)
+    assert np.array_equal(chunked.idf, whole.idf)
+
+
+def test_document_rows_are_ranges_when_consecutive() -> None:
+    docs = [Document(f"d{i}.txt", f"D{i}", None, tuple(f"apple {i} {j}" for j in range(3)), "h") for i in range(3)]
+    passages = all_passages(docs)
+    index = Index.build(docs, passages)
+    assert [index.passages_of(d.id) for d in docs] == [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
+    assert all(isinstance(r, range) for r in doc_rows(passages).values())  # no int object per passage
+    scattered = [passages[0], passages[3], passages[1], passages[4], passages[2]]
+    assert {k: list(v) for k, v in doc_rows(scattered).items()} == {"d0.txt": [0, 2, 4], "d1.txt": [1, 3]}
