@@ -17,7 +17,6 @@ from dataclasses import dataclass, replace
 from . import calibration
 from .calibration import Evidence
 from .errors import QuestionError
-from .feedback import Feedback, search_with_feedback
 from .index import Index
 from .lexicon import Correction, choose, known, neighbours, related
 from .model import Answer, Hit, Passage, Quote
@@ -60,8 +59,6 @@ class AnswerSettings:
     related_weight: float = 0.3  # retrieval weight of a derivationally related form (response for respond)
     related_credit: float = 0.8  # how much a related form counts, for coverage and a sentence's match
     correct_typos: bool = True
-    # Pseudo-relevance feedback (retrieval/feedback.py): the best passages' shared words join the search.
-    feedback: Feedback | None = Feedback()
     # A follow-up's best quote, when it was just quoted, gives way to the next if that scores this share of it
     # (a choice, not a measurement: no data set has conversations).
     repeat_ratio: float = 0.75
@@ -223,9 +220,9 @@ def deliberate(
         tid = index.vocabulary.get(term)
         if tid is not None and index.df[tid] > 0:
             vector[tid] = weight
-    plain, hits = search_with_feedback(index, vector, settings.candidates, settings.feedback)
+    hits = index.search(vector, settings.candidates)
     if not _CODE_ASKED.search(question):  # code is evidence for "how do I write…", not an answer to "what is…"
-        plain, hits = ([h for h in found if index.terms(h.passage).kind != CODE] for found in (plain, hits))
+        hits = [h for h in hits if index.terms(h.passage).kind != CODE]
     empty = Answer(question, (), closest_titles(index, hits), query.context_used, query.corrected)
     if not hits or not query.required:
         return empty, None
@@ -234,7 +231,7 @@ def deliberate(
         quotes = quotes[1:]  # a follow-up wants what was not said yet, when something nearly as good says it
     if not quotes:
         return empty, None
-    return replace(empty, quotes=tuple(quotes)), _evidence(index, query, plain or hits, quotes[0])
+    return replace(empty, quotes=tuple(quotes)), _evidence(index, query, hits, quotes[0])
 
 
 def _another_answers(query: _Query, quotes: Sequence[Quote], settings: AnswerSettings) -> bool:
