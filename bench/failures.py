@@ -7,8 +7,9 @@ Categories (the first that applies):
 - retrieval: no passage holding an expected string is among the candidates; the question words the
   expected passage lacks (its section's headings included) are listed (a vocabulary gap).
 - code filtered: the expected passage is a code block, dropped because the question asks for no code.
-- sentence: the expected passage is a candidate but its best sentence is another one.
-- ranking: the expected sentence is quoted, but not first.
+- sentence: the expected passage is a candidate, but the sentence chosen from it is another one.
+- ranking: the expected sentence is quoted but not first, or would be the expected passage's quote but
+  other passages' quotes rank above it (it falls out of the three).
 - not found: the right sentence is first, but the not-found model said no.
 - unanswerable answered: an unanswerable question got a quote.
 
@@ -27,7 +28,7 @@ from typing import Any
 
 from bench.docs import CORPORA, DOCS, RESULTS, index_corpus, load_check, load_questions
 from retrieval import calibration
-from retrieval.answer import _CODE_ASKED, AnswerSettings, analyse, deliberate
+from retrieval.answer import _CODE_ASKED, AnswerSettings, _best_span, analyse, deliberate
 from retrieval.index import Index
 from retrieval.structure import CODE
 
@@ -92,10 +93,24 @@ def diagnose(index: Index, q: dict[str, Any], matches: Any, settings: AnswerSett
     elif index.passages[best].kind == CODE and not _CODE_ASKED.search(q["question"]):
         row["category"] = "code filtered"
     elif best_rank <= settings.candidates:
-        row["category"] = "sentence/ranking"
+        row["category"] = _within(index, query, targets, order, q["expect"], matches, settings)
     else:
         row["category"] = "retrieval"
     return row
+
+
+def _within(index: Index, query: Any, targets: Sequence[int], order: dict[int, int], expect: Sequence[str],
+            matches: Any, settings: AnswerSettings) -> str:
+    """Whether an expected passage among the candidates offers another sentence ("sentence") or offers
+    the expected one, ranked below other passages' quotes ("ranking")."""
+    total = sum(query.idf[t] * w for t, w in query.terms.items() if t not in query.extra) or 1.0
+    for t in targets:
+        if order.get(t, DEPTH + 1) > settings.candidates:
+            continue
+        best = _best_span(index, query, t, settings, settings.answer_type_bonus * total)
+        if best is not None and matches(index.passages[t].text[best[1][0]:best[1][1]], list(expect)):
+            return "ranking"
+    return "sentence"
 
 
 def show(row: dict[str, Any]) -> list[str]:
