@@ -1,5 +1,5 @@
 """Index stop words: scikit-learn's English list without the words that name things in documents or carry
-a question's point ("fire", "show", "system", "once", "only"), which the analyser keeps as terms."""
+a question's point ("fire", "system", "once", "only"), which the analyser keeps as terms."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ from retrieval.text import INDEX_STOP_WORDS, STOP_WORDS, Analyser
 
 def test_content_words_of_the_list_are_index_terms() -> None:
     terms = Analyser()("Does on_ready only fire once? The commands don't show up in the system menu.")
-    assert {"fire", "onc", "onli", "readi", "show", "system", "menu"} <= set(terms)
+    assert {"fire", "onc", "onli", "readi", "system", "menu"} <= set(terms)
     assert not {"does", "the", "in", "on", "up"} & set(terms)  # function words still go
 
 
 def test_the_question_readers_keep_the_whole_list() -> None:
     assert INDEX_STOP_WORDS < STOP_WORDS
-    assert {"fire", "show", "once"} <= STOP_WORDS - INDEX_STOP_WORDS
-    assert {"last", "call", "the", "does"} <= INDEX_STOP_WORDS  # "how long did it last?", "what did he call it?"
+    assert {"fire", "system", "once"} <= STOP_WORDS - INDEX_STOP_WORDS
+    assert {"last", "call", "show", "the", "does"} <= INDEX_STOP_WORDS  # "how long did it last?", "show me…"
 
 
 def test_a_question_is_answered_by_its_content_words() -> None:
