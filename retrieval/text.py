@@ -11,7 +11,7 @@ from pathlib import Path
 
 import Stemmer
 
-ANALYSER_VERSION = "2"
+ANALYSER_VERSION = "3"
 
 _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 # A sentence ends at . ! ? (or …), possibly followed by closing quotes or brackets, then space; a quote
@@ -54,6 +54,19 @@ def _english_stop_words() -> frozenset[str]:
 
 
 STOP_WORDS = _english_stop_words() | {"s", "t", "did", "does", "doing"}
+
+# Words of scikit-learn's list that name things in documents ("fire", "system", "name", "top", "empty")
+# or carry a question's point ("does on_ready only fire once?"): index terms all the same. Not "last" ("how long
+# did the war last?" asks for a duration the answer holds without the word) nor "call" ("what did he call the
+# accusations?" is answered by "decried them as a witch hunt"), nor "show" ("show me an example of…" asks for
+# code; "shows", "showing" are terms anyway). Measured (bench.quality): SQuAD R@1
+# 0.775 -> 0.779, MRR 0.842 -> 0.845, answer sentence 0.725 -> 0.730; documentation sets level (bench.docs).
+_CONTENT_WORDS = frozenset("""amount back bill bottom con cry describe detail empty fill find fire first found
+    front full give interest keep made mill move name part put see serious side sincere system take thick thin
+    third top once never only always next whole""".split())
+# What the analyser drops: the list above without those words. STOP_WORDS itself stays the whole list, for the
+# readers of questions and summaries that want only function words.
+INDEX_STOP_WORDS = STOP_WORDS - _CONTENT_WORDS
 
 # Irregular verb forms that a stemmer cannot join to their base ("met" / "meet", "said" / "say").
 _IRREGULAR_PAIRS = """
@@ -162,7 +175,7 @@ def word_tokens(lowered: str) -> list[str]:
 
 
 class Analyser:
-    """Turns text into index terms: tokens, stop words removed, Snowball-stemmed."""
+    """Turns text into index terms: tokens, stop words (INDEX_STOP_WORDS) removed, Snowball-stemmed."""
 
     def __init__(self, stem: bool = True, stop_words: bool = True, bigrams: bool = False) -> None:
         self.stem = stem
@@ -188,7 +201,7 @@ class Analyser:
         """Index terms of already tokenized text."""
         words = [IRREGULAR.get(w, w) for w in (_strip_possessive(t) for t in tokens)]
         if self.stop_words:
-            words = [w for w in words if w not in STOP_WORDS]
+            words = [w for w in words if w not in INDEX_STOP_WORDS]
         if self.stem:
             stem = self._stem_one
             words = [stem(w) for w in words]
@@ -201,7 +214,7 @@ class Analyser:
         candidate spellings a typo has, which the per-word cache would only fill with misses."""
         bases = [IRREGULAR.get(w, w) for w in (_strip_possessive(t) for t in words)]
         stems = self._stemmer.stemWords(bases) if self.stem else bases
-        return [None if self.stop_words and b in STOP_WORDS else s for b, s in zip(bases, stems, strict=True)]
+        return [None if self.stop_words and b in INDEX_STOP_WORDS else s for b, s in zip(bases, stems, strict=True)]
 
 
 def _strip_possessive(token: str) -> str:
