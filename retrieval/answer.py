@@ -346,27 +346,25 @@ def _rank_quotes(index: Index, query: _Query, hits: Sequence[Hit], settings: Ans
     found = candidates(index.sentence_table, [h.passage for h in hits], match.ids)
     mass, weight = match.mass, settings.section_weight
     # The headings above a sentence are its context: their words count, for less than its own.
-    fits = (mass(found.held) + weight * mass(found.heading & ~found.held)).tolist()
+    fits = mass(found.held) + weight * mass(found.heading & ~found.held)
     pairs = found.held[:-1] | found.held[1:]  # each sentence with the next (of the same passage or not)
-    joined = (mass(pairs) + weight * mass(found.heading[:-1] & ~pairs)).tolist()
+    joined = mass(pairs) + weight * mass(found.heading[:-1] & ~pairs)
+    best = found.best_spans(_with_bonus(index, query, hits, found, fits, settings, settings.answer_type_bonus * total),
+                            joined, found.best_fits(fits) > 0)
     scored: list[tuple[float, int, int, int, np.ndarray]] = []
-    for k, hit in enumerate(hits):
-        lo, hi = found.bounds[k], found.bounds[k + 1]
-        best = _best_span(index, query, hit.passage, found, (lo, hi), (fits[lo:hi], joined[lo : hi - 1]), settings,
-                          settings.answer_type_bonus * total)
-        if best is None:
-            continue
-        fit, (a, b), held = best
+    for k, fit, first, last in best:
+        hit = hits[k]
         value = fit / total + settings.passage_weight * hit.score / top
         # The current pages say what is true now; a change log, what changed when.
         if is_change_log(index.doc_id_of(hit.passage), index.section_of(hit.passage)):
             value *= settings.change_log_factor
-        scored.append((value, hit.passage, a, b, held))
+        held = found.held[first] | found.held[last] | found.heading[first]
+        scored.append((value, hit.passage, found.starts[first], found.ends[last], held))
     scored.sort(key=lambda item: -item[0])
     if not scored:
         return []
-    first = scored[0][0]
-    kept = [item for item in scored if item[0] >= settings.min_quote_ratio * first][: settings.max_quotes]
+    first_value = scored[0][0]
+    kept = [item for item in scored if item[0] >= settings.min_quote_ratio * first_value][: settings.max_quotes]
     return [(_quote(index, index.passages[p], a, b, value), held) for value, p, a, b, held in kept]
 
 
@@ -378,29 +376,22 @@ def _quote(index: Index, passage: Passage, a: int, b: int, score: float) -> Quot
                  passage.section.anchor, passage.marks, passage.page)
 
 
-def _best_span(index: Index, query: _Query, passage: int, found: Candidates, rows: tuple[int, int],
-               masses: tuple[list[float], list[float]], settings: AnswerSettings,
-               bonus: float = 0.0) -> tuple[float, tuple[int, int], np.ndarray] | None:
-    """The sentence of a passage (its `rows` of `found`) that holds most of the query's idf mass, joined with
-    its neighbour when the neighbour adds words of the question (the answer often spans "X. He said Y.");
-    and the query terms the span and its headings hold. `masses`: each sentence's, each with the next's."""
-    lo, hi = rows
-    fits, joined = masses
-    if hi == lo or max(fits) <= 0:
-        return None
-    spans = list(zip(found.starts[lo:hi], found.ends[lo:hi], strict=True))
+def _with_bonus(index: Index, query: _Query, hits: Sequence[Hit], found: Candidates, fits: np.ndarray,
+                settings: AnswerSettings, bonus: float) -> np.ndarray:
+    """The sentences' fits, those holding the kind of answer asked for ("how many": a number the question
+    lacks) raised by `bonus`. Only a sentence the bonus could lift to the top of its passage is read."""
     kind = query.kind
-    if kind is not None and bonus and kind.kind in settings.bonus_kinds:
-        text, top = index.text_of(passage), max(fits)
-        # Only a sentence the bonus could lift to the top needs reading.
-        fits = [f + bonus if f > 0 and f + bonus >= top and holds(kind.kind, text[a:b], query.question_words)
-                else f for f, (a, b) in zip(fits, spans, strict=True)]
-    i = max(range(len(spans)), key=lambda j: (fits[j], -j))
-    held, heading = found.held[lo + i], found.heading[lo + i]
-    best = (fits[i], spans[i], held | heading)
-    for j in (i - 1, i + 1):
-        if 0 <= j < len(spans):
-            pair = joined[min(i, j)]
-            if pair > best[0] and pair - fits[i] >= 0.5 * fits[i]:
-                best = (pair, (spans[min(i, j)][0], spans[max(i, j)][1]), held | found.held[lo + j] | heading)
-    return best
+    if kind is None or not bonus or kind.kind not in settings.bonus_kinds or not fits.size:
+        return fits
+    top = found.best_fits(fits)
+    may = np.flatnonzero((fits > 0) & (fits + bonus >= top[found.owner]))
+    if not may.size:
+        return fits
+    raised = fits.copy()
+    texts: dict[int, str] = {}
+    for r in may.tolist():
+        k = int(found.owner[r])
+        text = texts.get(k) or texts.setdefault(k, index.text_of(hits[k].passage))
+        if holds(kind.kind, text[found.starts[r] : found.ends[r]], query.question_words):
+            raised[r] = fits[r] + bonus
+    return raised

@@ -46,6 +46,39 @@ class Candidates:
     ends: list[int]
     held: np.ndarray  # rows by columns: the sentence holds the term
     heading: np.ndarray  # rows by columns: the headings above the row's passage hold the term
+    owner: np.ndarray  # each row's passage (its position among the passages asked for)
+
+    def best_fits(self, fits: np.ndarray) -> np.ndarray:
+        """Each passage's largest fit (-inf for a passage without sentences)."""
+        top = np.full(len(self.bounds) - 1, -np.inf)
+        np.maximum.at(top, self.owner, fits)
+        return top
+
+    def best_spans(self, fits: np.ndarray, joined: np.ndarray, wanted: np.ndarray) -> list[tuple[int, float, int, int]]:
+        """For each `wanted` passage: (its position, the fit, first row, last row) of its best sentence (the
+        first of equals), joined with the previous or else the next one when the pair (`joined[r]`: rows r and
+        r + 1) fits better and adds at least half the sentence's own fit (the later neighbour is weighed after
+        the earlier, against the best so far)."""
+        if not fits.size:
+            return []
+        top = self.best_fits(fits)
+        firsts = np.flatnonzero(fits == top[self.owner])
+        firsts = firsts[np.concatenate([[True], self.owner[firsts][1:] != self.owner[firsts][:-1]])]
+        bounds = np.asarray(self.bounds)
+        ok = wanted[self.owner[firsts]]
+        i = firsts[ok]
+        k = self.owner[i]
+        f = fits[i]
+        pad = np.concatenate([[-np.inf], joined, [-np.inf]])  # pad[r + 1] = joined[r]; none past the ends
+        before = np.where(i > bounds[k], pad[i], -np.inf)
+        after = np.where(i + 1 < bounds[k + 1], pad[i + 1], -np.inf)
+        take_before = (before > f) & (before - f >= 0.5 * f)
+        so_far = np.where(take_before, before, f)
+        take_after = (after > so_far) & (after - f >= 0.5 * f)
+        value = np.where(take_after, after, so_far)
+        first = np.where(take_after, i, np.where(take_before, i - 1, i))
+        last = np.where(take_after, i + 1, i)
+        return list(zip(k.tolist(), value.tolist(), first.tolist(), last.tolist(), strict=True))
 
 
 def _ranges(ptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -79,4 +112,4 @@ def candidates(table: SentenceTable, passages: Sequence[int], columns: np.ndarra
     heading = _held(table.heading_terms[positions], per_heading, columns)
     bounds = np.concatenate([[0], np.cumsum(per_passage)]).tolist()
     return Candidates(bounds, table.starts[rows].tolist(), table.ends[rows].tolist(), held,
-                      np.repeat(heading, per_passage, axis=0))
+                      np.repeat(heading, per_passage, axis=0), np.repeat(np.arange(len(where)), per_passage))
