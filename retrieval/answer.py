@@ -225,13 +225,15 @@ def deliberate(
     if not hits or not query.required:
         return empty, None
     match = _Match.of(index, query)
-    chosen = _rank_quotes(index, query, hits, settings, match)
+    found = candidates(index.sentence_table, [h.passage for h in hits], match.ids)
+    chosen = _rank_quotes(index, query, hits, settings, match, found)
     quotes = [quote for quote, _ in chosen]
     if query.context_used and quotes and quotes[0].text in quoted and _another_answers(query, quotes, settings):
         chosen = chosen[1:]  # a follow-up wants what was not said yet, when something nearly as good says it
     if not chosen:
         return empty, None
-    return replace(empty, quotes=tuple(q for q, _ in chosen)), _evidence(index, query, hits, chosen[0], match)
+    return replace(empty, quotes=tuple(q for q, _ in chosen)), _evidence(index, query, hits, chosen[0], match,
+                                                                      found)
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,10 +313,14 @@ def _coverage(query: _Query, present: Collection[str]) -> float:
 
 
 def _evidence(index: Index, query: _Query, hits: Sequence[Hit], first: tuple[Quote, np.ndarray],
-              match: _Match) -> Evidence:
+              match: _Match, found: Candidates) -> Evidence:
     """The features of the not-found model for the best hits and the first quote (with the query terms
     its sentences and their headings hold)."""
-    held = [match.terms(row) for row in index.holding(match.ids, [h.passage for h in hits[:3]])]
+    if index.analyser.bigrams:  # a bigram may span two sentences: read the postings
+        rows = list(index.holding(match.ids, [h.passage for h in hits[:3]]))
+    else:
+        rows = [found.passage_held(k) for k in range(min(3, len(hits)))]
+    held = [match.terms(row) for row in rows]
     covers = [_coverage(query, terms) for terms in held]
     best = held[0]
     absent = [query.idf[t] for t in query.required if t not in best and query.terms[t] == 1.0
@@ -337,35 +343,37 @@ def _evidence(index: Index, query: _Query, hits: Sequence[Hit], first: tuple[Quo
     )
 
 
-def _rank_quotes(index: Index, query: _Query, hits: Sequence[Hit], settings: AnswerSettings,
-                 match: _Match) -> list[tuple[Quote, np.ndarray]]:
+def _rank_quotes(index: Index, query: _Query, hits: Sequence[Hit], settings: AnswerSettings, match: _Match,
+                 found: Candidates) -> list[tuple[Quote, np.ndarray]]:
     """The best sentence (or adjacent pair) of each candidate passage, ranked, one per passage; each
     with the query terms its sentences and their headings hold."""
     total = sum(query.idf[t] * w for t, w in query.terms.items() if t not in query.extra) or 1.0
     top = hits[0].score or 1.0
-    found = candidates(index.sentence_table, [h.passage for h in hits], match.ids)
     mass, weight = match.mass, settings.section_weight
     # The headings above a sentence are its context: their words count, for less than its own.
-    fits = mass(found.held) + weight * mass(found.heading & ~found.held)
     pairs = found.held[:-1] | found.held[1:]  # each sentence with the next (of the same passage or not)
-    joined = mass(pairs) + weight * mass(found.heading[:-1] & ~pairs)
+    n = len(found.held)
+    # Four masses in one pass: each sentence's, its headings' (less its own terms), each pair's, theirs.
+    masses = mass(np.concatenate([found.held, found.heading & ~found.held, pairs, found.heading[:-1] & ~pairs]))
+    fits = masses[:n] + weight * masses[n : 2 * n]
+    joined = masses[2 * n : 3 * n - 1] + weight * masses[3 * n - 1 :]
     best = found.best_spans(_with_bonus(index, query, hits, found, fits, settings, settings.answer_type_bonus * total),
                             joined, found.best_fits(fits) > 0)
-    scored: list[tuple[float, int, int, int, np.ndarray]] = []
+    scored: list[tuple[float, int, int, int]] = []
     for k, fit, first, last in best:
         hit = hits[k]
         value = fit / total + settings.passage_weight * hit.score / top
         # The current pages say what is true now; a change log, what changed when.
         if is_change_log(index.doc_id_of(hit.passage), index.section_of(hit.passage)):
             value *= settings.change_log_factor
-        held = found.held[first] | found.held[last] | found.heading[first]
-        scored.append((value, hit.passage, found.starts[first], found.ends[last], held))
+        scored.append((value, hit.passage, first, last))
     scored.sort(key=lambda item: -item[0])
     if not scored:
         return []
     first_value = scored[0][0]
     kept = [item for item in scored if item[0] >= settings.min_quote_ratio * first_value][: settings.max_quotes]
-    return [(_quote(index, index.passages[p], a, b, value), held) for value, p, a, b, held in kept]
+    return [(_quote(index, index.passages[p], found.starts[a], found.ends[b], value),
+             found.held[a] | found.held[b] | found.heading[a]) for value, p, a, b in kept]
 
 
 def _quote(index: Index, passage: Passage, a: int, b: int, score: float) -> Quote:

@@ -47,6 +47,12 @@ class Candidates:
     held: np.ndarray  # rows by columns: the sentence holds the term
     heading: np.ndarray  # rows by columns: the headings above the row's passage hold the term
     owner: np.ndarray  # each row's passage (its position among the passages asked for)
+    headings: np.ndarray  # passages by columns: the headings above the passage hold the term
+
+    def passage_held(self, k: int) -> np.ndarray:
+        """Whether the k-th passage (its sentences or its headings) holds each term: the terms it is found by,
+        for an analyser without bigrams (a bigram may span two sentences)."""
+        return self.held[self.bounds[k] : self.bounds[k + 1]].any(axis=0) | self.headings[k]
 
     def best_fits(self, fits: np.ndarray) -> np.ndarray:
         """Each passage's largest fit (-inf for a passage without sentences)."""
@@ -112,4 +118,4 @@ def candidates(table: SentenceTable, passages: Sequence[int], columns: np.ndarra
     heading = _held(table.heading_terms[positions], per_heading, columns)
     bounds = np.concatenate([[0], np.cumsum(per_passage)]).tolist()
     return Candidates(bounds, table.starts[rows].tolist(), table.ends[rows].tolist(), held,
-                      np.repeat(heading, per_passage, axis=0), np.repeat(np.arange(len(where)), per_passage))
+                      np.repeat(heading, per_passage, axis=0), np.repeat(np.arange(len(where)), per_passage), heading)

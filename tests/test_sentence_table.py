@@ -137,4 +137,6 @@ def test_candidates_gather_the_sentences_of_the_passages_asked_for() -> None:
         assert list(zip(found.starts[lo:hi], found.ends[lo:hi], strict=True)) == spans
         assert found.held[lo:hi].tolist() == [[int(i) in row for i in ids] for row in terms]
         assert found.heading[lo:hi].tolist() == [[int(i) in headings for i in ids]] * (hi - lo)
+        # A passage is found by its sentences' terms and its headings': the postings say the same.
+        assert found.passage_held(k).tolist() == index.holding(ids, [p])[0].tolist()
     assert found.held[:, 3].sum() == 0 and found.held[found.bounds[0]:found.bounds[1], 0].any()
