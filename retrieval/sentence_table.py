@@ -21,6 +21,7 @@ import string
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -50,13 +51,13 @@ def spans_of(passage: Passage) -> list[tuple[int, int]]:
 class SentenceTable:
     """The arrays of the module docstring; read-only, possibly memory-mapped."""
 
-    first: np.ndarray  # int64, passages + 1
+    first: np.ndarray  # passages + 1 offsets (int32, or int64 past 2**31)
     starts: np.ndarray  # int32, one a sentence
     ends: np.ndarray  # int32
-    term_ptr: np.ndarray  # int64, sentences + 1
-    terms: np.ndarray  # int32
-    heading_ptr: np.ndarray  # int64, passages + 1
-    heading_terms: np.ndarray  # int32
+    term_ptr: np.ndarray  # sentences + 1 offsets
+    terms: np.ndarray  # uint16 while the vocabulary fits, else int32
+    heading_ptr: np.ndarray  # passages + 1 offsets
+    heading_terms: np.ndarray  # as terms
 
     def __len__(self) -> int:
         return len(self.first) - 1
@@ -144,6 +145,8 @@ class _Builder:
         self.analyser = analyser
         self.lookup = _ChunkIds(analyser, vocabulary)
         self.vocabulary = vocabulary
+        # Term ids in 16 bits while the vocabulary fits (the table's largest array, about one id a posting).
+        self.id_type = np.uint16 if len(vocabulary) <= 1 << 16 else np.int32
         self.counts: list[np.ndarray] = []  # sentences of each passage
         self.starts: list[np.ndarray] = []
         self.ends: list[np.ndarray] = []
@@ -166,14 +169,14 @@ class _Builder:
         is_heading[heading_row] = True
         per_row = np.bincount(rows, minlength=len(texts))
         keep = ~is_heading[rows]
-        self.counts.append(np.fromiter(map(len, spans), np.int64, len(spans)))
+        self.counts.append(np.fromiter(map(len, spans), np.int32, len(spans)))
         flat = [s for found in spans for s in found]
         self.starts.append(np.fromiter((a for a, _ in flat), np.int32, len(flat)))
         self.ends.append(np.fromiter((b for _, b in flat), np.int32, len(flat)))
-        self.sizes.append(per_row[~is_heading])
-        self.terms.append(ids[keep])
-        self.heading_sizes.append(per_row[is_heading])
-        self.heading_terms.append(ids[~keep])
+        self.sizes.append(per_row[~is_heading].astype(np.int32))
+        self.terms.append(ids[keep].astype(self.id_type))
+        self.heading_sizes.append(per_row[is_heading].astype(np.int32))
+        self.heading_terms.append(ids[~keep].astype(self.id_type))
 
     def _row_terms(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """(row, term id) of each distinct term of each text, by row then term."""
@@ -200,17 +203,18 @@ class _Builder:
     def table(self) -> SentenceTable:
         """The accumulated table."""
         return SentenceTable(_pointer(self.counts), _joined(self.starts, np.int32), _joined(self.ends, np.int32),
-                             _pointer(self.sizes), _joined(self.terms, np.int32), _pointer(self.heading_sizes),
-                             _joined(self.heading_terms, np.int32))
+                             _pointer(self.sizes), _joined(self.terms, self.id_type), _pointer(self.heading_sizes),
+                             _joined(self.heading_terms, self.id_type))
 
 
-def _joined(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+def _joined(parts: list[np.ndarray], dtype: type[np.integer[Any]]) -> np.ndarray:
     return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
 
 
 def _pointer(sizes: list[np.ndarray]) -> np.ndarray:
-    """Offsets from sizes: 0, then the running total."""
-    return np.concatenate([np.zeros(1, np.int64), np.cumsum(_joined(sizes, np.int64))])
+    """Offsets from sizes: 0, then the running total (int32 while it fits)."""
+    offsets = np.concatenate([np.zeros(1, np.int64), np.cumsum(_joined(sizes, np.int64))])
+    return offsets.astype(np.int32) if offsets[-1] < 2**31 else offsets
 
 
 def _batches(passages: Iterable[Passage]) -> Iterator[list[Passage]]:

@@ -140,3 +140,17 @@ def test_candidates_gather_the_sentences_of_the_passages_asked_for() -> None:
         # A passage is found by its sentences' terms and its headings': the postings say the same.
         assert found.passage_held(k).tolist() == index.holding(ids, [p])[0].tolist()
     assert found.held[:, 3].sum() == 0 and found.held[found.bounds[0]:found.bounds[1], 0].any()
+
+
+def test_term_ids_take_16_bits_only_while_the_vocabulary_fits() -> None:
+    analyser = Weighting().analyser()
+    passages = [Passage("a.txt", 1, "Apples fall. Rivers flow to the sea.")]
+    terms = sorted({t for p in passages for t in analyser(p.text)})
+    small = {t: i for i, t in enumerate(terms)}
+    large = {**{f"filler{i}": i for i in range(1 << 16)}, **{t: (1 << 16) + i for i, t in enumerate(terms)}}
+    for vocabulary, dtype in ((small, np.uint16), (large, np.int32)):
+        table = sentence_table.build(passages, analyser, vocabulary)
+        assert table.terms.dtype == dtype and table.fits(1, len(vocabulary))
+        sentences = ("Apples fall.", "Rivers flow to the sea.")
+        expected = [sorted(vocabulary[t] for t in set(analyser(s))) for s in sentences]
+        assert [ids.tolist() for ids in table.sentence_terms(0)] == expected
