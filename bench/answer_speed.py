@@ -6,8 +6,10 @@ Over bench/corpus.py's recombined SQuAD passages, `retrieval.answer.answer` is t
 (reading the question, typo correction, related forms, search, sentence choice, the not-found model)
 for real SQuAD questions as asked, the same questions with two misspelt words each (two letters
 swapped in the two longest words: every word then goes through correction), and as follow-ups of
-the previous question. Each question is asked once to warm the per-passage caches the way a served
-index is warm, then timed. Writes bench/results/answer_speed.md.
+the previous question. Each question is asked once untimed first (the index keeps no per-passage cache:
+sentences and their terms come from the sentence table made at build, so this warms only what any
+process warms: the analyser's stem cache, the word tables, numba's compiled kernel), then timed.
+Writes bench/results/answer_speed.md.
 """
 
 from __future__ import annotations

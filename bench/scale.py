@@ -167,6 +167,7 @@ def worker_ours(corpus: Corpus, qs: list[str], args: argparse.Namespace) -> dict
         index = Index.build(corpus.documents, corpus.passages)
     res: dict[str, Any] = meter.result() | {"terms": len(index.vocabulary), "nnz": int(index.weights.nnz)}
     res |= time_queries(index.query_vector, lambda v: [h.passage for h in index.search(v, K)], qs)
+    res["answer"] = time_answers(index, qs)
     if args.check:
         res["check"] = brute_force_check(index, qs[: args.check])
     if args.profile:
@@ -176,6 +177,15 @@ def worker_ours(corpus: Corpus, qs: list[str], args: argparse.Namespace) -> dict
     if args.store:
         res["store"] = write_store(corpus, index, Path(args.store))
     return res
+
+
+def time_answers(index: Any, qs: Sequence[str]) -> dict[str, Any]:
+    """Latency of the whole answer (`retrieval.answer.answer`: reading the question, typo correction,
+    related forms, the search, the choice of quotes, the not-found model), each question asked once."""
+    from retrieval.answer import answer
+
+    found = time_queries(lambda q: q, lambda q: [int(bool(answer(index, q).quotes))], qs)
+    return {k: v for k, v in found.items() if k != "tops"} | {"answered": sum(t[0] for t in found["tops"])}
 
 
 def brute_force_check(index: Any, qs: Sequence[str]) -> dict[str, Any]:
@@ -592,11 +602,26 @@ def size_table(size: int, runs: dict[str, dict[str, Any]]) -> list[str]:
                 f"{ours['p99_ms'] / r['p99_ms']:.3f}× | {ours['cpu_p50_ms'] / r['cpu_p50_ms']:.3f}× | "
                 f"{ours['cpu_p99_ms'] / r['cpu_p99_ms']:.3f}× | {ours['qps'] / r['qps']:.2f}× |"
             )
+        lines += answer_lines(runs)
         lines += ["", "Query analysis share of p50 (ms, analysis only): " + ", ".join(
             f"{n} {runs[n]['prepare_p50_ms']:.3f}" for n in METHODS
             if n in runs and "prepare_p50_ms" in runs[n])]
     lines.append("")
     return lines
+
+
+def answer_lines(runs: dict[str, dict[str, Any]]) -> list[str]:
+    """Our whole answer's latency next to our search's and bm25s-numba's search, from the same run."""
+    ours, numba = runs["ours"], runs.get("bm25s-numba", {})
+    a = ours.get("answer")
+    if not a:
+        return []
+    peer = (f"; bm25s-numba's search p50 {numba['p50_ms']:.3f} ms, p99 {numba['p99_ms']:.3f} ms (the answer is "
+            f"{a['p50_ms'] / numba['p50_ms']:.1f}× its p50)") if "p50_ms" in numba else ""
+    return ["", f"Whole answer (`retrieval.answer.answer`, each question once, {a['queries']} questions, "
+            f"{a['answered']} answered): p50 {a['p50_ms']:.3f} ms, p99 {a['p99_ms']:.3f} ms, CPU p50 "
+            f"{a['cpu_p50_ms']:.3f} ms = {a['p50_ms'] / ours['p50_ms']:.1f}× our search's p50 "
+            f"({ours['p50_ms']:.3f} ms){peer}."]
 
 
 def targets(results: dict[int, dict[str, dict[str, Any]]], extras: dict[str, Any]) -> list[tuple[str, bool, str]]:
@@ -646,6 +671,13 @@ def targets(results: dict[int, dict[str, dict[str, Any]]], extras: dict[str, Any
             r = o["peak_mb"] / p["peak_mb"]
             out.append((f"{size:,}: build peak memory ≤ 0.6× {peer}'s", r <= 0.6,
                         f"{o['peak_mb']:,.0f} MB vs {p['peak_mb']:,.0f} MB ({r:.2f}×)"))
+    for size in sizes:
+        o = results[size].get("ours")
+        if ok(o) and o.get("answer"):
+            a = o["answer"]
+            out.append((f"{size:,}: whole answer p50 ≤ 3× our search's p50", a["p50_ms"] <= 3 * o["p50_ms"],
+                        f"{a['p50_ms']:.3f} ms vs {o['p50_ms']:.3f} ms ({a['p50_ms'] / o['p50_ms']:.1f}×); "
+                        f"answer p99 {a['p99_ms']:.3f} ms"))
     st = extras.get("startup")
     if st and "error" not in st and ok(results[big].get("ours")):
         full = results[big]["ours"]["build_s"]

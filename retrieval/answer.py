@@ -14,6 +14,8 @@ import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from . import calibration
 from .calibration import Evidence
 from .errors import QuestionError
@@ -34,7 +36,8 @@ from .question import (
     holds,
     is_elliptical,
 )
-from .structure import CODE
+from .sentence_match import Candidates, Mass, candidates
+from .structure import CODE, Section
 from .text import tokenize
 
 MAX_QUESTION_CHARS = 1000
@@ -215,23 +218,46 @@ def deliberate(
     (None when nothing matched at all). `answer` decides from the evidence; benchmarks fit on it."""
     question = check_question(question)
     query = analyse(index, question, history, settings)
-    vector: dict[int, float] = {}
-    for term, weight in query.terms.items():
-        tid = index.vocabulary.get(term)
-        if tid is not None and index.df[tid] > 0:
-            vector[tid] = weight
-    hits = index.search(vector, settings.candidates)
+    hits = index.search(index.query_vector(query.terms), settings.candidates)
     if not _CODE_ASKED.search(question):  # code is evidence for "how do I write…", not an answer to "what is…"
-        hits = [h for h in hits if index.terms(h.passage).kind != CODE]
+        hits = [h for h in hits if index.kind_of(h.passage) != CODE]
     empty = Answer(question, (), closest_titles(index, hits), query.context_used, query.corrected)
     if not hits or not query.required:
         return empty, None
-    quotes = _rank_quotes(index, query, hits, settings)
-    if query.context_used and quotes[0].text in quoted and _another_answers(query, quotes, settings):
-        quotes = quotes[1:]  # a follow-up wants what was not said yet, when something nearly as good says it
-    if not quotes:
+    match = _Match.of(index, query)
+    found = candidates(index.sentence_table, [h.passage for h in hits], match.ids)
+    chosen = _rank_quotes(index, query, hits, settings, match, found)
+    quotes = [quote for quote, _ in chosen]
+    if query.context_used and quotes and quotes[0].text in quoted and _another_answers(query, quotes, settings):
+        chosen = chosen[1:]  # a follow-up wants what was not said yet, when something nearly as good says it
+    if not chosen:
         return empty, None
-    return replace(empty, quotes=tuple(quotes)), _evidence(index, query, hits, quotes[0])
+    return replace(empty, quotes=tuple(q for q, _ in chosen)), _evidence(index, query, hits, chosen[0], match,
+                                                                      found)
+
+
+@dataclass(frozen=True, slots=True)
+class _Match:
+    """The question's terms as the columns of presence matrices (retrieval/sentence_match.py)."""
+
+    columns: tuple[str, ...]  # every term of the query, in its order (related forms are among them)
+    ids: np.ndarray  # their term ids; -1 for a term the index lacks
+    mass: Mass
+
+    @classmethod
+    def of(cls, index: Index, query: _Query) -> _Match:
+        """The columns and mass weights of a query."""
+        columns = tuple(query.terms)
+        col = {t: k for k, t in enumerate(columns)}
+        ids = np.fromiter((index.vocabulary.get(t, -1) for t in columns), np.int64, len(columns))
+        own = tuple((col[t], query.idf[t] * w) for t, w in query.terms.items() if t not in query.extra)
+        related = tuple((col[t], tuple(col[r] for r in others), query.credit * query.idf[t] * query.terms[t])
+                        for t, others in query.related.items())
+        return cls(columns, ids, Mass(own, related))
+
+    def terms(self, held: np.ndarray) -> frozenset[str]:
+        """The query terms a presence row holds."""
+        return frozenset(self.columns[k] for k in np.flatnonzero(held).tolist())
 
 
 def _another_answers(query: _Query, quotes: Sequence[Quote], settings: AnswerSettings) -> bool:
@@ -249,17 +275,18 @@ _CHANGE_LOGS = frozenset(
 )
 
 
-def is_change_log(passage: Passage) -> bool:
-    """Whether a passage is a change-log entry: under a dated heading, or in a change-log file."""
-    stem = passage.doc_id.rsplit("/", 1)[-1].rsplit(".", 1)[0].casefold()
-    return passage.section.date is not None or stem in _CHANGE_LOGS
+def is_change_log(doc_id: str, section: Section) -> bool:
+    """Whether a passage (of this document, in this section) is a change-log entry: under a dated heading,
+    or in a change-log file."""
+    stem = doc_id.rsplit("/", 1)[-1].rsplit(".", 1)[0].casefold()
+    return section.date is not None or stem in _CHANGE_LOGS
 
 
 def closest_titles(index: Index, hits: Sequence[Hit], n: int = 3) -> tuple[str, ...]:
     """Titles of the documents of the best hits, without repeats."""
     titles: list[str] = []
     for hit in hits:
-        title = index.documents[index.passages[hit.passage].doc_id].title
+        title = index.documents[index.doc_id_of(hit.passage)].title
         if title not in titles:
             titles.append(title)
         if len(titles) == n:
@@ -285,18 +312,28 @@ def _coverage(query: _Query, present: Collection[str]) -> float:
     return got / total if total else 0.0
 
 
-def _evidence(index: Index, query: _Query, hits: Sequence[Hit], first: Quote) -> Evidence:
-    """The features of the not-found model for the best hits and the first quote."""
-    covers = [_coverage(query, index.terms(h.passage).terms) for h in hits[:3]]
-    best = index.terms(hits[0].passage).terms
+def _evidence(index: Index, query: _Query, hits: Sequence[Hit], first: tuple[Quote, np.ndarray],
+              match: _Match, found: Candidates) -> Evidence:
+    """The features of the not-found model for the best hits and the first quote (with the query terms
+    its sentences and their headings hold)."""
+    if index.analyser.bigrams:  # a bigram may span two sentences: read the postings
+        rows = list(index.holding(match.ids, [h.passage for h in hits[:3]]))
+    else:
+        rows = [found.passage_held(k) for k in range(min(3, len(hits)))]
+    held = [match.terms(row) for row in rows]
+    covers = [_coverage(query, terms) for terms in held]
+    best = held[0]
     absent = [query.idf[t] for t in query.required if t not in best and query.terms[t] == 1.0
               and not any(r in best for r in query.related.get(t, ()))]
     k1 = index.weighting.k1
     ceiling = sum(w * query.idf[t] * (k1 + 1) for t, w in query.terms.items() if known(index, t)) or 1.0
     second = hits[1].score if len(hits) > 1 else 0.0
-    sentence_terms = frozenset(index.analyser(first.text)) | frozenset(index.analyser(" ".join(first.section)))
+    quote, quote_held = first
+    sentence_terms = match.terms(quote_held)
+    if index.analyser.bigrams:  # a bigram may span the two sentences of a quote: read the quote whole
+        sentence_terms = frozenset(index.analyser(quote.text)) | frozenset(index.analyser(" ".join(quote.section)))
     kind = query.kind
-    has = kind is not None and holds(kind.kind, first.text, query.question_words)
+    has = kind is not None and holds(kind.kind, quote.text, query.question_words)
     return Evidence(
         coverage=covers[0], best_coverage=max(covers), quote_coverage=_coverage(query, sentence_terms),
         missing=max(absent, default=0.0) / index.max_idf, score=hits[0].score / ceiling,
@@ -306,67 +343,63 @@ def _evidence(index: Index, query: _Query, hits: Sequence[Hit], first: Quote) ->
     )
 
 
-def _mass(query: _Query, terms: Collection[str]) -> float:
-    """The weighted idf mass of the query's terms found in `terms`; a term absent but represented by a
-    related form counts `query.credit` of its weight."""
-    mass = 0.0
-    for t, w in query.terms.items():
-        if t in terms and t not in query.extra:
-            mass += query.idf[t] * w
-    for t, others in query.related.items():
-        if t not in terms and any(r in terms for r in others):
-            mass += query.credit * query.idf[t] * query.terms[t]
-    return mass
-
-
-def _rank_quotes(index: Index, query: _Query, hits: Sequence[Hit], settings: AnswerSettings) -> list[Quote]:
-    """The best sentence (or adjacent pair) of each candidate passage, ranked, one per passage."""
+def _rank_quotes(index: Index, query: _Query, hits: Sequence[Hit], settings: AnswerSettings, match: _Match,
+                 found: Candidates) -> list[tuple[Quote, np.ndarray]]:
+    """The best sentence (or adjacent pair) of each candidate passage, ranked, one per passage; each
+    with the query terms its sentences and their headings hold."""
     total = sum(query.idf[t] * w for t, w in query.terms.items() if t not in query.extra) or 1.0
     top = hits[0].score or 1.0
-    scored: list[tuple[float, Quote]] = []
-    for hit in hits:
-        best = _best_span(index, query, hit.passage, settings, settings.answer_type_bonus * total)
-        if best is None:
-            continue
-        fit, (a, b) = best
+    mass, weight = match.mass, settings.section_weight
+    # The headings above a sentence are its context: their words count, for less than its own.
+    pairs = found.held[:-1] | found.held[1:]  # each sentence with the next (of the same passage or not)
+    n = len(found.held)
+    # Four masses in one pass: each sentence's, its headings' (less its own terms), each pair's, theirs.
+    masses = mass(np.concatenate([found.held, found.heading & ~found.held, pairs, found.heading[:-1] & ~pairs]))
+    fits = masses[:n] + weight * masses[n : 2 * n]
+    joined = masses[2 * n : 3 * n - 1] + weight * masses[3 * n - 1 :]
+    best = found.best_spans(_with_bonus(index, query, hits, found, fits, settings, settings.answer_type_bonus * total),
+                            joined, found.best_fits(fits) > 0)
+    scored: list[tuple[float, int, int, int]] = []
+    for k, fit, first, last in best:
+        hit = hits[k]
         value = fit / total + settings.passage_weight * hit.score / top
-        passage = index.passages[hit.passage]
-        if is_change_log(passage):  # the current pages say what is true now; a change log, what changed when
+        # The current pages say what is true now; a change log, what changed when.
+        if is_change_log(index.doc_id_of(hit.passage), index.section_of(hit.passage)):
             value *= settings.change_log_factor
-        doc = index.documents[passage.doc_id]
-        quote = Quote(passage.text[a:b], passage.text, a, doc.id, doc.title, passage.paragraph,
-                      passage.section.date or doc.date, value, passage.kind, passage.section.path,
-                      passage.section.anchor, passage.marks, passage.page)
-        scored.append((value, quote))
+        scored.append((value, hit.passage, first, last))
     scored.sort(key=lambda item: -item[0])
     if not scored:
         return []
-    first = scored[0][0]
-    return [q for v, q in scored if v >= settings.min_quote_ratio * first][: settings.max_quotes]
+    first_value = scored[0][0]
+    kept = [item for item in scored if item[0] >= settings.min_quote_ratio * first_value][: settings.max_quotes]
+    return [(_quote(index, index.passages[p], found.starts[a], found.ends[b], value),
+             found.held[a] | found.held[b] | found.heading[a]) for value, p, a, b in kept]
 
 
-def _best_span(index: Index, query: _Query, passage: int, settings: AnswerSettings,
-               bonus: float = 0.0) -> tuple[float, tuple[int, int]] | None:
-    """The sentence of a passage that holds most of the query's idf mass, joined with its neighbour
-    when the neighbour adds words of the question (the answer often spans "X. He said Y.")."""
-    text = index.passages[passage].text
-    analysed = index.terms(passage)
-    spans, heading = analysed.spans, analysed.section_terms
-    # The headings above a sentence are its context: their words count, for less than its own.
-    sets = analysed.sentence_terms
-    fits = [_mass(query, s) + settings.section_weight * _mass(query, heading - s) for s in sets]
-    if not spans or max(fits) <= 0:
-        return None
+def _quote(index: Index, passage: Passage, a: int, b: int, score: float) -> Quote:
+    """The quote of characters a..b of a passage."""
+    doc = index.documents[passage.doc_id]
+    return Quote(passage.text[a:b], passage.text, a, doc.id, doc.title, passage.paragraph,
+                 passage.section.date or doc.date, score, passage.kind, passage.section.path,
+                 passage.section.anchor, passage.marks, passage.page)
+
+
+def _with_bonus(index: Index, query: _Query, hits: Sequence[Hit], found: Candidates, fits: np.ndarray,
+                settings: AnswerSettings, bonus: float) -> np.ndarray:
+    """The sentences' fits, those holding the kind of answer asked for ("how many": a number the question
+    lacks) raised by `bonus`. Only a sentence the bonus could lift to the top of its passage is read."""
     kind = query.kind
-    if kind is not None and bonus and kind.kind in settings.bonus_kinds:
-        fits = [f + bonus if f > 0 and holds(kind.kind, text[a:b], query.question_words) else f
-                for f, (a, b) in zip(fits, spans, strict=True)]
-    i = max(range(len(spans)), key=lambda j: (fits[j], -j))
-    best = (fits[i], spans[i])
-    for j in (i - 1, i + 1):
-        if 0 <= j < len(spans):
-            joined = _mass(query, sets[i] | sets[j]) + settings.section_weight * _mass(
-                query, heading - sets[i] - sets[j])
-            if joined > best[0] and joined - fits[i] >= 0.5 * fits[i]:
-                best = (joined, (spans[min(i, j)][0], spans[max(i, j)][1]))
-    return best
+    if kind is None or not bonus or kind.kind not in settings.bonus_kinds or not fits.size:
+        return fits
+    top = found.best_fits(fits)
+    may = np.flatnonzero((fits > 0) & (fits + bonus >= top[found.owner]))
+    if not may.size:
+        return fits
+    raised = fits.copy()
+    texts: dict[int, str] = {}
+    for r in may.tolist():
+        k = int(found.owner[r])
+        text = texts.get(k) or texts.setdefault(k, index.text_of(hits[k].passage))
+        if holds(kind.kind, text[found.starts[r] : found.ends[r]], query.question_words):
+            raised[r] = fits[r] + bonus
+    return raised

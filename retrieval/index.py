@@ -14,19 +14,19 @@ terms' postings, through kernel.py.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
-from . import kernel
+from . import kernel, sentence_table
 from .counting import Progress, count_terms, trim_heap
 from .model import Document, Hit, Passage
-from .passages import PassageTable, doc_rows, line_spans, searchable
-from .structure import CODE, LIST, ROW
-from .text import Analyser, split_sentences
+from .passages import PassageTable, doc_rows, searchable
+from .sentence_table import SentenceTable
+from .structure import KINDS, Section
+from .text import Analyser
 
 __all__ = ["Index", "Progress", "Weighting", "count_terms"]
 
@@ -50,20 +50,6 @@ class Weighting:
         return Analyser(stem=self.stem, stop_words=self.stop_words, bigrams=self.bigrams)
 
 
-_TERMS_KEPT = 50_000  # passages whose analysed terms are kept: the candidates of thousands of questions
-
-
-@dataclass(frozen=True, slots=True)
-class PassageTerms:
-    """What answering needs of one passage, analysed once."""
-
-    terms: frozenset[str]  # the passage's terms and its section's
-    kind: str
-    spans: tuple[tuple[int, int], ...]  # its sentences
-    sentence_terms: tuple[frozenset[str], ...]  # each sentence's own terms
-    section_terms: frozenset[str]  # the terms of the headings above it
-
-
 class Index:
     """Passages, their documents, and a term-major weight matrix; never modified once built."""
 
@@ -75,6 +61,7 @@ class Index:
         vocabulary: dict[str, int],
         weighting: Weighting = Weighting(),
         weighed: tuple[np.ndarray, np.ndarray] | None = None,
+        sentences: SentenceTable | None = None,
     ) -> None:
         self.documents = {d.id: d for d in documents}
         self.passages = passages if isinstance(passages, PassageTable) else tuple(passages)
@@ -92,10 +79,13 @@ class Index:
         # vocabulary, and their idf must not make unknown words weigh more than after a full build.
         present = self.idf[self.df > 0]
         self.max_idf = float(present.max()) if present.size else 1.0
-        self._sentences: dict[int, list[tuple[int, int]]] = {}
-        self._terms: dict[int, PassageTerms] = {}
-        self._terms_lock = threading.Lock()
         self._doc_passages = doc_rows(self.passages)
+        # Every passage's sentences and their terms, made once here (or saved with the index), so that
+        # answering and summarising split and analyse no text (retrieval/sentence_table.py).
+        self.sentence_table = sentences if sentences is not None else sentence_table.build(
+            self.passages, self.analyser, self.vocabulary)
+        self._kinds = self.passages.kind if isinstance(self.passages, PassageTable) else np.fromiter(
+            (KINDS.index(p.kind) for p in self.passages), np.uint8, len(self.passages))
 
     @classmethod
     def build(
@@ -118,47 +108,55 @@ class Index:
         return list(self._doc_passages.get(doc_id, ()))
 
     def sentences(self, passage: int) -> list[tuple[int, int]]:
-        """Sentence spans of a passage, split once on first use and kept (splitting is lazy so
-        that a million-passage build does not pay for sentences nobody quotes)."""
-        spans = self._sentences.get(passage)
-        if spans is None:
-            p = self.passages[passage]
-            # Code is quoted whole or not at all: its "sentences" mean nothing. A list item or a table row
-            # is quoted whole: its last sentence ("Defaults to 600.") needs the item's first to mean anything.
-            if p.kind == CODE:
-                found = [(0, len(p.text))]
-            elif p.kind in (LIST, ROW):
-                found = line_spans(p.text)
-            else:
-                found = split_sentences(p.text)
-            spans = self._sentences.setdefault(passage, found)
-        return spans
+        """Character spans of a passage's sentences (a code block whole, a list's or a row's lines), from
+        the sentence table."""
+        return self.sentence_table.spans(passage)
 
-    def terms(self, passage: int) -> PassageTerms:
-        """A passage's analysed terms (its section's included) and each sentence's, computed once per
-        index and kept for the passages questions touch (bounded), so answering re-analyses nothing."""
-        found = self._terms.get(passage)
-        if found is None:
-            p = self.passages[passage]
-            spans = self.sentences(passage)
-            found = PassageTerms(
-                frozenset(self.analyser(searchable(p))), p.kind, tuple(spans),
-                tuple(frozenset(self.analyser(p.text[a:b])) for a, b in spans),
-                frozenset(self.analyser(" ".join(p.section.path))),
-            )
-            with self._terms_lock:  # answers run in several worker threads
-                if len(self._terms) >= _TERMS_KEPT:
-                    self._terms.pop(next(iter(self._terms)))  # the oldest: dicts keep insertion order
-                self._terms[passage] = found
+    def kind_of(self, passage: int) -> str:
+        """A passage's kind (structure.KINDS), without making the passage."""
+        return KINDS[int(self._kinds[passage])]
+
+    def doc_id_of(self, passage: int) -> str:
+        """The document id of a passage, without making the passage."""
+        if isinstance(self.passages, PassageTable):
+            return self.passages.doc_ids[self.passages.doc_of[passage]]
+        return self.passages[passage].doc_id
+
+    def text_of(self, passage: int) -> str:
+        """The text of a passage, without making the passage."""
+        if isinstance(self.passages, PassageTable):
+            table = self.passages
+            return table.text[table.offsets[passage] : table.offsets[passage + 1]].tobytes().decode()
+        return self.passages[passage].text
+
+    def section_of(self, passage: int) -> Section:
+        """The section a passage is in, without making the passage."""
+        if isinstance(self.passages, PassageTable):
+            return self.passages.sections[self.passages.section_of[passage]]
+        return self.passages[passage].section
+
+    def holding(self, terms: np.ndarray, passages: Sequence[int]) -> np.ndarray:
+        """Whether each passage holds each term id (a -1 never), from the postings: passages by terms, bool."""
+        found = np.zeros((len(passages), len(terms)), bool)
+        rows = np.asarray(passages, np.int64)
+        indptr, indices = self.counts.indptr, self.counts.indices
+        for j, t in enumerate(terms.tolist()):
+            if t >= 0:
+                postings = indices[indptr[t] : indptr[t + 1]]
+                at = np.searchsorted(postings, rows)
+                found[:, j] = postings[np.minimum(at, len(postings) - 1)] == rows if len(postings) else False
         return found
 
-    def query_vector(self, text: str, weight: float = 1.0) -> dict[int, float]:
-        """Known term ids of `text` and their query weights; unknown terms are dropped."""
+    def query_vector(self, query: str | Mapping[str, float], weight: float = 1.0) -> dict[int, float]:
+        """The query vector of a text (its terms at `weight`) or of analysed terms with their weights: the
+        known term ids and their query weights (idf-weighted and unit length for `query="idf"`); unknown
+        terms are dropped. Answers, summaries and benchmarks all search with it."""
+        weights = [(t, weight) for t in self.analyser(query)] if isinstance(query, str) else query.items()
         vector: dict[int, float] = {}
-        for term in self.analyser(text):
+        for term, w in weights:
             tid = self.vocabulary.get(term)
             if tid is not None and self.df[tid] > 0:
-                vector[tid] = weight if self.weighting.query == "binary" else vector.get(tid, 0) + weight
+                vector[tid] = w if self.weighting.query == "binary" else vector.get(tid, 0) + w
         if self.weighting.query == "idf" and vector:
             vec = {t: w * float(self.idf[t]) for t, w in vector.items()}
             norm = float(np.sqrt(sum(v * v for v in vec.values())))

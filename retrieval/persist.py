@@ -44,6 +44,7 @@ from .errors import IndexDamagedError, IndexFileError
 from .index import Index, Weighting
 from .model import Document
 from .passages import MAX_WORDS, PassageTable
+from .sentence_table import SentenceTable
 
 # Arrays of at least this many bytes are mapped; smaller ones are read into memory. Every byte is read at
 # load anyway (to verify it), so mapping saves no time: it keeps a very large index in the page cache,
@@ -51,8 +52,8 @@ from .passages import MAX_WORDS, PassageTable
 # (truncated, copied over) kills the process that maps it (SIGBUS): README, "Index integrity".
 _MAP_FROM = 64 << 20
 _CHUNK = 32 << 20  # bytes of an array each recorded CRC-32 covers: what a thread checks at a time
-FORMAT = 4  # counts and weights by term sharing one index array; the passages as a table with each
-# passage's kind, section, page and inline marks
+FORMAT = 5  # counts and weights by term sharing one index array; the passages as a table with each
+# passage's kind, section, page and inline marks; each passage's sentences and their terms
 CONTAINER = 1  # the folder's layout: index.json and one .npy per array
 MANIFEST = "index.json"
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # an array's name, which is also its file's
@@ -102,7 +103,7 @@ def arrays_of(index: Index, corpus: str) -> dict[str, np.ndarray]:
     return dict(
         params=np.array(_params(index.weighting, index.analyser.params(), corpus)),
         terms=_blob("\n".join(terms)), indices=c.indices, indptr=c.indptr, counts=c.data, weights=w.data,
-        idf=index.idf, **passages.columns(),
+        idf=index.idf, **passages.columns(), **index.sentence_table.arrays(),
     )
 
 
@@ -269,10 +270,14 @@ def index_of(data: dict[str, np.ndarray], path: Path, documents: Sequence[Docume
         n, v = len(passages), len(terms)
         counts = sp.csc_matrix((data["counts"], data["indices"], data["indptr"]), shape=(n, v))
         _check(counts, data["weights"], data["idf"], passages, {d.id for d in documents})
+        sentences = SentenceTable.from_arrays(data)
+        if not sentences.fits(n, v):
+            raise ValueError("its sentence table does not fit its passages and terms")
     except (ValueError, KeyError, UnicodeDecodeError) as exc:
         raise IndexFileError(f"The saved index {str(path)!r} cannot be read: {exc}.") from exc
     vocabulary = {t: i for i, t in enumerate(terms)}
-    return Index(documents, passages, counts, vocabulary, weighting, weighed=(data["idf"], data["weights"]))
+    return Index(documents, passages, counts, vocabulary, weighting, weighed=(data["idf"], data["weights"]),
+                 sentences=sentences)
 
 
 def _check(counts: sp.csc_matrix, weights: np.ndarray, idf: np.ndarray, passages: PassageTable,

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
+from . import sentence_table
 from .index import Index, Progress, Weighting, count_terms
 from .model import Document, Passage, Skipped
 from .passages import MAX_WORDS, all_passages, passages_of, searchable
@@ -74,8 +75,9 @@ def build(
             fresh.append((start, count_terms((searchable(p) for p in new), previous.analyser, vocabulary)))
             if progress:
                 progress(len(fresh), fresh_total)
-    return Index(documents, passages, _merged_counts(previous.counts, moved, fresh, len(passages), len(vocabulary)),
-                 vocabulary, weighting)
+    counts = _merged_counts(previous.counts, moved, fresh, len(passages), len(vocabulary))
+    table = sentence_table.merged(previous.sentence_table, moved, passages, previous.analyser, vocabulary)
+    return Index(documents, passages, counts, vocabulary, weighting, sentences=table)
 
 
 def _merged_counts(

@@ -134,8 +134,11 @@ def _goes_on(text: str, start: int, end: re.Match[str], digit: bool) -> bool:
         after = found.group(1)
         # "Acme Inc. makes…", "Acme Inc. CEO…", "Samsung Co. Ltd." go on; "Acme Inc. Shares fell" ends
         return not after[:1].isupper() or after.isupper() or text[found.end():found.end() + 1] == "."
-    abbreviation = (bare in _ABBREVIATIONS or bool(_DOTTED.search(word)) or bool(_INITIAL.search(sentence))
-                    or bool(_LOWER_INITIAL.search(sentence)))
+    # Both initial patterns end the text and span at most three characters: search the last three only
+    # (a search of the whole sentence tries every position; this runs for every full stop of every passage).
+    tail = sentence[-3:]
+    abbreviation = (bare in _ABBREVIATIONS or bool(_DOTTED.search(word)) or bool(_INITIAL.search(tail))
+                    or bool(_LOWER_INITIAL.search(tail)))
     return abbreviation and not _ends_after_all(text, start, end.end())
 
 

@@ -255,7 +255,7 @@ def test_sentences_and_passages_of() -> None:
     assert index.passages_of("missing.txt") == []
     text = index.passages[0].text
     assert [text[a:b] for a, b in index.sentences(0)] == ["One sentence here.", "Another one there."]
-    assert index.sentences(0) is index.sentences(0)
+    assert index.sentences(1) == [(0, 7)]  # from the sentence table made at build
 
 
 # --- weighting behaviour ------------------------------------------------------------------------

@@ -1,0 +1,156 @@
+"""The sentence table: made once per index, equal to splitting and analysing each passage's text; kept by a
+reindex and a save; and the array reckoning of a sentence's mass equal to the set-based one, to the bit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from retrieval import persist, reindex, sentence_table
+from retrieval.documents import read_folder
+from retrieval.errors import IndexFileError
+from retrieval.index import Index, Weighting
+from retrieval.model import Document, Passage
+from retrieval.passages import all_passages
+from retrieval.sentence_match import Mass, candidates
+from retrieval.structure import CODE, LIST, ROW, Section
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+HEADED = Section(("Limits", "Rate limits"), "rate-limits")
+ODD = [
+    Passage("odd.md", 1, "Requests are limited. Bots may send 50 requests a second! Why? Dr. Smith knows.",
+            section=HEADED),
+    Passage("odd.md", 2, "first item\nsecond item, with more words\n\nthird", kind=LIST, section=HEADED),
+    Passage("odd.md", 3, "Field: limit · Type: integer · Description: max 45", kind=ROW),
+    Passage("odd.md", 4, "def on_ready():\n    print('Ready. Steady. Go.')", kind=CODE),
+    Passage("odd.md", 5, "Ünïcödé “quoted” café — naïve façade. Zweiter Satz 🎉 hier."),
+    Passage("odd.md", 6, ""),
+]
+
+
+def by_analysis(index: Index, passage: Passage) -> tuple[list[tuple[int, int]], list[list[int]], list[int]]:
+    """The reference: each sentence's span and sorted distinct known term ids, and the headings' ids."""
+    def ids(text: str) -> list[int]:
+        return sorted({index.vocabulary[t] for t in index.analyser(text) if t in index.vocabulary})
+
+    spans = sentence_table.spans_of(passage)
+    return spans, [ids(passage.text[a:b]) for a, b in spans], ids(" ".join(passage.section.path))
+
+
+def assert_table_is_the_analysis(index: Index) -> None:
+    table = index.sentence_table
+    assert table.fits(len(index), len(index.vocabulary))
+    for p, passage in enumerate(index.passages):
+        spans, terms, headings = by_analysis(index, passage)
+        assert index.sentences(p) == spans
+        assert [t.tolist() for t in table.sentence_terms(p)] == terms
+        assert table.headings(p).tolist() == headings
+
+
+@pytest.mark.parametrize("weighting", [Weighting(), Weighting(bigrams=True), Weighting(stem=False)],
+                         ids=["default", "bigrams", "unstemmed"])
+def test_the_table_equals_splitting_and_analysing_every_passage(weighting: Weighting) -> None:
+    documents, _ = read_folder(SEEDS)
+    passages = [*all_passages(documents), *ODD]
+    odd = Document("odd.md", "Odd", None, tuple(p.text for p in ODD), "h")
+    index = Index.build([*documents, odd], passages, weighting)
+    assert_table_is_the_analysis(index)
+    assert index.sentences(len(passages) - 3) == [(0, len(ODD[3].text))]  # code: whole
+    assert len(index.sentences(len(passages) - 5)) == 3  # a list: one a line, blank lines skipped
+    assert index.sentences(len(passages) - 1) == []
+
+
+def test_a_reindex_keeps_the_rows_of_unchanged_passages_and_equals_a_full_build() -> None:
+    documents, _ = read_folder(SEEDS)
+    first = reindex.build(documents)
+    changed = Document(documents[1].id, "Changed", None, ("A new paragraph about zorblax. It has two sentences.",
+                                                          *documents[1].paragraphs[2:]), "changed")
+    added = Document("zzz.txt", "Added", None, ("Another new file. Its words: quasar, nebula.",), "added")
+    after = [documents[0], changed, *documents[2:], added]
+    incremental = reindex.build(after, previous=first)
+    full = Index.build(after, all_passages(sorted(after, key=lambda d: d.id)))
+    assert incremental.vocabulary != full.vocabulary  # the reindex keeps the old ids and appends
+    assert_table_is_the_analysis(incremental)
+    assert [incremental.sentences(p) for p in range(len(full))] == [full.sentences(p) for p in range(len(full))]
+
+
+def test_a_saved_index_keeps_its_table_and_a_table_that_does_not_fit_is_refused(tmp_path: Path) -> None:
+    documents, _ = read_folder(SEEDS)
+    built = Index.build(documents, all_passages(documents))
+    corpus = persist.fingerprint(documents)
+    path = tmp_path / "index.npz"
+    persist.save(built, path, corpus)
+    loaded = persist.load(path, documents, corpus, Weighting())
+    for name, array in built.sentence_table.arrays().items():
+        assert np.array_equal(loaded.sentence_table.arrays()[name], array), name
+    arrays = persist.arrays_of(built, corpus)
+    arrays["sentence_terms"] = arrays["sentence_terms"] + len(built.vocabulary)  # ids past the vocabulary
+    persist.write_arrays(path, arrays)
+    with pytest.raises(IndexFileError):
+        persist.load(path, documents, corpus, Weighting())
+
+
+def set_mass(own: list[tuple[str, float]], related: list[tuple[str, tuple[str, ...], float]], terms: set[str]) -> float:
+    """The set-based reckoning the arrays replace (answer.py's former `_mass`)."""
+    mass = 0.0
+    for t, w in own:
+        if t in terms:
+            mass += w
+    for t, others, w in related:
+        if t not in terms and any(r in terms for r in others):
+            mass += w
+    return mass
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_the_mass_of_a_row_is_the_set_based_sum_to_the_bit(data: st.DataObject) -> None:
+    n = data.draw(st.integers(1, 9))
+    names = [f"t{i}" for i in range(n)]
+    weight = st.floats(0.01, 20, allow_nan=False)
+    own = [(t, data.draw(weight)) for t in names if data.draw(st.booleans())]
+    related = [(t, tuple(data.draw(st.sets(st.sampled_from(names), min_size=1, max_size=3))), data.draw(weight))
+               for t in names if data.draw(st.booleans())]
+    rows = data.draw(st.lists(st.sets(st.sampled_from(names)), min_size=1, max_size=6))
+    col = {t: k for k, t in enumerate(names)}
+    held = np.array([[t in row for t in names] for row in rows], bool)
+    mass = Mass(tuple((col[t], w) for t, w in own), tuple((col[t], tuple(col[r] for r in o), w) for t, o, w in related))
+    assert mass(held).tolist() == [set_mass(own, related, row) for row in rows]
+
+
+def test_candidates_gather_the_sentences_of_the_passages_asked_for() -> None:
+    documents, _ = read_folder(SEEDS)
+    passages = [*all_passages(documents), *ODD]
+    odd = Document("odd.md", "Odd", None, tuple(p.text for p in ODD), "h")
+    index = Index.build([*documents, odd], passages)
+    words = ["limit", "request", "netanyahu", "notaword"]
+    ids = np.array([index.vocabulary.get(index.analyser(w)[0], -1) for w in words])
+    asked = [len(passages) - 6, 3, len(passages) - 1, 0]
+    found = candidates(index.sentence_table, asked, ids)
+    for k, p in enumerate(asked):
+        lo, hi = found.bounds[k], found.bounds[k + 1]
+        spans, terms, headings = by_analysis(index, passages[p])
+        assert list(zip(found.starts[lo:hi], found.ends[lo:hi], strict=True)) == spans
+        assert found.held[lo:hi].tolist() == [[int(i) in row for i in ids] for row in terms]
+        assert found.heading[lo:hi].tolist() == [[int(i) in headings for i in ids]] * (hi - lo)
+        # A passage is found by its sentences' terms and its headings': the postings say the same.
+        assert found.passage_held(k).tolist() == index.holding(ids, [p])[0].tolist()
+    assert found.held[:, 3].sum() == 0 and found.held[found.bounds[0]:found.bounds[1], 0].any()
+
+
+def test_term_ids_take_16_bits_only_while_the_vocabulary_fits() -> None:
+    analyser = Weighting().analyser()
+    passages = [Passage("a.txt", 1, "Apples fall. Rivers flow to the sea.")]
+    terms = sorted({t for p in passages for t in analyser(p.text)})
+    small = {t: i for i, t in enumerate(terms)}
+    large = {**{f"filler{i}": i for i in range(1 << 16)}, **{t: (1 << 16) + i for i, t in enumerate(terms)}}
+    for vocabulary, dtype in ((small, np.uint16), (large, np.int32)):
+        table = sentence_table.build(passages, analyser, vocabulary)
+        assert table.terms.dtype == dtype and table.fits(1, len(vocabulary))
+        sentences = ("Apples fall.", "Rivers flow to the sea.")
+        expected = [sorted(vocabulary[t] for t in set(analyser(s))) for s in sentences]
+        assert [ids.tolist() for ids in table.sentence_terms(0)] == expected
