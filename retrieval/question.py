@@ -87,10 +87,11 @@ def answer_type(question: str) -> AnswerType | None:
         return AnswerType(NUMBER, frozenset({unit}) if unit and unit not in STOP_WORDS else frozenset())
     if _WHEN.search(question):
         return AnswerType(DATE)
-    heads = _heads_after(question)
-    kinds = [HEAD_KIND[h] for h in heads]
-    if kinds:
-        return AnswerType(kinds[0], heads)
+    ordered = _ordered_heads(question)
+    if ordered:
+        # The head of "what population group" is its last noun: the kind comes from it, in the question's
+        # order (a set's order changed with the hash seed, and so did answers).
+        return AnswerType(HEAD_KIND[ordered[-1]], frozenset(ordered))
     if _WHERE.search(question):
         return AnswerType(PLACE)
     if _WHO.search(question):
@@ -100,12 +101,15 @@ def answer_type(question: str) -> AnswerType | None:
     return None
 
 
+def _ordered_heads(question: str) -> list[str]:
+    """The kind-naming head nouns after which/what ("which Gulf state" → state), in the question's order."""
+    return [w.lower() for match in _WH_HEAD.finditer(question) for w in match.group(1).split()
+            if w.lower() in HEAD_KIND]
+
+
 def _heads_after(question: str) -> frozenset[str]:
-    """The kind-naming head nouns after which/what ("which Gulf state" → state)."""
-    found: set[str] = set()
-    for match in _WH_HEAD.finditer(question):
-        found.update(w.lower() for w in match.group(1).split() if w.lower() in HEAD_KIND)
-    return frozenset(found)
+    """The kind-naming head nouns after which/what, as a set."""
+    return frozenset(_ordered_heads(question))
 
 
 def holds(kind: str, sentence: str, question_words: frozenset[str]) -> bool:

@@ -4,6 +4,9 @@ typo correction against the index, elliptical follow-ups, and the fitted not-fou
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -170,3 +173,15 @@ def test_the_threshold_decides_and_min_confidence_overrides_it(seeds: Index) -> 
     assert forced.confidence < calibration.load().threshold
     strict = replace(AnswerSettings(), min_confidence=1.0)
     assert not answer(seeds, "Who is Steve Witkoff?", (), strict).answered
+
+
+def test_the_answer_type_does_not_depend_on_the_hash_seed() -> None:
+    # Before, the kind came from the first element of a set of head words, so "what population group"
+    # was a number under some PYTHONHASHSEED values and an entity under others, and so were its answers.
+    code = "from retrieval.question import answer_type; print(answer_type('What population group is largest?').kind)"
+    kinds = {
+        subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONHASHSEED": str(seed)},
+                       capture_output=True, text=True, check=True).stdout.strip()
+        for seed in range(6)
+    }
+    assert kinds == {"entity"}  # the head is the phrase's last noun, "group"
