@@ -10,11 +10,8 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from fake_discord import FakeDiscord, run_bot
-from fake_discord_payloads import ALICE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_discord_e2e import TestBot
 
 from bot import render_discord as render
 from bot.config import Settings
@@ -25,6 +22,9 @@ from retrieval.documents import read_folder
 from retrieval.errors import QAError
 from retrieval.reindex import build
 from retrieval.summary import summarize_collection, summarize_document, summarize_topic
+from tests.support.bots import TestBot
+from tests.support.fake_discord import FakeDiscord, run_bot
+from tests.support.fake_discord_payloads import ALICE
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 PING = re.compile(r"@everyone|@here|<@[!&]?\d+>")
