@@ -3,7 +3,7 @@
     python -m bench.soak [--interactions 5000] [--users 100] [--concurrency 32] [--reindex-every 100]
                          [--seed 1] [--out bench/results/soak.md]
 
-One process runs the in-repo fake Discord (tests/fake_discord.py), a real QAService over a temporary
+One process runs the in-repo fake Discord (tests/support/fake_discord.py), a real QAService over a temporary
 copy of seeds/ in a temporary SQLite file, and the real bot (QABot with discord.py's 5-second
 re-identify pause removed). N user events are fired from U simulated guild members, at most C in
 flight at once (so the fake's 3-second interaction deadline bites as on Discord): mostly /ask (real
@@ -39,8 +39,8 @@ has read (``fake.requests``, ``fake.outputs``, answered messages in ``fake.messa
 transcript does not count as the bot's memory. The fake's private per-interaction table (a few
 hundred bytes an interaction) is left alone and does count.
 
-``fake_discord`` lives in tests/ (it is a test helper, not a package); this module puts tests/ on
-``sys.path`` before importing it, the way pytest does for the tests.
+The fake comes from the test support package (``tests.support``), imported the same way the tests do:
+run from the repository root (``python -m bench.soak``), which is on ``sys.path``.
 """
 
 from __future__ import annotations
@@ -66,17 +66,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.config import Settings
+from bot.discord_client import QABot
+from bot.service import QAService
+from tests.support.fake_discord import FakeDiscord, InjectedInteraction, SentMessage, point_discord_py_at, run_bot
+from tests.support.fake_discord_payloads import ADMIN, GENERAL_ID, RANDOM_ID, FakeMember, FakeUser, default_guild
+
 ROOT = Path(__file__).resolve().parent.parent
-TESTS = ROOT / "tests"
-if str(TESTS) not in sys.path:  # fake_discord and fake_discord_payloads are modules in tests/, not a package
-    sys.path.insert(0, str(TESTS))
-
-from fake_discord import FakeDiscord, InjectedInteraction, SentMessage, point_discord_py_at, run_bot  # noqa: E402
-from fake_discord_payloads import ADMIN, GENERAL_ID, RANDOM_ID, FakeMember, FakeUser, default_guild  # noqa: E402
-
-from bot.config import Settings  # noqa: E402
-from bot.discord_client import QABot  # noqa: E402
-from bot.service import QAService  # noqa: E402
 
 SEEDS = ROOT / "seeds"
 RESULTS = ROOT / "bench" / "results"

@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from fake_discord import FakeDiscord, point_discord_py_at
 
 from bot.service import QAService
-
-SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+from tests.support.corpus import copy_seeds
+from tests.support.fake_discord import FakeDiscord, point_discord_py_at
 
 
 @pytest.fixture
 def docs(tmp_path: Path) -> Path:
     """A writable copy of the seeds."""
-    folder = tmp_path / "docs"
-    shutil.copytree(SEEDS, folder)
-    return folder
+    return copy_seeds(tmp_path / "docs")
 
 
 @pytest.fixture

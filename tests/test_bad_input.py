@@ -10,11 +10,8 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from fake_discord import FakeDiscord, run_bot
-from fake_discord_payloads import ALICE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_discord_e2e import TestBot
 
 from bot import render_discord as render
 from bot.config import Settings
@@ -25,6 +22,9 @@ from retrieval.documents import read_folder
 from retrieval.errors import QAError
 from retrieval.reindex import build
 from retrieval.summary import summarize_collection, summarize_document, summarize_topic
+from tests.support.bots import TestBot, final
+from tests.support.fake_discord import FakeDiscord, run_bot
+from tests.support.fake_discord_payloads import ALICE
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 PING = re.compile(r"@everyone|@here|<@[!&]?\d+>")
@@ -194,7 +194,8 @@ async def test_hostile_documents_through_discord(
                       await fake.send_interaction("summary", {"topic": "zebra", "sentences": 15}),
                       await fake.send_interaction("summary", {"sentences": 15}),
                       await fake.send_interaction("sources")]
-            replies = [await fake.wait_for_reply(e, timeout=15) for e in events]
+            # The answers, not a "thinking…" deferral (a summary of 1.2 MB may take its 2 s on a busy machine).
+            replies = [await fake.wait_for_reply(e, final, timeout=30) for e in events]
             assert "zebra" in replies[0].text.lower() and "endless" in replies[1].text
             dm = await fake.send_message("Which zebra runs?", ALICE, dm=True)
             replies.append(await fake.wait_for_reply(dm, timeout=15))

@@ -3,15 +3,10 @@ threshold that matches bm25s's rejections to ours, and the tally of outcomes (ti
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # `python -m pytest` has the repo root on sys.path; plain `pytest` may not
-    sys.path.insert(0, str(ROOT))
-
-from bench.docs import Outcome, naive_paragraphs, split_naive, tally, threshold_for, unread_files  # noqa: E402
+from bench.docs import Outcome, naive_paragraphs, split_naive, tally, threshold_for, unread_files
 
 
 def test_split_naive_cuts_at_blank_lines_only_and_keeps_markup() -> None:

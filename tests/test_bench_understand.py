@@ -3,20 +3,13 @@ its corpora; the calibration's operating point and rates; the typist's-slip miss
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # `python -m pytest` has the repo root on sys.path; plain `pytest` may not
-    sys.path.insert(0, str(ROOT))
-
-from bench.answer_speed import misspelt  # noqa: E402
-from bench.calibrate import Row, operating_point, rates  # noqa: E402
-from bench.docs import DOCS, load_check  # noqa: E402
-from bench.paraphrase import folder_of, load_paraphrases  # noqa: E402
+from bench.answer_speed import misspelt
+from bench.calibrate import Row, operating_point, rates
+from bench.docs import DOCS, load_check
+from bench.paraphrase import folder_of, load_paraphrases
 
 
 def test_the_paraphrase_set_has_forty_questions_or_more_over_the_seeds_and_both_docs_sets() -> None:

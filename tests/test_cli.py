@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -23,6 +22,7 @@ import pytest
 from bot.service import QAService
 from retrieval.documents import parse_document, read_folder
 from retrieval.passages import all_passages
+from tests.support.processes import clean_env, qa_bot
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 WITKOFF = "Who is Steve Witkoff?"
@@ -34,16 +34,6 @@ WITKOFF_SENTENCE = (
 NOT_FOUND = "What is the capital of Mongolia?"
 QUOTE_KEYS = {"text", "source", "title", "paragraph", "date", "score"}
 LONG_QUESTION = "why " * 400  # over the 1,000-character limit
-
-
-def qa_bot(cwd: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    """Run `python -m bot ARGS` in `cwd`, with no QA_*/DISCORD_* variables from this environment."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("QA_", "DISCORD_"))}
-    env["PYTHONIOENCODING"] = "utf-8"
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args], cwd=cwd, input=stdin, capture_output=True, text=True,
-        encoding="utf-8", env=env, timeout=120,
-    )
 
 
 @dataclass(frozen=True)
@@ -240,9 +230,8 @@ def test_a_bad_line_gets_its_json_object_and_an_error_line(runs: dict[str, Run])
 
 
 def test_a_closed_pipe_ends_quietly(tmp_path: Path, docs: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("QA_", "DISCORD_"))}
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "ask", "--json", *paths(tmp_path, docs)], cwd=tmp_path, env=env,
+        [sys.executable, "-m", "bot", "ask", "--json", *paths(tmp_path, docs)], cwd=tmp_path, env=clean_env(),
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     assert process.stdin and process.stdout and process.stderr

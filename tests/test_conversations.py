@@ -13,11 +13,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conversation_cases import CONVERSATIONS, Turn
-from fake_discord import FakeDiscord, run_bot
-from fake_discord_payloads import FakeUser
-from test_cli import qa_bot
-from test_discord_e2e import TestBot, settings_for
 
 from bot.render_discord import answer_embed
 from bot.render_text import answer_text
@@ -27,6 +22,11 @@ from retrieval.documents import read_folder
 from retrieval.index import Index
 from retrieval.model import Answer
 from retrieval.passages import all_passages
+from tests.support.bots import TestBot, settings_for
+from tests.support.conversation_cases import CONVERSATIONS, Turn
+from tests.support.fake_discord import FakeDiscord, run_bot
+from tests.support.fake_discord_payloads import FakeUser
+from tests.support.processes import qa_bot
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 TYPO = "How many Palestinan prisoners will be relesed?"

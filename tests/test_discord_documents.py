@@ -15,8 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_discord import FakeDiscord, InjectedInteraction, SentMessage, point_discord_py_at, run_bot
-from fake_discord_payloads import (
+
+from bot.config import Settings
+from bot.discord_client import QABot
+from bot.discord_documents import COPIED_COLLECTION, NEW_COLLECTION
+from bot.discord_policy import DEFAULT_FOR_OPERATORS
+from bot.service import QAService
+from bot.uploads import MAX_UPLOAD_BYTES
+from tests.support.fake_discord import FakeDiscord, InjectedInteraction, SentMessage, point_discord_py_at, run_bot
+from tests.support.fake_discord_payloads import (
     ADMIN,
     ALICE,
     BOB,
@@ -29,13 +36,6 @@ from fake_discord_payloads import (
     FakeUser,
     default_guild,
 )
-
-from bot.config import Settings
-from bot.discord_client import QABot
-from bot.discord_documents import COPIED_COLLECTION, NEW_COLLECTION
-from bot.discord_policy import DEFAULT_FOR_OPERATORS
-from bot.service import QAService
-from bot.uploads import MAX_UPLOAD_BYTES
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 MANAGE_GUILD = 1 << 5

@@ -9,24 +9,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from fake_discord import FakeDiscord, SentMessage, run_bot
-from fake_discord_payloads import ADMIN, ALICE, BOB, OTHER_BOT
 
-from bot.config import Settings
-from bot.discord_client import QABot
 from bot.service import QAService
+from tests.support.bots import TestBot, settings_for
+from tests.support.fake_discord import FakeDiscord, SentMessage, run_bot
+from tests.support.fake_discord_payloads import ADMIN, ALICE, BOB, OTHER_BOT
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 EVERYONE_DOC = "Security notice\n\nThe drill is at noon, @everyone must attend, and <@&123> leads it.\n"
-
-
-class TestBot(QABot):
-    """The real bot with discord.py's 5-second pause before re-identifying removed."""
-
-    __test__ = False
-
-    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
-        """No pacing against the fake."""
 
 
 @pytest.fixture
@@ -44,12 +34,6 @@ async def service(docs: Path, tmp_path: Path) -> AsyncIterator[QAService]:
     svc = await QAService.open(tmp_path / "db" / "qa.sqlite3", docs)
     yield svc
     await svc.close()
-
-
-def settings_for(fake: FakeDiscord) -> Settings:
-    """Settings as a server admin would write them, aimed at the fake."""
-    return Settings(token="fake-token", dev_guild=fake.guild.id, cooldown_seconds=0, api_base=fake.api_base,
-                    gateway_url=fake.gateway_url)
 
 
 @pytest.fixture

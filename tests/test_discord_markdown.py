@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 
-from discord_markdown_model import Char, formatting, parse_inline, plain, preprocess, read, styled
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -13,6 +12,7 @@ from bot import discord_markdown as markdown
 from bot import discord_quote, render_discord
 from retrieval.model import Quote
 from retrieval.structure import Mark
+from tests.support.discord_markdown_model import Char, formatting, parse_inline, plain, preprocess, read, styled
 
 GAP = "See [a](/a) for **bold** and `code` then [b](/b)."
 NEVER = {"u", "del", "spoiler", "codeblock", "mention", "emoji"}  # nothing in a document may become these

@@ -10,8 +10,9 @@ import discord
 import pytest
 from discord import app_commands
 from discord.ext import commands
-from fake_discord import FakeDiscord, point_discord_py_at, run_bot
-from fake_discord_payloads import (
+
+from tests.support.fake_discord import FakeDiscord, point_discord_py_at, run_bot
+from tests.support.fake_discord_payloads import (
     ADMIN,
     ALICE,
     EPHEMERAL,

@@ -11,7 +11,6 @@ import os
 import pty
 import select
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -19,53 +18,24 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
-from fake_discord import FakeDiscord, SentMessage, run_bot
-from fake_discord_payloads import ADMIN, ALICE, BOB
-from test_bot_process import env_for
-from test_discord_e2e import TestBot
 
 from bot.config import Settings
 from bot.render_discord import clean
 from bot.service import QAService
 from retrieval.errors import DocumentsError
-
-ROOT = Path(__file__).resolve().parent.parent
-SEEDS = ROOT / "seeds"
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """The environment without the bot's settings, plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "QA_"))}
-    return {**env, "PYTHONPATH": str(ROOT), **extra}
-
-
-def cli(cwd: Path, *args: str, timeout: float = 120, prefix: tuple[str, ...] = (),
-        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run `python -m bot ARGS` in `cwd` with a clean environment (behind `prefix`, e.g. setpriv)."""
-    return subprocess.run([*prefix, sys.executable, "-m", "bot", *args], cwd=cwd, env=env or clean_env(),
-                          capture_output=True, text=True, timeout=timeout)
-
-
-def one_clear_line(result: subprocess.CompletedProcess[str]) -> str:
-    """The single `error: ...` line a failed command printed: no traceback, nothing else."""
-    assert result.returncode == 1, (result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in result.stderr, result.stderr
-    return lines[0]
-
-
-def as_unprivileged() -> tuple[str, ...]:
-    """A command prefix under which file modes are enforced: none for a normal user; for root, setpriv
-    dropping the two capabilities that let root read and write whatever the modes say."""
-    if os.geteuid() != 0:
-        return ()
-    if shutil.which("setpriv") is None:
-        pytest.skip("running as root without setpriv: file modes cannot be enforced, nothing is unreadable")
-    prefix = ("setpriv", "--bounding-set=-dac_override,-dac_read_search", "--")
-    probe = subprocess.run([*prefix, "true"], capture_output=True)
-    if probe.returncode != 0:
-        pytest.skip(f"running as root and setpriv cannot drop capabilities here: {probe.stderr.decode().strip()}")
-    return prefix
+from tests.support.bots import TestBot, ask
+from tests.support.fake_discord import FakeDiscord, run_bot
+from tests.support.fake_discord_payloads import ADMIN, ALICE, BOB
+from tests.support.processes import (
+    OPENERS,
+    SEEDS,
+    as_unprivileged,
+    clean_env,
+    cli,
+    env_for,
+    one_clear_line,
+    running_bot,
+)
 
 
 @pytest.fixture
@@ -76,12 +46,6 @@ async def bot(fake: FakeDiscord, service: QAService) -> AsyncIterator[TestBot]:
         yield client
 
 
-async def ask(fake: FakeDiscord, question: str = "Who is Steve Witkoff?") -> str:
-    """Ask by slash command and return the reply's text."""
-    asked = await fake.send_interaction("ask", {"question": question}, user=ALICE)
-    return (await fake.wait_for_reply(asked, timeout=15)).text
-
-
 def statuses(fake: FakeDiscord, route: str) -> list[int]:
     """The statuses the fake answered to the requests whose "METHOD /path" contains `route`."""
     return [r.status for r in fake.requests if route in f"{r.method} {r.path}"]
@@ -90,11 +54,6 @@ def statuses(fake: FakeDiscord, route: str) -> list[int]:
 def logged(caplog: pytest.LogCaptureFixture, level: int, text: str) -> list[str]:
     """Log messages at `level` that contain `text`."""
     return [r.getMessage() for r in caplog.records if r.levelno == level and text in r.getMessage()]
-
-
-def final(output: SentMessage) -> bool:
-    """Any output but the "thinking…" deferral."""
-    return output.kind != "callback" or output.callback_type != 5
 
 
 # --- the gateway ------------------------------------------------------------------------------------------
@@ -251,12 +210,8 @@ async def test_an_unreadable_folder_is_reported_and_the_running_bot_keeps_servin
 ) -> None:
     """The real `qa-bot run` process; as root, without the capabilities that would let it read anyway."""
     prefix = as_unprivileged()
-    env = env_for(fake, tmp_path, "fake-token") | {"QA_DOCS": str(docs), "QA_ADMIN_IDS": str(ALICE.id),
-                                                   "QA_COOLDOWN_SECONDS": "0", "PYTHONPATH": str(ROOT)}
-    proc = await asyncio.create_subprocess_exec(*prefix, sys.executable, "-m", "bot", "run", cwd=tmp_path, env=env,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    try:
-        await fake.wait_until_connected(timeout=30)
+    env = env_for(fake, tmp_path, "fake-token", QA_DOCS=str(docs), QA_ADMIN_IDS=str(ALICE.id), QA_COOLDOWN_SECONDS="0")
+    async with running_bot(env, tmp_path, "run", fake=fake, prefix=prefix) as bot:
         assert "Witkoff" in await ask(fake)
         docs.chmod(0)
         try:
@@ -268,13 +223,8 @@ async def test_an_unreadable_folder_is_reported_and_the_running_bot_keeps_servin
             assert listing.embeds[0]["title"].startswith("5 documents"), listing.embeds[0]["title"]
         finally:
             docs.chmod(0o755)
-        proc.send_signal(signal.SIGTERM)
-        _out, err = await asyncio.wait_for(proc.communicate(), 30)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    assert proc.returncode == 0 and "Traceback" not in err.decode(), err.decode()[-2000:]
+        assert await bot.stop() == 0
+    assert "Traceback" not in bot.err, bot.err[-2000:]
 
 
 # --- SIGKILL in the middle of a reindex ------------------------------------------------------------------
@@ -374,15 +324,6 @@ async def test_sigkill_during_a_reindex_leaves_the_last_complete_index(tmp_path:
 
 
 # --- the database read-only, locked or corrupt -----------------------------------------------------------
-
-# The commands that open the database: the terminal's, and the Discord bot's start (it opens the store
-# before logging in, so the unused token and API address are never reached).
-OPENERS: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
-    "ask": (("ask", "Who is Steve Witkoff?"), {}),
-    "run": (("run",), {"DISCORD_TOKEN": "never-used", "DISCORD_API_BASE": "http://127.0.0.1:9/api/v10",
-                       "DISCORD_GATEWAY_URL": "ws://127.0.0.1:9/gateway"}),
-}
-
 
 def _fingerprint(db: Path) -> tuple[bytes, int, int]:
     """What "nothing overwritten" compares: the bytes, the inode (not replaced by a new file) and the mtime."""

@@ -8,29 +8,37 @@ DEBUG; `qa-bot sync` registered the commands twice (that one is in test_bot_proc
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
 import shutil
-import signal
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_discord import FakeDiscord, InjectedInteraction, SentMessage, run_bot
-from fake_discord_payloads import ADMIN, ALICE, BOB
-from test_bot_process import SECRET, assert_every_log_line_captured, env_for, start
-from test_discord_e2e import TestBot
-from test_faults import OPENERS, SEEDS, as_unprivileged, clean_env, cli, one_clear_line
 
 from bot.config import Settings
 from bot.cooldown import Cooldown
 from bot.question_log import QuestionLog
 from bot.service import QAService
 from retrieval.errors import StoreError
+from tests.support.bots import TestBot
+from tests.support.fake_discord import FakeDiscord, InjectedInteraction, SentMessage, run_bot
+from tests.support.fake_discord_payloads import ADMIN, ALICE, BOB
+from tests.support.processes import (
+    OPENERS,
+    SECRET,
+    SEEDS,
+    as_unprivileged,
+    assert_every_log_line_captured,
+    clean_env,
+    cli,
+    env_for,
+    one_clear_line,
+    running_bot,
+)
 
 WITKOFF = "Who is Steve Witkoff?"
 
@@ -241,20 +249,9 @@ def test_a_member_is_told_again_in_the_next_period() -> None:
 # --- 10. interaction tokens are never logged, at DEBUG either --------------------------------------------
 
 
-async def _collect(stream: asyncio.StreamReader, lines: list[str]) -> None:
-    """Read a process's output as it comes, so that its pipe never fills at DEBUG."""
-    while line := await stream.readline():
-        lines.append(line.decode(errors="replace"))
-
-
 async def test_no_interaction_token_is_logged_at_debug(fake: FakeDiscord, tmp_path: Path) -> None:
-    env = env_for(fake, tmp_path, SECRET) | {"QA_COOLDOWN_SECONDS": "0"}  # QA_LOG_LEVEL=DEBUG
-    proc = await start(env, tmp_path, "run")
-    assert proc.stderr is not None
-    lines: list[str] = []
-    reader = asyncio.create_task(_collect(proc.stderr, lines))
-    try:
-        await fake.wait_until_connected(timeout=30)
+    env = env_for(fake, tmp_path, SECRET, QA_COOLDOWN_SECONDS="0")  # QA_LOG_LEVEL=DEBUG
+    async with running_bot(env, tmp_path, "run", fake=fake) as bot:
         interactions = []
         asked = await fake.send_interaction("ask", {"question": WITKOFF})
         interactions.append(asked)
@@ -268,15 +265,8 @@ async def test_no_interaction_token_is_logged_at_debug(fake: FakeDiscord, tmp_pa
             interactions.append(interaction)
             await fake.wait_for_reply(interaction, lambda o: o.callback_type != 5, timeout=15)
         await fake.wait_for_reply(await fake.send_message(WITKOFF, ALICE, mentions_bot=True), timeout=15)
-        proc.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(proc.wait(), 30)
-        await reader
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    log = "".join(lines)
-    assert proc.returncode == 0, log[-2000:]
+        assert await bot.stop() == 0, bot.err[-2000:]
+    log, lines = bot.err, bot.err_lines
     assert_every_log_line_captured(log)
     assert "WebSocket Event" in log and "INTERACTION_CREATE" in log  # the payloads that carry the tokens
     leaked = [line for line in lines if any(i.token in line for i in interactions)]

@@ -22,10 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fake_discord import FakeDiscord
-from fake_discord_payloads import ALICE
-from test_bot_process import env_for
-from test_faults import ask, clean_env, cli, final
 
 from bot import service as service_module
 from bot.service import QAService, index_path
@@ -34,6 +30,11 @@ from retrieval.documents import read_folder
 from retrieval.errors import IndexDamagedError
 from retrieval.index import Index, Weighting
 from retrieval.passages import all_passages
+from tests.support.bots import ask, final
+from tests.support.corpus import big_document
+from tests.support.fake_discord import FakeDiscord
+from tests.support.fake_discord_payloads import ALICE
+from tests.support.processes import clean_env, cli, env_for, running_bot
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTION = "When is Netanyahu invited to the White House?"
@@ -75,14 +76,6 @@ def quoted(result: subprocess.CompletedProcess[str]) -> str:
     answer = json.loads(result.stdout)
     assert answer["quotes"], answer
     return str(answer["quotes"][0]["text"])
-
-
-def big_document(folder: Path, kilobytes: int = 1500) -> None:
-    """A document of about `kilobytes` KB, so that its index holds arrays of more than 1 MiB."""
-    lines = [f"Lighthouse keeper {i} logged {i * 7} passing ships and {i % 13} storms in season {i % 40}."
-             for i in range(kilobytes * 1000 // 75)]
-    paragraphs = ["\n".join(lines[i:i + 4]) for i in range(0, len(lines), 4)]
-    (folder / "lighthouse.txt").write_text("\n\n".join(paragraphs) + "\n", encoding="utf-8")
 
 
 # --- 1. a damaged index file ----------------------------------------------------------------------------
@@ -223,12 +216,9 @@ async def test_a_running_bot_serves_the_reindex_another_process_made(
     """The README's sharded set-up: `qa-bot reindex` run beside a running bot on the same database."""
     db = tmp_path / "qa.sqlite3"
     # QA_WATCH=0: the bot must learn of the change from the other process's reindex, not from its own watcher.
-    env = env_for(fake, tmp_path, "fake-token") | {"QA_DOCS": str(docs), "QA_COOLDOWN_SECONDS": "0",
-                                                   "QA_LOG_LEVEL": "INFO", "PYTHONPATH": str(ROOT), "QA_WATCH": "0"}
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "run", cwd=tmp_path, env=env,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    try:
-        await fake.wait_until_connected(timeout=30)
+    env = env_for(fake, tmp_path, "fake-token", QA_DOCS=str(docs), QA_COOLDOWN_SECONDS="0", QA_LOG_LEVEL="INFO",
+                  QA_WATCH="0")
+    async with running_bot(env, tmp_path, "run", fake=fake) as bot:
         assert "February 4, 2025" in await ask(fake, QUESTION)
         (docs / GONE).unlink()
         other = await asyncio.to_thread(cli, tmp_path, "reindex", "--docs", str(docs), "--db", str(db))
@@ -236,13 +226,8 @@ async def test_a_running_bot_serves_the_reindex_another_process_made(
         assert "February 4, 2025" not in await ask(fake, QUESTION)
         listing = await fake.wait_for_reply(await fake.send_interaction("sources", user=ALICE), timeout=15)
         assert listing.embeds[0]["title"].startswith("4 documents"), listing.embeds[0]["title"]
-        proc.send_signal(signal.SIGTERM)
-        _out, err = await asyncio.wait_for(proc.communicate(), 30)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    assert proc.returncode == 0 and "switching to its index" in err.decode(), err.decode()[-2000:]
+        assert await bot.stop() == 0, bot.err[-2000:]
+    assert "switching to its index" in bot.err, bot.err[-2000:]
 
 
 # --- 3. the index file changed under a running process -------------------------------------------------------
@@ -255,12 +240,8 @@ async def test_a_running_bot_survives_its_index_file_truncated_or_copied_over(
     overwritten in place: the bot goes on answering (a mapped file would kill it with SIGBUS)."""
     big_document(docs)
     path = index_path(tmp_path / "qa.sqlite3")
-    env = env_for(fake, tmp_path, "fake-token") | {"QA_DOCS": str(docs), "QA_COOLDOWN_SECONDS": "0",
-                                                   "QA_LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "run", cwd=tmp_path, env=env,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    try:
-        await fake.wait_until_connected(timeout=60)
+    env = env_for(fake, tmp_path, "fake-token", QA_DOCS=str(docs), QA_COOLDOWN_SECONDS="0", QA_LOG_LEVEL="WARNING")
+    async with running_bot(env, tmp_path, "run", fake=fake) as bot:
         assert "Witkoff" in await ask(fake)
         text = path / "text.npy"
         assert text.stat().st_size > 1 << 20
@@ -271,14 +252,8 @@ async def test_a_running_bot_survives_its_index_file_truncated_or_copied_over(
             fh.write(os.urandom(2 << 20))
         assert "Witkoff" in await ask(fake)
         assert "Lighthouse keeper" in await ask(fake, "How many ships did the lighthouse keepers log?")
-        assert proc.returncode is None
-        proc.send_signal(signal.SIGTERM)
-        _out, err = await asyncio.wait_for(proc.communicate(), 30)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    assert proc.returncode == 0, (proc.returncode, err.decode()[-2000:])
+        assert bot.returncode is None
+        assert await bot.stop() == 0, (bot.returncode, bot.err[-2000:])
 
 
 MAPPING_CHAT = ("import sys; from retrieval import persist; persist._MAP_FROM = 0; "
@@ -479,13 +454,9 @@ async def test_a_database_deleted_under_the_running_bot_is_logged_and_shown_in_s
     fake: FakeDiscord, tmp_path: Path, docs: Path
 ) -> None:
     db = tmp_path / "qa.sqlite3"
-    env = env_for(fake, tmp_path, "fake-token") | {"QA_DOCS": str(docs), "QA_ADMIN_IDS": str(ALICE.id),
-                                                   "QA_COOLDOWN_SECONDS": "0", "QA_LOG_LEVEL": "WARNING",
-                                                   "PYTHONPATH": str(ROOT)}
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "run", cwd=tmp_path, env=env,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    try:
-        await fake.wait_until_connected(timeout=30)
+    env = env_for(fake, tmp_path, "fake-token", QA_DOCS=str(docs), QA_ADMIN_IDS=str(ALICE.id),
+                  QA_COOLDOWN_SECONDS="0", QA_LOG_LEVEL="WARNING")
+    async with running_bot(env, tmp_path, "run", fake=fake) as bot:
         assert "Witkoff" in await ask(fake)
         for name in (db.name, db.name + "-wal", db.name + "-shm"):
             (tmp_path / name).unlink(missing_ok=True)
@@ -493,14 +464,8 @@ async def test_a_database_deleted_under_the_running_bot_is_logged_and_shown_in_s
         assert "The database file was deleted or replaced while the bot runs" in stats.text, stats.text
         assert str(tmp_path) not in stats.text
         assert "Witkoff" in await ask(fake)  # still answering
-        proc.send_signal(signal.SIGTERM)
-        _out, err = await asyncio.wait_for(proc.communicate(), 30)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    log = err.decode()
-    assert proc.returncode == 0, log[-2000:]
+        assert await bot.stop() == 0, bot.err[-2000:]
+    log = bot.err
     assert log.count(f"ERROR retrieval.collection: the database {db} was deleted while in use") == 1, log[-2000:]
 
 

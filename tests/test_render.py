@@ -6,14 +6,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from discord_markdown_model import plain, read, styled
-
 from bot import render_discord, render_text
 from bot.service import SourceInfo
 from retrieval.errors import UnknownDocumentError
 from retrieval.model import Answer, Quote, Summary, SummarySentence
 from retrieval.reindex import ReindexReport
 from retrieval.structure import Mark
+from tests.support.discord_markdown_model import plain, read, styled
 
 ONE = [SourceInfo("notes_1.txt", "Meeting *notes*", None, 1)]
 TWO = [*ONE, SourceInfo("b.md", "Budget", "2025-02-04", 1_200)]

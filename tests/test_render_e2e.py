@@ -7,12 +7,12 @@ import re
 from pathlib import Path
 
 import pytest
-from discord_markdown_model import plain, read, styled
-from fake_discord import FakeDiscord, run_bot
-from test_cli import qa_bot
-from test_discord_e2e import TestBot, settings_for
 
 from bot.service import QAService
+from tests.support.bots import TestBot, settings_for
+from tests.support.discord_markdown_model import plain, read, styled
+from tests.support.fake_discord import FakeDiscord, run_bot
+from tests.support.processes import qa_bot
 
 ANSWER = "> The **turbo** flag sets the `widget_size` option."
 REST = "See [a](/a) for **x** and `y` then [b](/b), @everyone."

@@ -9,7 +9,6 @@ from __future__ import annotations
 import ast
 import dataclasses
 import logging
-import os
 import re
 import shutil
 import sqlite3
@@ -21,14 +20,24 @@ from typing import Any
 
 import discord
 import pytest
-from fake_discord import FakeDiscord, InjectedInteraction, SentMessage, point_discord_py_at, run_bot
-from fake_discord_payloads import ADMIN, ALICE, BOB, GUILD_ID, FakeMember, FakeRole, FakeUser, default_guild
-from test_discord_e2e import TestBot
 
 from bot.config import Settings
 from bot.discord_policy import DEFAULT_FOR_OPERATORS
 from bot.service import QAService
 from retrieval.errors import UnknownDocumentError
+from tests.support.bots import TestBot
+from tests.support.fake_discord import FakeDiscord, InjectedInteraction, SentMessage, point_discord_py_at, run_bot
+from tests.support.fake_discord_payloads import (
+    ADMIN,
+    ALICE,
+    BOB,
+    GUILD_ID,
+    FakeMember,
+    FakeRole,
+    FakeUser,
+    default_guild,
+)
+from tests.support.processes import clean_env
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -429,10 +438,9 @@ def cli_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize("name", ["/etc/passwd", str(SEEDS / SEED), f"seeds/{SEED}", "SECRET"])
 def test_cli_summary_document_never_reads_a_path(cli_db: Path, tmp_path: Path, secret: Path, name: str) -> None:
     name = str(secret) if name == "SECRET" else name
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("QA_", "DISCORD_"))}
     result = subprocess.run(
         [sys.executable, "-m", "bot", "summary", "--docs", str(SEEDS), "--db", str(cli_db), "--document", name],
-        cwd=tmp_path, env={**env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path, env=clean_env(), capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 1 and result.stdout == ""
     [line] = result.stderr.splitlines()

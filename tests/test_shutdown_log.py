@@ -16,13 +16,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from fake_discord import FakeDiscord, run_bot
-from fake_discord_payloads import ALICE, BOB
-from test_bot_process import ROOT, SECRET, env_for, start
-from test_discord_e2e import TestBot
 
 from bot.config import Settings
 from bot.service import QAService
+from tests.support.bots import TestBot
+from tests.support.fake_discord import FakeDiscord, run_bot
+from tests.support.fake_discord_payloads import ALICE, BOB
+from tests.support.processes import LIGHT, ROOT, SECRET, env_for, running_bot
 
 QUESTIONS = [f"Who is Steve Witkoff? ({n})" for n in range(6)]
 WAIT = {"QA_LOG_FLUSH_SECONDS": "3600", "QA_COOLDOWN_SECONDS": "0"}
@@ -69,7 +69,8 @@ async def test_sigterm_to_the_terminal_chat_writes_every_question_answered(tmp_p
 def _terminal_env(tmp_path: Path) -> dict[str, str]:
     """The environment of a terminal process: no Discord token, the seeds, a database in tmp_path."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "QA_"))}
-    return env | WAIT | {"QA_DOCS": str(ROOT / "seeds"), "QA_DB": str(tmp_path / "qa.sqlite3"), "PYTHONPATH": str(ROOT)}
+    return env | WAIT | LIGHT | {"QA_DOCS": str(ROOT / "seeds"), "QA_DB": str(tmp_path / "qa.sqlite3"),
+                                 "PYTHONPATH": str(ROOT)}
 
 
 @pytest.fixture
@@ -82,19 +83,14 @@ async def secret_fake() -> AsyncIterator[FakeDiscord]:
 async def test_sigterm_to_the_discord_bot_writes_every_question_answered(secret_fake: FakeDiscord,
                                                                          tmp_path: Path) -> None:
     db, fake = tmp_path / "qa.sqlite3", secret_fake
-    proc = await start(env_for(fake, tmp_path, SECRET) | WAIT | {"QA_LOG_LEVEL": "INFO"}, tmp_path, "run")
-    try:
-        await fake.wait_until_connected(timeout=30)
+    env = env_for(fake, tmp_path, SECRET, QA_LOG_LEVEL="INFO", **WAIT)
+    async with running_bot(env, tmp_path, "run", fake=fake) as bot:
         for question in QUESTIONS:
             asked = await fake.send_interaction("ask", {"question": question})
             assert "Witkoff" in (await fake.wait_for_reply(asked, timeout=15)).text
         assert logged(db) == []  # answered, and still waiting to be written
-        _out, err = await stop(proc)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    assert proc.returncode == 0 and "Traceback" not in err.decode(), err.decode()[-2000:]
+        code = await bot.stop(60)
+    assert code == 0 and "Traceback" not in bot.err, bot.err[-2000:]
     assert logged(db) == QUESTIONS
 
 

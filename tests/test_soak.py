@@ -6,14 +6,7 @@ driver at a size that runs in seconds, with every check asserted, memory include
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # `python -m pytest` has the repo root on sys.path; plain `pytest` may not
-    sys.path.insert(0, str(ROOT))
-
-from bench.soak import MEMORY_BOUND, run_soak  # noqa: E402
+from bench.soak import MEMORY_BOUND, run_soak
 
 EVENTS, USERS = 300, 20
 

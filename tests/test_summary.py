@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 import shutil
-import subprocess
-import sys
 import weakref
 from itertools import combinations
 from pathlib import Path
@@ -32,6 +29,7 @@ from retrieval.summary import (
 )
 from retrieval.summary_order import dangles
 from retrieval.text import split_sentences
+from tests.support.processes import qa_bot
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 WASHINGTON = "004_311b2db2833709a6.txt"  # headline, then a "WASHINGTON" dateline, then the story
@@ -324,13 +322,6 @@ async def test_service_summaries(service: QAService) -> None:
 async def test_service_rejects_bad_requests(service: QAService, kwargs: dict[str, object]) -> None:
     with pytest.raises(QuestionError):
         await service.summary(**kwargs)  # type: ignore[arg-type]
-
-
-def qa_bot(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("QA_", "DISCORD_"))}
-    env["PYTHONIOENCODING"] = "utf-8"
-    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=cwd, capture_output=True, text=True,
-                          encoding="utf-8", env=env, timeout=120)
 
 
 def test_cli_summary_json(tmp_path: Path) -> None:

@@ -15,15 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_discord import FakeDiscord, run_bot
-from fake_discord_payloads import ADMIN, ALICE, BOB
-from test_discord_e2e import TestBot
-from test_faults import clean_env, cli
 
 from bot import retention
 from bot.config import Settings, load_settings
 from bot.service import Erased, QAService
 from retrieval.errors import ConfigError
+from tests.support.bots import TestBot
+from tests.support.fake_discord import FakeDiscord, run_bot
+from tests.support.fake_discord_payloads import ADMIN, ALICE, BOB
+from tests.support.processes import clean_env, cli
 
 WITKOFF = "Who is Steve Witkoff?"
 # "Now" for the purges, which take it as an argument; votes are checked against the real clock, so ages

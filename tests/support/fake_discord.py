@@ -56,7 +56,8 @@ from typing import Any, TypeVar
 import discord
 import yarl
 from aiohttp import WSMsgType, web
-from fake_discord_payloads import (
+
+from tests.support.fake_discord_payloads import (
     ADMIN,
     ALICE,
     DEFAULT_BOT,
