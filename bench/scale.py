@@ -1,7 +1,7 @@
 """Scale: ours next to bm25s (numpy and numba backends) and rank-bm25, same corpus, same run.
 
     python -m bench.scale [--sizes 10000,100000,1000000] [--queries 1000] [--out bench/results/scale.md]
-    python -m bench.scale --startup-only [--sizes 1000000] [--queries 100]   # start-up alone: startup.md
+    python -m bench.scale --startup-only [--sizes 1000000] [--queries 100]   # start-up alone: scale_startup.md
 
 For each size a deterministic corpus is made from real sentences (bench/corpus.py) and every method
 is measured in a fresh subprocess of its own (so memory is freed between methods and each build's
@@ -289,7 +289,7 @@ def write_store(corpus: Corpus, index: Any, db: Path) -> dict[str, Any]:
     persist.save(index, index_path(db), persist.fingerprint(corpus.documents))
     t2 = time.perf_counter()
     return {"sqlite_s": t1 - t0, "save_s": t2 - t1, "db_mb": db.stat().st_size / 2**20,
-            "npz_mb": index_path(db).stat().st_size / 2**20}
+            "npz_mb": sum(f.stat().st_size for f in index_path(db).iterdir()) / 2**20}
 
 
 def bm25s_tokenizer() -> tuple[Any, list[str]]:
@@ -361,8 +361,9 @@ def worker_startup(db: Path, docs: Path, qs: Sequence[str]) -> dict[str, Any]:
             if "building the index" in record.getMessage():
                 rebuilt.append(record.getMessage())
 
-    logging.getLogger("bot").addHandler(Catch())  # the service and bot.index_source, which loads for it
-    logging.getLogger("bot").setLevel(logging.INFO)
+    for name in ("bot", "retrieval"):  # the service and retrieval.index_source, which loads for it
+        logging.getLogger(name).addHandler(Catch())
+        logging.getLogger(name).setLevel(logging.INFO)
 
     async def ready() -> dict[str, Any]:
         t0 = time.perf_counter()
@@ -398,7 +399,7 @@ def worker_startup(db: Path, docs: Path, qs: Sequence[str]) -> dict[str, Any]:
         t = time.perf_counter()
         persist.read(index_path(db))  # every member read (or mapped) and its CRC-32 verified; nothing else
         out["verify_s"] = time.perf_counter() - t
-        out["npz_bytes"] = index_path(db).stat().st_size
+        out["npz_bytes"] = sum(f.stat().st_size for f in index_path(db).iterdir())
         return out
 
     res["breakdown"] = asyncio.run(breakdown())
@@ -772,7 +773,7 @@ def run_startup(args: argparse.Namespace) -> None:
               in targets(results, extras) if name.startswith("start-up")]
     text = "\n".join([*lines, "", *startup_lines(extras)])
     print(text)
-    out = Path(args.out) if args.out != str(RESULTS / "scale.md") else RESULTS / "startup.md"
+    out = Path(args.out) if args.out != str(RESULTS / "scale.md") else RESULTS / "scale_startup.md"
     out.write_text(text, encoding="utf-8")
 
 
@@ -849,7 +850,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--saved", default=str(SAVED), help=f"measurements a run saves (default {SAVED})")
     parser.add_argument("--startup-only", action="store_true",
                         help="only our build and the start-up from its store, at the largest size "
-                        "(writes bench/results/startup.md)")
+                        "(writes bench/results/scale_startup.md)")
     args = parser.parse_args(argv)
     if args.worker:
         worker_main(args)

@@ -75,7 +75,7 @@ from fake_discord import FakeDiscord, InjectedInteraction, SentMessage, point_di
 from fake_discord_payloads import ADMIN, GENERAL_ID, RANDOM_ID, FakeMember, FakeUser, default_guild  # noqa: E402
 
 from bot.config import Settings  # noqa: E402
-from bot.discord_app import QABot  # noqa: E402
+from bot.discord_client import QABot  # noqa: E402
 from bot.service import QAService  # noqa: E402
 
 SEEDS = ROOT / "seeds"
@@ -416,6 +416,8 @@ class Tracker:
             return
         if output.kind == "edit_original" and event.kind == "reindex" and not output.embeds:
             return  # a progress edit ("⏳ Indexed 1,000 of 5,000 …"); the report comes next
+        if output.kind == "delete_original":
+            return  # the public "thinking…" removed before a private error; the error's followup comes next
         if output.kind in ("followup", "edit_original"):
             self._finish(event, output)
         else:

@@ -37,6 +37,14 @@ class Settings:
     follow_up_seconds: float = 300.0
     source_url: str | None = None  # QA_SOURCE_URL: template of links to the quoted page
     log_days: int = 90  # days the question log keeps who asked what; 0 keeps only the counts
+    watch: bool = True  # QA_WATCH: reindex a collection when its folder changes
+    memory_mb: float = 1024.0  # QA_MEMORY_MB: servers' collections unload, least recently used first, past it
+    data: Path | None = None  # QA_DATA: where servers' collections live (default: the database's folder)
+
+    @property
+    def data_dir(self) -> Path:
+        """The data directory: servers' collections are under its `guilds/` folder."""
+        return self.data or self.db.parent
     log_flush_seconds: float = 0.5  # at most this long between a question and its write to the log
 
     def with_paths(self, docs: str | None, db: str | None) -> Settings:
@@ -69,6 +77,12 @@ def load_settings(env: Mapping[str, str] | None = None, env_file: Path | None = 
     log_days = _int(get("QA_LOG_DAYS"), "QA_LOG_DAYS")
     if log_days is not None and not 0 <= log_days <= 100_000:
         raise ConfigError("QA_LOG_DAYS must be between 0 (keep only counts) and 100000 days.")
+    watch = (get("QA_WATCH") or "1").lower()
+    if watch not in ("0", "1", "true", "false", "yes", "no", "on", "off"):
+        raise ConfigError(f"QA_WATCH must be 1 (watch the documents folders) or 0, not {watch!r}.")
+    memory_mb = _float(get("QA_MEMORY_MB"), "QA_MEMORY_MB", 1024.0)
+    if memory_mb < 1:
+        raise ConfigError("QA_MEMORY_MB must be at least 1.")
     return Settings(
         token=get("DISCORD_TOKEN"),
         docs=Path(get("QA_DOCS") or "seeds"),
@@ -87,6 +101,9 @@ def load_settings(env: Mapping[str, str] | None = None, env_file: Path | None = 
         follow_up_seconds=_float(get("QA_FOLLOW_UP_SECONDS"), "QA_FOLLOW_UP_SECONDS", 300.0),
         source_url=check_template(url) if (url := get("QA_SOURCE_URL")) else None,
         log_days=90 if log_days is None else log_days,
+        watch=watch in ("1", "true", "yes", "on"),
+        memory_mb=memory_mb,
+        data=Path(data) if (data := get("QA_DATA")) else None,
         log_flush_seconds=_float(get("QA_LOG_FLUSH_SECONDS"), "QA_LOG_FLUSH_SECONDS", 0.5),
     )
 

@@ -248,7 +248,8 @@ HELP_TEXT = (
     "**Your data**\n"
     "• `/forget-me` — erase the questions and feedback I keep about you\n\n"
     "**Admins**\n"
-    "• `/reindex` — re-read the documents folder\n"
+    "• `/documents add|remove|list` — give this server its own documents (Manage Server)\n"
+    "• `/reindex` — re-read this server's documents\n"
     "• `/stats` — questions asked, answered, and your 👍/👎 feedback"
 )
 

@@ -4,48 +4,37 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import gc
+import difflib
 import hmac
 import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
-from retrieval import kernel, persist
+from retrieval import kernel
 from retrieval.answer import AnswerSettings, answer
-from retrieval.documents import MAX_BYTES, READER_VERSION, read_folder
-from retrieval.errors import BusyError, DocumentsError, QAError, QuestionError, StoreError
+from retrieval.collection import Collection, ProgressCallback, SourceInfo
+from retrieval.errors import QuestionError, UnknownDocumentError
 from retrieval.index import Index, Weighting
+from retrieval.index_source import index_path
 from retrieval.links import with_links
-from retrieval.model import Answer, Summary
-from retrieval.reindex import ReindexReport, build, compare, timed_report
-from retrieval.store import DocumentStore
+from retrieval.model import Answer, Skipped, Summary
+from retrieval.reindex import ReindexReport
+from retrieval.store import DocumentStore, SQLiteStore
 from retrieval.summary import check_length, check_topic, summarize_collection, summarize_document, summarize_topic
 
-from . import index_source as source
-from .index_source import index_path
+from .collections import Collections, guild_label
+from .config import Settings
 from .question_log import FLUSH_SECONDS, QuestionLog, Stats
-from .storage import open_storage
+from .uploads import copy_folder, save_uploads
+from .watch import watch_folders
+
+__all__ = ["Asked", "Conversations", "Erased", "QAService", "SourceInfo", "index_path"]
 
 log = logging.getLogger(__name__)
-
-ProgressCallback = Callable[[str], None]
-
-
-@dataclass(frozen=True, slots=True)
-class SourceInfo:
-    """One indexed document, as listed by `sources`."""
-
-    id: str
-    title: str
-    date: str | None
-    passages: int
-
 
 @dataclass(frozen=True, slots=True)
 class Asked:
@@ -94,215 +83,154 @@ class Conversations:
 
 
 WATCH_SECONDS = 2.0  # how often a serving process looks for another process's reindex and a lost database
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """No automatic garbage collection inside: a reindex allocates objects for every document and
-    passage, and each full pass over them held the GIL, so the event loop, for 100+ ms (bench/load.py)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
+RECENT_SECONDS = 600.0  # a server's collection used this recently is looked at too (others at their next use)
+IDLE_SECONDS = 1800.0  # a server's collection unused this long is unloaded (loaded again at its next use)
 
 
 class QAService:
-    """Ask, sources, reindex and stats over one store and one swappable index.
+    """Ask, sources, summary, reindex and stats over the collections: the default one (QA_DOCS and QA_DB),
+    and a server's own once it has one. The question log (and feedback) lives in the default's database.
 
-    One truth across processes: the store's generation says which reindex the documents are at. Before
-    answering (and every WATCH_SECONDS) the service compares it with the generation of the index it
-    serves and switches to the newer one, so a reindex by another process on the same database is
-    served here too, and a document it removed is quoted and listed no more."""
+    A collection serves the newest generation of its store: before answering (and every WATCH_SECONDS for
+    those in use) the service lets each look for a reindex by another process (`Collection.refresh`)."""
 
     def __init__(
-        self, store: DocumentStore, questions: QuestionLog, docs: Path, index: Index,
-        weighting: Weighting = Weighting(), settings: AnswerSettings = AnswerSettings(),
-        follow_up_seconds: float = 300.0, generation: int = 0, mapped: persist.FileId | None = None,
-        source_url: str | None = None,
+        self, collections: Collections, questions: QuestionLog, settings: AnswerSettings = AnswerSettings(),
+        follow_up_seconds: float = 300.0, source_url: str | None = None,
     ) -> None:
-        self.store = store
-        self.questions = questions  # the question log, feedback and command hashes
-        self.source_url = source_url  # QA_SOURCE_URL: links to the quoted page and section
-        self.docs = docs
-        self._index = index
-        self._generation = generation  # the store's generation the index in force shows
-        self._mapped = mapped  # the index file the index in force maps, as it was when mapped
-        self._suspect: set[str] = set()  # documents whose stored passages failed their digest: re-read them
-        self.weighting = weighting
+        self.collections = collections
+        self.questions = questions  # the question log, feedback and command hashes (in the default's database)
+        self.source_url = source_url  # QA_SOURCE_URL: links to the quoted page and section (default documents)
         self.answer_settings = settings
         self.conversations = Conversations(follow_up_seconds)
-        self._reindex_lock = asyncio.Lock()
-        self._switch_lock = asyncio.Lock()  # held while the index in force is being replaced
-        found = persist.file_id(store.path)
-        self._database = found[:2] if found else None  # the database file's device and inode
-        self._problems: dict[str, str] = {}  # what /stats must tell an operator, by subject
+        self._tasks: list[asyncio.Task[None]] = []
         self._watcher: asyncio.Task[None] | None = None
+        self._stop_watching = asyncio.Event()
 
     @classmethod
     async def open(
         cls, db: Path, docs: Path, weighting: Weighting = Weighting(), follow_up_seconds: float = 300.0,
-        progress: ProgressCallback | None = None, source_url: str | None = None,
+        progress: ProgressCallback | None = None, source_url: str | None = None, data_dir: Path | None = None,
+        watch: bool = False, memory_mb: float | None = None, watch_quiet: float = 1.0,
         log_flush_seconds: float = FLUSH_SECONDS,
     ) -> QAService:
-        """Open the store and the question log in the SQLite file `db` (bot/storage.py), then `start`."""
-        # Verifying the index file's checksums (reading all of it) overlaps opening and checking the
-        # database, on another core: at 1M passages each takes most of a second.
-        reading = asyncio.ensure_future(asyncio.to_thread(source.read_file, index_path(db)))
+        """Open the default collection (its folder read only when its store is empty, or holds damaged
+        passages); servers' collections (under `data_dir`, by default the database's folder) load on first
+        use, within `memory_mb`. `watch`: reindex a collection when its folder changes (after `watch_quiet`
+        seconds without a change). The question log shares the default's database file, through its own
+        connection, opened after the store has checked the file; a question waits in memory at most
+        `log_flush_seconds` before it is written."""
+        await asyncio.to_thread(kernel.warm_up)  # compiled or loaded now, not on the first question
+        default = await Collection.open("the default collection", docs, index_path(db),
+                                        lambda: SQLiteStore.open(db), weighting, progress)
         try:
-            store, questions = await open_storage(db, log_flush_seconds)
+            questions = await QuestionLog.open(db, delay=log_flush_seconds)
         except BaseException:
-            reading.cancel()
+            await default.close()
             raise
-        return await cls.start(store, questions, docs, weighting, follow_up_seconds, progress, source_url, reading)
+        budget = None if memory_mb is None else int(memory_mb * 1024 * 1024)
+        collections = Collections(default, data_dir or db.parent, weighting, budget)
+        service = cls(collections, questions, follow_up_seconds=follow_up_seconds, source_url=source_url)
+        service._tasks.append(asyncio.create_task(service._watch()))
+        if watch:
+            service._watcher = asyncio.create_task(watch_folders(collections, watch_quiet, service._stop_watching))
+            service._tasks.append(service._watcher)
+        return service
 
     @classmethod
-    async def start(
-        cls, store: DocumentStore, questions: QuestionLog, docs: Path, weighting: Weighting = Weighting(),
-        follow_up_seconds: float = 300.0, progress: ProgressCallback | None = None, source_url: str | None = None,
-        reading: asyncio.Future[Any] | None = None,
-    ) -> QAService:
-        """Serve over a store and a question log opened by the caller (both closed if this fails): the index
-        is loaded from the store; the folder is read only when the store is empty (or holds damaged
-        passages, which are re-read). `reading`: the index file, already being read."""
-        if reading is None:
-            reading = asyncio.ensure_future(asyncio.to_thread(source.read_file, index_path(store.path)))
-        try:
-            await asyncio.to_thread(kernel.warm_up)  # compiled or loaded now, not on the first question
-            current = await source.current(store, index_path(store.path), weighting, reading)
-            service = cls(store, questions, docs, current.index, weighting, follow_up_seconds=follow_up_seconds,
-                          generation=current.generation, mapped=current.mapped, source_url=source_url)
-            service._note_index_warning(current.warning)
-            if not current.index.documents and not current.suspect:
-                await service.reindex(progress)
-            elif current.suspect:
-                await service._repair(current.suspect, progress)
-            elif await store.get_meta("reader_version") != READER_VERSION:
-                # Documents read by an older release's readers: read the folder again, once.
-                try:
-                    await service.reindex(progress)
-                except (DocumentsError, StoreError) as exc:
-                    log.warning("could not read the documents again with this release's readers (%s); "
-                                "serving what the store holds", exc)
-            service._watcher = asyncio.create_task(service._watch())
-        except BaseException:
-            reading.cancel()
-            await store.close()
-            await questions.close()
-            raise
+    async def from_settings(cls, settings: Settings, progress: ProgressCallback | None = None,
+                            watch: bool | None = None) -> QAService:
+        """The service the settings describe (the folder watcher as QA_WATCH says, unless `watch` is given)."""
+        service = await cls.open(settings.db, settings.docs, follow_up_seconds=settings.follow_up_seconds,
+                                 progress=progress, source_url=settings.source_url, data_dir=settings.data_dir,
+                                 watch=settings.watch if watch is None else watch, memory_mb=settings.memory_mb,
+                                 log_flush_seconds=settings.log_flush_seconds)
+        service.log_days = settings.log_days
         return service
+
+    # --- the default collection, as the front-ends knew it ------------------------------------------------
+
+    @property
+    def default(self) -> Collection:
+        """The default collection: QA_DOCS and QA_DB."""
+        return self.collections.default
+
+    @property
+    def store(self) -> DocumentStore:
+        """The default collection's store (its database file also holds the question log)."""
+        return self.default.store
+
+    @property
+    def docs(self) -> Path:
+        """The default documents folder."""
+        return self.default.docs
+
+    @property
+    def weighting(self) -> Weighting:
+        """How passages are weighed, in every collection."""
+        return self.default.weighting
 
     @property
     def index(self) -> Index:
-        """The index in force now: read once per request, so a request never sees a mix."""
-        return self._index
+        """The default collection's index in force now."""
+        return self.default.index
 
     @property
     def reindexing(self) -> bool:
-        """Whether a reindex is running."""
-        return self._reindex_lock.locked()
+        """Whether the default collection is being reindexed."""
+        return self.default.reindexing
+
+    def is_reindexing(self, guild: int | None = None) -> bool:
+        """Whether the collection serving `guild` is being reindexed."""
+        collection = self.collections.peek(guild)
+        return collection is not None and collection.reindexing
+
+    @property
+    def watching(self) -> bool:
+        """Whether the folder watcher runs (QA_WATCH)."""
+        return self._watcher is not None and not self._watcher.done()
+
+    def has_collection(self, guild: int) -> bool:
+        """Whether a server has documents of its own (else it uses the default ones)."""
+        return self.collections.has(guild)
 
     async def refresh(self) -> None:
-        """Serve the newest index: the one a reindex by another process made, or a sound one when the file
-        the index in force maps was changed in place. Cheap when nothing changed (one query, two stats)."""
-        self._check_database()
-        if self._reindex_lock.locked():  # this process's own reindex installs the newest index
-            return
-        if await self.store.generation() == self._generation and not self._mapped_file_changed():
-            return
-        if self._reindex_lock.locked():
-            return
-        async with self._switch_lock:
-            generation = await self.store.generation()
-            changed = self._mapped_file_changed()
-            if generation == self._generation and not changed:
-                return  # another request switched meanwhile
-            if changed:
-                log.warning("the index file %s was changed in place while mapped: loading it again",
-                            index_path(self.store.path))
-            else:
-                log.info("the store is at generation %d (serving %d): switching to its index", generation,
-                         self._generation)
-            current = await source.current(self.store, index_path(self.store.path), self.weighting)
-            await self._install(current)
-        if current.suspect:
-            await self._repair(current.suspect)
-
-    async def _refreshed(self) -> None:
-        """`refresh`, its failures logged: the index in force keeps answering."""
-        try:
-            await self.refresh()
-        except QAError as exc:
-            log.warning("could not check for a newer index: %s", exc)
-
-    async def _install(self, current: source.Current) -> None:
-        """Make `current` the index in force; the old one is freed off the event loop."""
-        previous, self._index = [self._index], current.index
-        self._generation, self._mapped = current.generation, current.mapped
-        self._suspect.update(current.suspect)
-        self._note_index_warning(current.warning)
-        await asyncio.to_thread(source.drop, previous)
-
-    async def _repair(self, suspect: tuple[str, ...], progress: ProgressCallback | None = None) -> None:
-        """Re-read documents whose stored passages are damaged; on failure they stay left out, logged."""
-        self._suspect.update(suspect)
-        try:
-            await self.reindex(progress)
-        except QAError as exc:
-            log.error("could not re-read the damaged documents %s: %s", ", ".join(sorted(suspect)), exc)
-
-    def _mapped_file_changed(self) -> bool:
-        """Whether the file the index in force maps was changed in place (same inode, other size or time):
-        reading its pages now could kill the process (SIGBUS). A file renamed over it is harmless."""
-        if self._mapped is None:
-            return False
-        now = persist.file_id(index_path(self.store.path))
-        return now is not None and now[:2] == self._mapped[:2] and now != self._mapped
-
-    def _check_database(self) -> None:
-        """Note (once, in the log and for /stats) a database file deleted or replaced under the service:
-        SQLite keeps writing to the file it opened, which nothing will find again."""
-        found = persist.file_id(self.store.path)
-        if self._database is None or (found is not None and found[:2] == self._database):
-            return
-        if "database" not in self._problems:
-            self._problems["database"] = (
-                "The database file was deleted or replaced while the bot runs: questions and feedback "
-                "recorded since are lost when it stops. Restart the bot to start a new database."
-            )
-            log.error("the database %s was %s while in use: what is recorded from now on is lost at exit; "
-                      "restart to recreate it", self.store.path, "deleted" if found is None else "replaced")
-
-    def _note_index_warning(self, warning: str | None) -> None:
-        """Keep (or clear) the warning of the last save of the index, for /stats."""
-        if warning:
-            self._problems["index"] = warning
-        else:
-            self._problems.pop("index", None)
+        """Let each collection in use serve the newest index of its store (see `Collection.refresh`); one that
+        cannot look (its failure logged) keeps serving what it serves, and the others still look."""
+        recent = time.monotonic() - RECENT_SECONDS
+        for collection in self.collections.loaded:
+            # One unloaded while an earlier one was being looked at is skipped; held, none is unloaded mid-look.
+            if not collection.closed and (collection is self.default or collection.last_used >= recent):
+                with collection.held(touch=False):
+                    await collection.refreshed()
 
     async def _watch(self) -> None:
-        """Every WATCH_SECONDS, `refresh`: /sources and autocomplete, which do not wait, see it too."""
+        """Every WATCH_SECONDS, `refresh` (/sources and autocomplete, which do not wait, see it too) and unload
+        servers' collections idle for IDLE_SECONDS."""
         while True:
             await asyncio.sleep(WATCH_SECONDS)
             try:
                 await self.refresh()
+                await self.collections.unload_idle(IDLE_SECONDS)
             except Exception:
                 log.exception("checking for a newer index failed")
 
+    # --- use cases --------------------------------------------------------------------------------------
+
     async def ask(
         self, question: str, conversation: str | None = None, via: str = "terminal", user_id: str | None = None,
-        channel: str | None = None,
+        channel: str | None = None, guild: int | None = None,
     ) -> Asked:
-        """Answer a question (with the conversation's recent turns as context) and log it."""
-        await self._refreshed()
-        index = self._index
-        history = self.conversations.history(conversation) if conversation else []
-        quoted = self.conversations.quoted(conversation) if conversation else ()
-        # A follow-up does not quote again what was just quoted, unless nothing else answers.
-        result = await asyncio.to_thread(answer, index, question, history, self.answer_settings, quoted)
-        if result.quotes:
+        """Answer a question from the collection serving `guild` (with the conversation's recent turns as
+        context) and log it."""
+        async with self.collections.using(guild) as collection:
+            await collection.refreshed()
+            index = collection.index
+            history = self.conversations.history(conversation) if conversation else []
+            quoted = self.conversations.quoted(conversation) if conversation else ()
+            # A follow-up does not quote again what was just quoted, unless nothing else answers.
+            result = await asyncio.to_thread(answer, index, question, history, self.answer_settings, quoted)
+        if result.quotes and collection is self.default:  # QA_SOURCE_URL tells where the default ones are
             result = replace(result, quotes=tuple(with_links(q, self.source_url) for q in result.quotes))
         if conversation:
             # A follow-up is remembered with its context, so "and then?" chains keep the topic.
@@ -315,105 +243,84 @@ class QAService:
             qid = await self.questions.log_question(result.question, result.answered, top, via, user_id, channel)
         return Asked(result, qid)
 
-    def sources(self) -> list[SourceInfo]:
-        """The indexed documents with title, date and passage count, by id."""
-        index = self._index
-        return [
-            SourceInfo(d.id, d.title, d.date, len(index.passages_of(d.id)))
-            for d in sorted(index.documents.values(), key=lambda d: d.id)
-        ]
+    def sources(self, guild: int | None = None) -> list[SourceInfo]:
+        """The documents of the collection serving `guild`, with title, date and passage count, by id."""
+        collection = self.collections.peek(guild)
+        if collection is not None:
+            return collection.sources()
+        return self.collections.stored_sources(guild) if guild is not None else []
 
-    async def reindex(self, progress: ProgressCallback | None = None) -> ReindexReport:
-        """Rebuild from the folder: store written in one transaction, then the index swapped.
-        On any failure the store and the index in force are left as they were."""
-        if self._reindex_lock.locked():
-            raise BusyError("A reindex is already running; try again when it has finished.")
-        async with self._reindex_lock, self._switch_lock:
-            with _collector_paused():
-                return await self._reindex(progress)
+    def document_choices(self, typed: str, limit: int = 25, guild: int | None = None) -> list[SourceInfo]:
+        """Documents of the collection serving `guild` whose title or id contains what the user typed
+        (for autocomplete)."""
+        needle = typed.casefold().strip()
+        found = [s for s in self.sources(guild) if needle in s.title.casefold() or needle in s.id.casefold()]
+        found.sort(key=lambda s: (not s.title.casefold().startswith(needle), s.title.casefold()))
+        return found[:limit]
 
-    async def _reindex(self, progress: ProgressCallback | None) -> ReindexReport:
-        """The reindex itself, under the locks. The folder is compared with the store (what to write) and
-        with the index in force (what changes for those who ask, and so the report): after a reindex by
-        another process the two differ."""
-        started = time.perf_counter()
-        say = progress or (lambda _msg: None)
-        say(f"Reading {self.docs} …")
-        outdated = await self.store.get_meta("reader_version") != READER_VERSION
-        # Files whose bytes did not change are not parsed again: the index in force holds their documents
-        # (not those read by an older release's readers, nor those whose stored passages were damaged).
-        unchanged = {} if outdated else {i: d for i, d in self._index.documents.items() if i not in self._suspect}
-        documents, skipped = await asyncio.to_thread(read_folder, self.docs, MAX_BYTES, unchanged)
-        generation = await self.store.generation()  # before the hashes: see `consistent` below
-        stored = await self.store.hashes()
-        stored.update({i: "" for i in self._suspect if i in stored})  # damaged in the store: write them again
-        if outdated:  # read by an older release: every document is read again and reported as changed
-            stored = dict.fromkeys(stored, "")
-        to_store = compare(stored, documents, skipped)
-        served = {d.id: "" if outdated else d.content_hash for d in self._index.documents.values()}
-        report = compare(served, documents, skipped)
-        if not documents and (self._index.passages or stored):
-            raise DocumentsError(
-                f"The documents folder {str(self.docs)!r} has no usable documents; the index was kept."
-            )
-        say(f"Indexing {len(report.added) + len(report.changed)} new or changed documents …")
+    async def reindex(self, progress: ProgressCallback | None = None, guild: int | None = None) -> ReindexReport:
+        """Bring a collection up to its folder: the default one (`guild` None) or a server's own
+        (NoCollectionError if it has none). On any failure its store and index are left as they were."""
+        if guild is None:
+            return await self.default.reindex(progress)
+        async with self.collections.using(guild, own=True) as collection:
+            return await collection.reindex(progress)
 
-        def tick(done: int, total: int) -> None:
-            say(f"Indexed {done:,} of {total:,} …")
+    async def add_documents(
+        self, guild: int, files: Sequence[tuple[str, bytes]], copy_default: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> ReindexReport:
+        """Save files (name, bytes) into a server's own collection and index them; the collection is created
+        on first use, empty or (`copy_default`) with a copy of the default documents. Files refused (their
+        type, size or name) are reported as skipped with the reason; unchanged files are not read again."""
+        folder = self.collections.folder(guild)
+        if not self.collections.has(guild):
+            await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+            log.info("%s: collection created%s", guild_label(guild),
+                     " from the default documents" if copy_default else "")
+        else:
+            copy_default = False  # only a new collection starts from the default one
+        refused: list[Skipped] = []
 
-        path = index_path(self.store.path)
-        if to_store.modified or not self._index.passages:
-            previous = None if outdated else self._index  # older readers' passages cannot be reused
-            index = await asyncio.to_thread(build, documents, previous, self.weighting, progress=tick)
-            fresh = {*to_store.added, *to_store.changed}
-            upserts = [d for d in documents if d.id in fresh]
-            rows = [index.passages[i] for d in upserts for i in index.passages_of(d.id)]
-            lock = persist.WriteLock(path)
-            # Held from the commit to the saved file, so that another process seeing the new generation
-            # waits for this file instead of building the same index itself.
-            await asyncio.to_thread(lock.acquire)
-            try:
-                after = await self.store.replace_documents(upserts, rows, to_store.removed, skipped)
-                await self.store.set_meta("reader_version", READER_VERSION)
-                # Hand the built index and the documents read (a Python object per passage) to the thread
-                # that saves them, keeping no reference here: freeing them on the event loop stalled it
-                # for 100+ ms (bench/load.py); the index in force is the one loaded from the saved file.
-                handed: list[Any] = [index, documents]
-                del index, documents
-                made = await asyncio.to_thread(source.saved_from, handed, path, True)
-            finally:
-                lock.release()
-            # Another process's reindex committed between our reading of the store and our writing: the
-            # store now holds a mix, and the index built from the folder is not known to be it.
-            consistent = after == generation + (1 if to_store.modified else 0)
-            await self._install(replace(made, generation=after if consistent else generation))
-            self._suspect -= {*to_store.changed, *to_store.removed}
-        elif report.modified:  # the store holds the folder already (another process reindexed): serve it
-            await self.store.replace_documents([], [], [], skipped)
-            await self.store.set_meta("reader_version", READER_VERSION)
-            await asyncio.to_thread(source.drop, [documents])
-            del documents
-            await self._install(await source.current(self.store, path, self.weighting))
-        else:  # nothing indexed changed: the index in force (and its file) stay
-            await self.store.replace_documents([], [], [], skipped)
-            await self.store.set_meta("reader_version", READER_VERSION)
-            await asyncio.to_thread(source.drop, [documents])
-            del documents
-        warning = self._problems.get("index")
-        report = timed_report(replace(report, warnings=(warning,) if warning else ()), self._index, started)
-        log.info("reindex: %d added, %d changed, %d removed, %d skipped in %.2fs", len(report.added),
-                 len(report.changed), len(report.removed), len(report.skipped), report.seconds)
-        return report
+        async def save() -> None:
+            if copy_default:
+                await asyncio.to_thread(copy_folder, self.docs, folder)
+            refused.extend((await asyncio.to_thread(save_uploads, folder, files))[1])
 
-    async def stats(self) -> Stats:
-        """Questions asked, answered, top unanswered and feedback; and what an operator must know."""
-        self._check_database()
+        async with self.collections.using(guild, own=True) as collection:
+            report = await collection.reindex(progress, wait=True, prepare=save)
+        return replace(report, skipped=(*refused, *report.skipped))
+
+    async def remove_document(self, guild: int, document_id: str,
+                              progress: ProgressCallback | None = None) -> ReindexReport:
+        """Delete a document's file from a server's own collection and index the change."""
+        async with self.collections.using(guild, own=True) as collection:
+            ids = collection.index.documents
+            if document_id not in ids:
+                raise UnknownDocumentError(document_id, tuple(difflib.get_close_matches(document_id, list(ids), 3)))
+            target = collection.docs / document_id
+            if ".." in Path(document_id).parts or Path(document_id).is_absolute():
+                raise UnknownDocumentError(document_id)
+
+            async def delete() -> None:
+                await asyncio.to_thread(target.unlink, missing_ok=True)
+
+            return await collection.reindex(progress, wait=True, prepare=delete)
+
+    async def stats(self, guild: int | None = None) -> Stats:
+        """Questions asked, answered, top unanswered and feedback; and what an operator must know about the
+        default collection and the one serving `guild`."""
+        collections = {id(c): c for c in (self.default, self.collections.peek(guild)) if c is not None}
+        problems: dict[str, str] = {}
+        for collection in collections.values():
+            collection.check_database()
+            problems.update(collection.problems)
         stats = await self.questions.stats()
-        return replace(stats, problems=(*self._problems.values(), *stats.problems))
+        return replace(stats, problems=(*problems.values(), *stats.problems))
 
     async def feedback(self, question_id: int, user_id: str, value: int) -> bool:
         """Record 👍 (1) or 👎 (-1) for a logged answer; False when it is not (or no longer) on record."""
-        self._check_database()
+        self.default.check_database()
         if not 0 < question_id < 2**63:  # SQLite's integers: a larger id cannot be on record
             return False
         if self.log_days == 0:
@@ -423,38 +330,39 @@ class QAService:
         return await self.questions.record_feedback(question_id, user_id, value)
 
     async def close(self) -> None:
-        """Stop watching and close the store and the question log (which writes what waits)."""
-        if self._watcher is not None:
-            self._watcher.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._watcher
-            self._watcher = None
+        """Stop watching and close every collection."""
+        self._stop_watching.set()
+        for task in self._tasks:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+            except Exception:  # a task that died (e.g. the watcher) must not keep the stores open
+                log.exception("a background task had failed")
+        self._tasks.clear()
         try:
-            await self.questions.close()
+            await self.questions.close()  # writes the questions still waiting
         finally:
-            await self.store.close()
-
-    def document_choices(self, typed: str, limit: int = 25) -> list[SourceInfo]:
-        """Indexed documents whose title or id contains what the user typed (for autocomplete)."""
-        needle = typed.casefold().strip()
-        found = [s for s in self.sources() if needle in s.title.casefold() or needle in s.id.casefold()]
-        found.sort(key=lambda s: (not s.title.casefold().startswith(needle), s.title.casefold()))
-        return found[:limit]
+            await self.collections.close()
 
     async def summary(
-        self, document: str | None = None, topic: str | None = None, sentences: int = 5, words: int | None = None
+        self, document: str | None = None, topic: str | None = None, sentences: int = 5, words: int | None = None,
+        guild: int | None = None,
     ) -> Summary:
-        """Verbatim sentences summing up one document, a topic, or (neither given) the whole collection."""
-        await self._refreshed()
-        index = self._index
+        """Verbatim sentences summing up one document, a topic, or (neither given) the whole collection
+        serving `guild`."""
         check_length(sentences, words)
         if document is not None and topic is not None:
             raise QuestionError("Summarise a document or a topic, not both at once.")
-        if document is not None:
-            return await asyncio.to_thread(summarize_document, index, document, sentences, words)
-        if topic is not None:
-            return await asyncio.to_thread(summarize_topic, index, check_topic(topic), sentences, words)
-        return await asyncio.to_thread(summarize_collection, index, sentences, words)
+        async with self.collections.using(guild) as collection:
+            await collection.refreshed()
+            index = collection.index
+            if document is not None:
+                return await asyncio.to_thread(summarize_document, index, document, sentences, words)
+            if topic is not None:
+                return await asyncio.to_thread(summarize_topic, index, check_topic(topic), sentences, words)
+            return await asyncio.to_thread(summarize_collection, index, sentences, words)
 
     # --- users' data: QA_LOG_DAYS, /forget-me and `qa-bot forget` ---------------------------------------
 

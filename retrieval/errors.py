@@ -8,7 +8,8 @@
     │   └── IndexDamagedError    …because its bytes do not match their checksums
     ├── QuestionError        a question is empty or too long
     ├── UnknownDocumentError a document id that is not in the index
-    └── BusyError            a reindex is already running
+    ├── BusyError            a reindex is already running
+    └── NoCollectionError    a server has no collection of its own
 """
 
 from __future__ import annotations
@@ -54,3 +55,7 @@ class UnknownDocumentError(QAError):
 
 class BusyError(QAError):
     """A reindex is already running."""
+
+
+class NoCollectionError(QAError):
+    """A server asked for its own collection, which it does not have (it uses the default one)."""

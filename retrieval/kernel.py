@@ -12,30 +12,30 @@ its terms' products in query-term order, whatever the path, so equal rows give e
 go exactly to the lower id.
 
 With numba the kernel is compiled once (cached on disk beside this file) and releases the GIL, so
-queries from several threads run in parallel; without numba a numpy implementation with the same
-contract is used (`BACKEND` says which).
+queries from several threads run in parallel; a numpy implementation with the same contract serves
+small indexes, where it is as fast, and any index when numba is missing. numba is imported only when
+an index first needs it: importing it and loading the compiled kernel costs a process 1-2.5 s and about
+140 MB, which a small index never earns back (crossover measured by `python -m bench.startup`).
+`QA_KERNEL=numpy|numba|auto` forces a backend (auto, the default, chooses by the index's size).
 """
 
 from __future__ import annotations
 
+import importlib.util
+import logging
+import os
 import threading
 from typing import Any
 
 import numpy as np
 
+log = logging.getLogger(__name__)
 
-def _import_numba() -> Any:
-    """The numba module, or None: numba is optional and the package must work without it."""
-    try:
-        import numba
-    except ImportError:
-        return None
-    return numba
-
-
-numba = _import_numba()
-
-BACKEND = "numba" if numba is not None else "numpy"
+# Passages from which `auto` scores with numba. Below it numpy's median top-k takes under half a
+# millisecond more per question than numba's, not worth numba's import and cache load (1-2.5 s, 140 MB);
+# at 100,000 passages 0.8 ms more, at 300,000 15 ms: bench/results/startup.md, "Kernel crossover".
+NUMBA_FROM = 50_000
+CHOICES = ("auto", "numpy", "numba")
 
 # Passages per block: its 32 KiB of float64 scores stay in the L1 data cache while the postings
 # stream past. Measured at 1M passages: 4096 beat 1024-2048 and 8192-65536 by 5-20%.
@@ -119,7 +119,7 @@ def top_k_numpy(
 
 
 # ---------------------------------------------------------------------------------------------------
-# The compiled kernel (plain Python here; compiled below when numba is present)
+# The compiled kernel (plain Python here; `_load_numba` compiles it when an index first needs it)
 
 
 def _sift_down(hs: np.ndarray, hr: np.ndarray, size: int, i: int) -> None:
@@ -320,22 +320,80 @@ def _kernel(
     return out_ids, out_scores, _OK
 
 
-def _jit(fn: Any) -> Any:
-    """`fn` compiled without the GIL (so threads run in parallel), cached on disk when a cache is writable."""
+_lock = threading.Lock()  # one thread imports numba and compiles; the others wait for it
+_compiled: Any = None  # the compiled kernel, once loaded
+_tried = False  # whether numba was looked for (found or not)
+_warned: set[str] = set()
+
+
+def available() -> bool:
+    """Whether numba is installed (looked up, not imported)."""
     try:
-        return numba.njit(nogil=True, cache=True)(fn)
-    except RuntimeError:  # numba found no writable cache directory: compile once per process instead
-        return numba.njit(nogil=True)(fn)
+        return importlib.util.find_spec("numba") is not None
+    except ValueError:  # in sys.modules without a spec
+        return True
 
 
-_compiled: Any = None
-if numba is not None:
-    # Helpers first: the kernel resolves them as compiled functions when it is compiled itself.
-    _sift_down = _jit(_sift_down)
-    _sift_up = _jit(_sift_up)
-    _offer = _jit(_offer)
-    _chunk_has = _jit(_chunk_has)
-    _compiled = _jit(_kernel)
+def setting() -> str:
+    """QA_KERNEL: numpy, numba or auto (the default; an unknown value counts as auto, with a warning)."""
+    value = os.environ.get("QA_KERNEL", "").strip().lower() or "auto"
+    if value in CHOICES:
+        return value
+    _warn_once(f"QA_KERNEL={value!r} is not one of {', '.join(CHOICES)}: using auto")
+    return "auto"
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        log.warning("%s", message)
+
+
+def wants_numba(n_rows: int) -> bool:
+    """Whether an index of n_rows passages is scored with numba (when installed): QA_KERNEL, else its size."""
+    choice = setting()
+    return choice == "numba" or (choice == "auto" and n_rows >= NUMBA_FROM)
+
+
+def backend(n_rows: int) -> str:
+    """The backend `top_k` uses for an index of n_rows passages, loading numba if that is numba."""
+    return "numba" if wants_numba(n_rows) and _numba_kernel() is not None else "numpy"
+
+
+def _numba_kernel() -> Any:
+    """The compiled kernel (numba imported, the kernel compiled or loaded from its disk cache on first
+    use), or None when numba is missing."""
+    if _tried:
+        return _compiled
+    with _lock:
+        if not _tried:
+            _load_numba()
+    return _compiled
+
+
+def _load_numba() -> None:
+    """Import numba and make the compiled kernel; without numba, say so once and leave it None."""
+    global _compiled, _tried, _sift_down, _sift_up, _offer, _chunk_has
+    try:
+        import numba
+    except ImportError:
+        if setting() == "numba":
+            _warn_once("QA_KERNEL=numba but numba is not installed: scoring with numpy")
+        _tried = True
+        return
+
+    def jit(fn: Any) -> Any:
+        """`fn` compiled without the GIL (threads run in parallel), cached on disk when a cache is writable."""
+        try:
+            return numba.njit(nogil=True, cache=True)(fn)
+        except RuntimeError:  # numba found no writable cache directory: compile once per process instead
+            return numba.njit(nogil=True)(fn)
+
+    # Helpers first: the kernel resolves them as compiled functions (module globals) when it is compiled.
+    _sift_down, _sift_up, _offer, _chunk_has = jit(_sift_down), jit(_sift_up), jit(_offer), jit(_chunk_has)
+    _compiled = jit(_kernel)
+    _tried = True
+
 
 # Each thread owns its scratch (block scores and touched list), so concurrent queries share no buffer.
 _local = threading.local()
@@ -356,13 +414,16 @@ def _top_k_compiled(
     n_rows: int, k: int, strategy: int = AUTO,
 ) -> tuple[np.ndarray, np.ndarray]:
     """`top_k` through the compiled kernel, with its strategy forced or left to the query's density."""
+    compiled = _numba_kernel()
+    if compiled is None:
+        raise RuntimeError("numba is not installed")
     terms, qweights = _check(indptr, indices, data, terms, qweights, n_rows)
     if k <= 0 or n_rows == 0 or terms.size == 0:
         return _empty()
     k = min(int(k), n_rows)  # no more hits than passages; also keeps a huge k within int64
     acc, touched = _scratch()
     try:
-        ids, scores, status = _compiled(indptr, indices, data, terms, qweights, n_rows, k, strategy, acc, touched)
+        ids, scores, status = compiled(indptr, indices, data, terms, qweights, n_rows, k, strategy, acc, touched)
     except BaseException:
         _local.acc = None  # the scratch may be dirty now: this thread starts afresh next time
         raise
@@ -381,14 +442,16 @@ def top_k(
     n_rows: int, k: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The k best passages (int64 ids, float64 scores): best first, ties to the lower id, zeros left out."""
-    if _compiled is None:
-        return top_k_numpy(indptr, indices, data, terms, qweights, n_rows, k)
-    return _top_k_compiled(indptr, indices, data, terms, qweights, n_rows, k)
+    if wants_numba(n_rows) and _numba_kernel() is not None:
+        return _top_k_compiled(indptr, indices, data, terms, qweights, n_rows, k)
+    return top_k_numpy(indptr, indices, data, terms, qweights, n_rows, k)
 
 
-def warm_up() -> None:
-    """Compile (or load from the disk cache) the kernel for the index's array types, on tiny arrays."""
-    if _compiled is None:
+def warm_up(n_rows: int | None = None) -> None:
+    """Load the backend an index of n_rows passages is scored with, so that its first question does not
+    wait: numba imported and the kernel compiled (or loaded from the disk cache) for the index's array
+    types. Without n_rows, only when QA_KERNEL=numba forces it."""
+    if not wants_numba(-1 if n_rows is None else n_rows) or _numba_kernel() is None:
         return
     terms = np.array([0, 1], np.int64)
     qweights = np.array([1.0, 0.5])
@@ -397,4 +460,4 @@ def warm_up() -> None:
     for indptr_type in (np.int32, np.int64):  # scipy picks either, by the matrix's size
         indptr = np.array([0, 2, 3], indptr_type)
         for k in (1, 5):  # the heap and the keep-everything branches
-            top_k(indptr, indices, data, terms, qweights, 2, k)
+            _top_k_compiled(indptr, indices, data, terms, qweights, 2, k)

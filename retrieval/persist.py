@@ -1,11 +1,19 @@
-"""The index on disk: one uncompressed `.npz` (no pickle) holding counts, weights, vocabulary, the
-passages and the parameters and versions that made them.
+"""The index on disk: a folder of `.npy` files (no pickle) holding counts, weights, vocabulary and the
+passages, and `index.json` holding the parameters and versions that made them and each array's checksums.
 
-Integrity: zip records a CRC-32 of every member (each array with its `.npy` header), so the file carries
-a checksum of everything it holds, whatever arrays it holds; loading recomputes each (in worker threads)
-before anything is served, and refuses a mismatch as it refuses other settings or arrays that do not
-fit together. Writers never change the file in place: each writes a temporary file of its own and
-renames it over the index, one writer at a time (`WriteLock`); a failed write leaves no temporary file."""
+    qa.sqlite3.index                  a symbolic link to the version in force:
+    qa.sqlite3.index.versions/<v>/    index.json, counts.npy, weights.npy, text.npy, ...
+    qa.sqlite3.index.lock             the writers' lock
+
+Integrity: index.json records the CRC-32 of every array's data, per 32 MiB chunk, and its dtype and shape;
+loading recomputes each chunk's (in worker threads) and compares every `.npy` header before anything is
+served, and refuses a mismatch as it refuses other settings or arrays that do not fit together.
+Writers never change a version in place: each writes a version folder of its own (every file and the
+folder fsynced), then points the link at it with one rename, which is atomic; one writer at a time
+(`WriteLock`), who then removes the versions no longer in force (a process mapping one keeps its pages:
+an unlinked file lives while mapped). A failed write removes its folder and leaves the link as it was.
+Why a link: a folder cannot be renamed over a non-empty one (rename(2) fails with ENOTEMPTY), so swapping
+folders would take two renames and leave a moment with no index; a link is replaced in one."""
 
 from __future__ import annotations
 
@@ -15,17 +23,19 @@ import hashlib
 import json
 import mmap
 import os
+import re
 import secrets
-import struct
-import zipfile
+import shutil
+import stat
+import time
 import zlib
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext, suppress
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -40,9 +50,12 @@ from .passages import MAX_WORDS, PassageTable
 # shared between processes, instead of in each process's own memory. A mapped file changed in place
 # (truncated, copied over) kills the process that maps it (SIGBUS): README, "Index integrity".
 _MAP_FROM = 64 << 20
-_CHUNK = 32 << 20  # bytes a thread reads and checksums at a time while verifying
+_CHUNK = 32 << 20  # bytes of an array each recorded CRC-32 covers: what a thread checks at a time
 FORMAT = 4  # counts and weights by term sharing one index array; the passages as a table with each
 # passage's kind, section, page and inline marks
+CONTAINER = 1  # the folder's layout: index.json and one .npy per array
+MANIFEST = "index.json"
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # an array's name, which is also its file's
 
 
 def fingerprint(documents: Sequence[Document]) -> str:
@@ -94,36 +107,96 @@ def arrays_of(index: Index, corpus: str) -> dict[str, np.ndarray]:
 
 
 def write_arrays(path: Path, arrays: dict[str, np.ndarray], *, locked: bool = False) -> None:
-    """Write `arrays` as an uncompressed `.npz` (each member with the CRC-32 zip records for it) to a
-    temporary file of this writer's own, then rename it over `path`: a file a process may have mapped is
-    never changed in place, and concurrent writers never share a file. On any failure (a full disk) the
-    temporary file is removed and the error raised; `path` is then as it was."""
+    """Save `arrays` as a new version folder (`params` into index.json, the others one `.npy` each, every
+    array's checksums recorded), then point the link `path` at it with one rename: a file a process may have
+    mapped is never changed in place, and concurrent writers never share a folder. On any failure (a full
+    disk) the new folder is removed and the error raised; `path` then still shows the version it showed."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with nullcontext(locked) if locked else WriteLock(path) as held:
         if held:
-            _remove_stale_temporaries(path)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+            _remove_stale(path)
+        versions = _versions_folder(path)
+        versions.mkdir(exist_ok=True)
+        folder = versions / f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{secrets.token_hex(4)}"
+        link = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
         try:
-            with open(tmp, "xb") as fh:
-                # Uncompressed: load maps or reads each array where it lies in the file.
-                np.savez(fh, **cast(dict[str, Any], arrays))
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
+            folder.mkdir()
+            _write_folder(folder, arrays)
+            _fsync_folder(versions)
+            os.symlink(os.path.relpath(folder, path.parent), link)
+            if path.is_dir() and not path.is_symlink():  # a folder put there by hand: a link cannot replace it
+                shutil.rmtree(path)
+            os.replace(link, path)
         except BaseException:
-            tmp.unlink(missing_ok=True)
+            link.unlink(missing_ok=True)
+            shutil.rmtree(folder, ignore_errors=True)
             raise
+        _fsync_folder(path.parent)
+        if held:
+            _remove_stale(path)  # the version just replaced
 
 
-def _remove_stale_temporaries(path: Path) -> None:
-    """Temporary files of writers that died mid-save (every writer holds the lock, so none is live)."""
-    for stale in [*path.parent.glob(f"{glob.escape(path.name)}.*.tmp"), path.with_name(path.name + ".tmp")]:
+def _write_folder(folder: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Each array as `<name>.npy` and index.json, every file fsynced, then the folder itself."""
+    manifest: dict[str, Any] = {"container": CONTAINER, "chunk_bytes": _CHUNK, "arrays": {}}
+    for name, array in arrays.items():
+        if name == "params":
+            manifest["params"] = json.loads(str(array))  # readable in index.json; `read` gives the same text back
+            continue
+        if not _NAME.fullmatch(name) or array.dtype.hasobject:
+            raise ValueError(f"cannot save array {name!r} ({array.dtype})")
+        array = np.ascontiguousarray(array)
+        data = _bytes_of(array)
+        with open(folder / f"{name}.npy", "xb") as fh:
+            # numpy's own header, then the bytes by a plain write: a full disk then raises OSError(ENOSPC)
+            # with its reason, where np.save's tofile says only how many bytes it wrote.
+            np.lib.format.write_array_header_1_0(fh, np.lib.format.header_data_from_array_1_0(array))
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        crcs = [zlib.crc32(data[i:i + _CHUNK]) for i in range(0, max(len(data), 1), _CHUNK)]
+        manifest["arrays"][name] = {"dtype": array.dtype.str, "shape": list(array.shape), "crc32": crcs}
+    with open(folder / MANIFEST, "x", encoding="utf-8") as fh:
+        json.dump(manifest, fh, indent=1, sort_keys=True)
+        fh.flush()
+        os.fsync(fh.fileno())
+    _fsync_folder(folder)
+
+
+def _bytes_of(array: np.ndarray) -> memoryview:
+    """The data of a C-contiguous array as bytes, without a copy."""
+    return array.reshape(-1).view(np.uint8).data
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a folder's entries (files created, renamed) durable."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _versions_folder(path: Path) -> Path:
+    """The folder holding the versions of the index whose link is `path`."""
+    return path.with_name(path.name + ".versions")
+
+
+def _remove_stale(path: Path) -> None:
+    """Versions not in force and links of writers that died mid-save (every writer holds the lock, so none
+    is live); a process still mapping a removed version keeps its pages."""
+    current = os.path.realpath(path)
+    with suppress(OSError):
+        for entry in os.scandir(_versions_folder(path)):
+            if os.path.realpath(entry.path) != current:
+                shutil.rmtree(entry.path, ignore_errors=True)
+    for stale in path.parent.glob(f"{glob.escape(path.name)}.*.tmp"):
         with suppress(OSError):  # not ours to insist on: a save never needs these names
             stale.unlink(missing_ok=True)
 
 
 class WriteLock:
-    """The exclusive lock of one index file (`flock` on a `.lock` file beside it): one writer at a time,
+    """The exclusive lock of one saved index (`flock` on a `.lock` file beside it): one writer at a time,
     across processes. `acquire` blocks, so call it in a worker thread; released on close or exit.
     Writers are safe without it (each has its own temporary file, and a rename is atomic): it saves
     them from doing the same work at once, so a lock file that cannot be created is no error."""
@@ -161,19 +234,27 @@ class WriteLock:
 
 def load(path: Path, documents: Sequence[Document], corpus: str, weighting: Weighting) -> Index:
     """The saved index of exactly these documents; IndexFileError if missing, damaged or made otherwise.
-    Every member's checksum is verified first; large arrays are then mapped from the file, small ones read."""
+    Every array's checksums are verified first; large arrays are mapped from their files, small ones read."""
     return index_of(read(path), path, documents, corpus, weighting)
 
 
 def read(path: Path) -> dict[str, np.ndarray]:
-    """The arrays of a saved index, each verified against its checksum; IndexFileError if missing or damaged."""
+    """The arrays of a saved index, each verified against its checksums; IndexFileError if missing or damaged."""
     try:
-        return _verified_arrays(path)
+        for _attempt in range(3):
+            folder = Path(os.path.realpath(path))  # resolved once: every file comes from one version
+            try:
+                return _verified_arrays(folder)
+            except FileNotFoundError:
+                if os.path.realpath(path) == str(folder):
+                    raise
+                # A writer put a newer version in force and removed this one meanwhile: read that one.
+        raise IndexFileError(f"The saved index {str(path)!r} kept changing while it was read.")
     except FileNotFoundError:
         raise IndexFileError(f"No saved index at {str(path)!r}.") from None
     except OSError as exc:
         raise IndexFileError(f"The saved index {str(path)!r} cannot be read: {exc}.") from exc
-    except (ValueError, KeyError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, EOFError, UnicodeDecodeError) as exc:
         raise IndexDamagedError(f"The saved index {str(path)!r} is damaged: {exc}.") from exc
 
 
@@ -218,139 +299,45 @@ def _text(blob: np.ndarray) -> str:
     return blob.tobytes().decode()
 
 
-@dataclass(frozen=True, slots=True)
-class _Member:
-    """One array of the archive: where its data lies and the CRC-32 zip recorded for the whole member."""
-
-    name: str
-    header: bytes  # the `.npy` magic and header, covered by the checksum too
-    offset: int  # where the array's bytes start in the file
-    shape: tuple[int, ...]
-    dtype: np.dtype[Any]
-    fortran: bool
-    crc: int
-
-    @property
-    def nbytes(self) -> int:
-        """Size of the array's data."""
-        return int(np.prod(self.shape)) * self.dtype.itemsize
-
-
-def _members(fh: BinaryIO) -> list[_Member]:
-    """The archive's members, from its directory and each member's headers (small reads only)."""
-    members = []
-    with zipfile.ZipFile(fh) as archive:
-        for info in archive.infolist():
-            if info.compress_type != zipfile.ZIP_STORED:
-                raise ValueError(f"{info.filename} is compressed")
-            fh.seek(info.header_offset)
-            local = fh.read(30)
-            if local[:4] != b"PK\x03\x04":
-                raise ValueError(f"{info.filename} has no local header")
-            name_length, extra_length = struct.unpack("<HH", local[26:30])
-            start = info.header_offset + 30 + name_length + extra_length
-            fh.seek(start)
-            version = np.lib.format.read_magic(fh)
-            if version == (1, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
-            else:
-                shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
-            if dtype.hasobject:
-                raise ValueError(f"{info.filename} holds objects")
-            offset = fh.tell()
-            fh.seek(start)
-            member = _Member(info.filename.removesuffix(".npy"), fh.read(offset - start), offset, shape, dtype,
-                             fortran, info.CRC)
-            if len(member.header) + member.nbytes != info.file_size:
-                raise ValueError(f"{info.filename} is not the size its header says")
-            members.append(member)
-    return members
-
-
-def _verified_arrays(path: Path) -> dict[str, np.ndarray]:
-    """Every array of an uncompressed `.npz`, each checked against its CRC-32: small ones read into memory
-    (then nothing done to the file later can reach them), large ones memory-mapped where they lie.
-    Arrays are checked in chunks by parallel threads (zlib releases the GIL while it computes), and the
-    chunks' CRCs combined, so that the largest array does not make all the others wait."""
-    with open(path, "rb") as fh:  # one open file throughout: a file renamed over `path` meanwhile is not mixed in
-        members = _members(fh)
-        size = os.fstat(fh.fileno()).st_size
-        if any(m.offset + m.nbytes > size for m in members):
-            raise ValueError("the file is truncated")  # checked before mapping: a mapping past the end kills
-        raw = {m.name: np.memmap(cast(Any, fh), np.uint8, "c", m.offset, (m.nbytes,)) if m.nbytes >= max(_MAP_FROM, 1)
-               else np.empty(m.nbytes, np.uint8) for m in members}
-        chunks = [(m, start) for m in members for start in range(0, max(m.nbytes, 1), _CHUNK)]
-        with ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as pool:
-            crcs = list(pool.map(lambda c: _chunk_crc(fh.fileno(), c[0], raw[c[0].name], c[1]), chunks))
-    combined = {m.name: zlib.crc32(m.header) for m in members}
-    shifts: dict[int, list[int]] = {}
-    for (member, start), crc in zip(chunks, crcs, strict=True):
-        length = min(_CHUNK, member.nbytes - start)
-        combined[member.name] = _crc_concat(combined[member.name], crc, length, shifts)
-    arrays: dict[str, np.ndarray] = {}
-    for m in members:
-        if combined[m.name] != m.crc:
-            raise ValueError(f"{m.name} does not match its checksum")
-        arrays[m.name] = raw[m.name].view(m.dtype).reshape(m.shape, order="F" if m.fortran else "C")
+def _verified_arrays(folder: Path) -> dict[str, np.ndarray]:
+    """Every array of a version folder, each `.npy` header checked against index.json and its data against
+    the recorded CRC-32s: small arrays read into memory (then nothing done to the files later can reach
+    them), large ones mapped read-only. Files are read and chunks checked by parallel threads (zlib and
+    file reads release the GIL), so that the largest array does not make all the others wait."""
+    manifest = json.loads((folder / MANIFEST).read_bytes())
+    if manifest["container"] != CONTAINER:
+        raise ValueError(f"its layout is {manifest['container']!r}, not {CONTAINER}")
+    entries: dict[str, Any] = manifest["arrays"]
+    if not all(isinstance(name, str) and _NAME.fullmatch(name) for name in entries):
+        raise ValueError("an array has a name no saved index gives")
+    chunk = int(manifest["chunk_bytes"])
+    with ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as pool:
+        arrays = dict(zip(entries, pool.map(lambda name: _array(folder, name, entries[name], chunk), entries),
+                          strict=True))
+        checks = [(name, i) for name, entry in entries.items() for i in range(len(entry["crc32"]))]
+        crcs = list(pool.map(lambda c: zlib.crc32(_bytes_of(arrays[c[0]])[c[1] * chunk:(c[1] + 1) * chunk]), checks))
+    for (name, i), crc in zip(checks, crcs, strict=True):
+        if crc != entries[name]["crc32"][i]:
+            raise ValueError(f"{name} does not match its checksum")
+    if "params" in manifest:
+        arrays["params"] = np.array(json.dumps(manifest["params"], sort_keys=True))
     return arrays
 
 
-def _chunk_crc(fd: int, member: _Member, data: np.ndarray, start: int) -> int:
-    """CRC-32 of one chunk of a member's data, read into `data` first unless `data` maps the file."""
-    end = min(start + _CHUNK, member.nbytes)
-    if not isinstance(data, np.memmap):
-        done = start
-        while done < end:
-            got = os.preadv(fd, [data[done:end].data], member.offset + done)
-            if got <= 0:
-                raise ValueError(f"{member.name} is truncated")
-            done += got
-    return zlib.crc32(data[start:end].data)
-
-
-# CRC-32 of a concatenation from the CRCs of its parts (zlib's crc32_combine, which Python does not expose):
-# appending n bytes to a message advances its CRC by a linear map over GF(2), a 32x32 bit matrix held as
-# its 32 columns; the map for n bytes is the one-zero-bit map raised to the power 8n, by squaring.
-
-
-def _crc_concat(crc1: int, crc2: int, length2: int, shifts: dict[int, list[int]]) -> int:
-    """The CRC-32 of A + B, given crc1 of A, crc2 of B and B's length; `shifts` caches maps by length."""
-    if length2 == 0:
-        return crc1
-    if length2 not in shifts:
-        shifts[length2] = _zeros_map(length2)
-    return _gf2_apply(shifts[length2], crc1) ^ crc2
-
-
-def _zeros_map(nbytes: int) -> list[int]:
-    """The matrix that advances a CRC-32 register over `nbytes` zero bytes."""
-    step = [0xEDB88320] + [1 << n for n in range(31)]  # one zero bit (the reflected polynomial)
-    for _ in range(3):
-        step = _gf2_compose(step, step)  # 2, 4, then 8 bits: one byte
-    result = [1 << n for n in range(32)]  # identity
-    while nbytes:
-        if nbytes & 1:
-            result = _gf2_compose(step, result)
-        nbytes >>= 1
-        if nbytes:
-            step = _gf2_compose(step, step)
-    return result
-
-
-def _gf2_apply(matrix: list[int], vector: int) -> int:
-    """matrix × vector over GF(2)."""
-    out, n = 0, 0
-    while vector:
-        if vector & 1:
-            out ^= matrix[n]
-        vector >>= 1
-        n += 1
-    return out
-
-
-def _gf2_compose(a: list[int], b: list[int]) -> list[int]:
-    """The matrix of applying `b`, then `a`."""
-    return [_gf2_apply(a, column) for column in b]
+def _array(folder: Path, name: str, entry: dict[str, Any], chunk: int) -> np.ndarray:
+    """One array of a version folder, read or mapped, with the dtype and shape index.json records."""
+    dtype, shape = np.dtype(entry["dtype"]), tuple(int(n) for n in entry["shape"])
+    if dtype.hasobject:
+        raise ValueError(f"{name} holds objects")
+    nbytes = int(np.prod(shape)) * dtype.itemsize
+    if chunk <= 0 or len(entry["crc32"]) != max(-(-nbytes // chunk), 1):  # every byte covered
+        raise ValueError(f"{name} has the wrong number of checksums")
+    big = nbytes >= max(_MAP_FROM, 1)
+    # A mapping past the end of a truncated file is refused here (mmap checks the size), never read.
+    array = np.load(folder / f"{name}.npy", mmap_mode="r" if big else None, allow_pickle=False)
+    if array.dtype != dtype or array.shape != shape or not array.flags.c_contiguous:
+        raise ValueError(f"{name} is not the array index.json describes")
+    return array
 
 
 FileId = tuple[int, int, int, int]
@@ -358,12 +345,20 @@ FileId = tuple[int, int, int, int]
 
 def file_id(path: Path) -> FileId | None:
     """Device, inode, size and modification time of a file (None if missing): what tells a file
-    changed in place (same inode) from one replaced by a rename (another inode)."""
+    changed in place (same inode) from one replaced by a rename (another inode). For a saved index (a
+    link to a version folder): the folder's device and inode, and its files' total size and a digest of
+    their inodes, sizes and times, so that a file of the version in force changed in place shows too."""
     try:
         st = os.stat(path)
+        if not stat.S_ISDIR(st.st_mode):
+            return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+        files = sorted((e.name, e.stat()) for e in os.scandir(path))
     except OSError:
         return None
-    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+    digest = hashlib.blake2b(digest_size=8)
+    for name, f in files:
+        digest.update(f"{name}\0{f.st_ino}\0{f.st_size}\0{f.st_mtime_ns}\n".encode())
+    return st.st_dev, st.st_ino, sum(f.st_size for _, f in files), int.from_bytes(digest.digest(), "little")
 
 
 def is_mapped(index: Index) -> bool:

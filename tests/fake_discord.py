@@ -48,6 +48,7 @@ import os
 import re
 import secrets
 import time
+import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -69,12 +70,14 @@ from fake_discord_payloads import (
     LOADING,
     SEND_MESSAGES,
     VIEW_CHANNEL,
+    FakeAttachment,
     FakeChannel,
     FakeGuild,
     FakeMember,
     FakeRole,
     FakeUser,
     app_info_payload,
+    attachment_payload,
     channel_payload,
     choices_errors,
     commands_errors,
@@ -102,6 +105,7 @@ __all__ = [
     "SentMessage",
     "point_discord_py_at",
     "run_bot",
+    "says_something",
 ]
 
 T = TypeVar("T")
@@ -309,6 +313,11 @@ class _Session:
     conn: _Connection | None = None
 
 
+def says_something(output: SentMessage) -> bool:
+    """Whether an output carries a message: not a bare deferral ("thinking…") and not a deletion."""
+    return not (output.kind == "callback" and output.callback_type in (5, 6)) and not output.kind.startswith("delete")
+
+
 def _walk_components(components: Sequence[JSON], visit: Callable[[JSON], object]) -> None:
     """Call ``visit`` on every component, nested ones included."""
     for component in components:
@@ -381,6 +390,7 @@ class FakeDiscord:
         self._interactions: dict[str, _Interaction] = {}
         self._dm_channels: dict[int, int] = {}
         self._dm_owner: dict[int, int] = {}
+        self._uploads: dict[int, FakeAttachment] = {}  # attachment id: what members attached to commands
         self._failures: list[_Failure] = []
         self._holds: list[Hold] = []
         self._sessions: dict[str, _Session] = {}
@@ -395,6 +405,7 @@ class FakeDiscord:
         """Start serving on ``host``:``port``."""
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_get("/gateway", self._gateway)
+        app.router.add_get("/attachments/{channel}/{id}/{name}", self._cdn)
         app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
         app.router.add_route("*", "/{tail:.*}", self._rest)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
@@ -523,7 +534,7 @@ class FakeDiscord:
         """Invoke slash command ``name`` ("group sub" for subcommands) with typed option values.
 
         Option types come from the synced command when the bot synced it, else from the value:
-        str 3, int 4, bool 5, float 10, FakeUser 6, FakeChannel 7, FakeRole 8 (resolved data is
+        str 3, int 4, bool 5, float 10, FakeUser 6, FakeChannel 7, FakeRole 8, FakeAttachment 11 (resolved data is
         filled in). ``channel_id`` defaults to the first guild's first text channel; ``dm=True``
         uses the user's DM channel. ``permissions`` overrides the member's computed permissions.
         """
@@ -734,8 +745,14 @@ class FakeDiscord:
     def _option(self, name: str, value: Any, hint: int | None, guild: FakeGuild | None, resolved: JSON) -> JSON:
         """One typed option value, adding users, members, roles and channels to ``resolved``."""
         kinds: list[tuple[type, int]] = [(FakeUser, 6), (FakeChannel, 7), (FakeRole, 8), (bool, 5), (int, 4),
-                                         (float, 10)]
+                                         (float, 10), (FakeAttachment, 11)]
         kind = hint if hint is not None else next((k for t, k in kinds if isinstance(value, t)), 3)
+        if isinstance(value, FakeAttachment):
+            attachment_id = self._snowflake()
+            self._uploads[attachment_id] = value
+            url = f"{self.base_url}/attachments/0/{attachment_id}/{urllib.parse.quote(value.filename, safe='')}"
+            resolved.setdefault("attachments", {})[str(attachment_id)] = attachment_payload(attachment_id, value, url)
+            return {"name": name, "type": kind, "value": str(attachment_id)}
         if isinstance(value, FakeUser | FakeChannel | FakeRole):
             value = value.id
         if kind in (6, 7, 8, 9) and isinstance(value, int):
@@ -809,7 +826,13 @@ class FakeDiscord:
         *,
         timeout: float = 5.0,
     ) -> SentMessage:
-        """The first output answering an injected interaction, or in the channel after an injected message."""
+        """The first output answering an injected interaction, or in the channel after an injected message.
+
+        Without a ``predicate``, a bare "thinking…" deferral and a deletion are not answers: the reply is the
+        first output that says something (pass a predicate, or read ``outputs_for``, to see those).
+        """
+        if predicate is None:
+            predicate = says_something
         if isinstance(to, InjectedInteraction):
             def related(o: SentMessage) -> bool:
                 return o.interaction_id == to.id
@@ -818,9 +841,7 @@ class FakeDiscord:
             def related(o: SentMessage) -> bool:
                 return o.channel_id == to.channel_id
             since = to.output_mark
-        return await self.wait_for_output(
-            lambda o: related(o) and (predicate is None or predicate(o)), since=since, timeout=timeout
-        )
+        return await self.wait_for_output(lambda o: related(o) and predicate(o), since=since, timeout=timeout)
 
     def outputs_for(self, to: InjectedInteraction | InjectedMessage) -> list[SentMessage]:
         """Every output so far that answers this interaction, or follows this message in its channel."""
@@ -961,6 +982,17 @@ class FakeDiscord:
             ("PUT", r"/channels/(\d+)/messages/(\d+)/reactions/([^/]+)/@me", self._add_reaction),
         ]
         return [(method, re.compile(pattern), handler) for method, pattern, handler in table]
+
+    async def _cdn(self, request: web.Request) -> web.Response:
+        """Serve an attached file's bytes (recorded like a REST request, so a test sees what was downloaded)."""
+        upload = self._uploads.get(int(request.match_info["id"])) if request.match_info["id"].isdigit() else None
+        status = 200 if upload is not None else 404
+        self.requests.append(RecordedRequest("GET", request.path, dict(request.query), None, dict(request.headers),
+                                             (), status, None))
+        self._notify()
+        if upload is None:
+            return web.Response(status=404)
+        return web.Response(body=upload.content, content_type=upload.content_type or "application/octet-stream")
 
     async def _rest(self, request: web.Request) -> web.Response:
         """Parse, authorise, fail on demand, route, and record one REST request."""
@@ -1302,6 +1334,7 @@ class FakeDiscord:
         """The attachment object for an uploaded file."""
         attachment_id = self._snowflake()
         url = f"{self.base_url}/attachments/{channel_id}/{attachment_id}/{file.filename}"
+        self._uploads[attachment_id] = FakeAttachment(file.filename, file.content, file.content_type)
         return {"id": str(attachment_id), "filename": file.filename, "size": len(file.content), "url": url,
                 "proxy_url": url, "content_type": file.content_type}
 

@@ -94,6 +94,15 @@ class FakeMember:
 
 
 @dataclass(frozen=True)
+class FakeAttachment:
+    """A file a member attaches to a slash command's attachment option (served by the fake's CDN)."""
+
+    filename: str
+    content: bytes
+    content_type: str | None = None
+
+
+@dataclass(frozen=True)
 class FakeGuild:
     """A guild: channels, roles, members; the bot joins it with ``bot_role_ids``."""
 
@@ -400,6 +409,15 @@ def message_payload(
     if reference is not None:
         data["message_reference"] = reference
     data.update(extra or {})
+    return data
+
+
+def attachment_payload(attachment_id: int, attachment: FakeAttachment, url: str) -> JSON:
+    """An attachment object, as in a command's ``resolved.attachments``."""
+    data: JSON = {"id": str(attachment_id), "filename": attachment.filename, "size": len(attachment.content),
+                  "url": url, "proxy_url": url}
+    if attachment.content_type is not None:
+        data["content_type"] = attachment.content_type
     return data
 
 

@@ -18,7 +18,7 @@ from test_discord_e2e import TestBot
 
 from bot import render_discord as render
 from bot.config import Settings
-from bot.discord_app import question_text
+from bot.discord_ask import question_text
 from bot.service import QAService
 from retrieval.answer import answer
 from retrieval.documents import read_folder

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from bot import render_discord as render
 from bot.config import Settings
-from bot.discord_app import QABot
+from bot.discord_client import QABot
 from bot.question_log import Stats
 from bot.service import QAService, SourceInfo
 from retrieval.model import Answer, Quote, Summary, SummarySentence
@@ -63,6 +63,16 @@ async def test_admin_commands_carry_admin_default_permissions(payloads: list[dic
         assert int(by_name[name]["default_member_permissions"]) == 1 << 5  # Manage Server
     for name in ("ask", "sources", "help"):
         assert by_name[name].get("default_member_permissions") is None
+
+
+async def test_documents_is_a_guild_only_admin_group_taking_attachments(payloads: list[dict[str, Any]]) -> None:
+    documents = next(c for c in payloads if c["name"] == "documents")
+    assert int(documents["default_member_permissions"]) == 1 << 5 and documents["dm_permission"] is False
+    subcommands = {o["name"]: o for o in documents["options"]}
+    assert set(subcommands) == {"add", "remove", "list"} and all(o["type"] == 1 for o in subcommands.values())
+    add = {o["name"]: (o["type"], o.get("required", False)) for o in subcommands["add"]["options"]}
+    assert add == {"file": (11, True), "file2": (11, False), "file3": (11, False), "copy_default": (5, False)}
+    assert subcommands["remove"]["options"][0]["autocomplete"] is True
 
 
 text = st.text(alphabet=st.characters(codec="utf-8"), max_size=6000)

@@ -13,7 +13,7 @@ from fake_discord import FakeDiscord, SentMessage, run_bot
 from fake_discord_payloads import ADMIN, ALICE, BOB, OTHER_BOT
 
 from bot.config import Settings
-from bot.discord_app import QABot
+from bot.discord_client import QABot
 from bot.service import QAService
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -89,7 +89,9 @@ async def test_commands_are_not_synced_again_when_unchanged(fake: FakeDiscord, s
 async def test_ask_answers_with_quotes_and_attribution(fake: FakeDiscord, bot: TestBot) -> None:
     asked = await fake.send_interaction("ask", {"question": "How many Palestinian prisoners will be released?"})
     reply = await fake.wait_for_reply(asked)
-    assert reply.kind == "callback" and not reply.ephemeral
+    thinking = fake.outputs_for(asked)[0]
+    assert (thinking.kind, thinking.callback_type) == ("callback", 5), "deferred at once, never racing 3 s"
+    assert reply.kind == "followup" and reply.message_id == thinking.message_id and not reply.ephemeral
     embed = reply.embeds[0]
     assert "**" in embed["description"] and "2,000 Palestinian prisoners" in embed["description"]
     assert "002\\_cda3340852537e62.txt · ¶2" in embed["description"]
@@ -263,6 +265,8 @@ async def test_summary_of_an_unknown_document_suggests_titles(fake: FakeDiscord,
         asked = await fake.send_interaction("summary", {"document": name})
         reply = await fake.wait_for_reply(asked)
         assert reply.ephemeral and "No indexed document" in reply.text
+        # Deferred at once; the public "thinking…" then goes, so the error is the member's alone.
+        assert [o.kind for o in fake.outputs_for(asked)] == ["callback", "delete_original", "followup"]
         replies.append(reply.text)
     assert not any("passwd" in o.text and "root:" in o.text for o in fake.outputs)
     assert "/sources lists them" in replies[0]

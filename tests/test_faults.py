@@ -410,9 +410,7 @@ def built_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _copy_db(built: Path, folder: Path) -> Path:
     """A copy of the built database (and its index) in `folder`."""
-    folder.mkdir()
-    for path in built.parent.iterdir():
-        shutil.copy2(path, folder / path.name)
+    shutil.copytree(built.parent, folder, symlinks=True)  # the index's link stays a link, to the copied version
     return folder / built.name
 
 

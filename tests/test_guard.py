@@ -119,7 +119,7 @@ async def test_a_full_database_still_answers_and_shows_voters_a_reference(
 
 
 def test_reindex_progress_shown_in_the_channel_names_no_server_path(service: QAService) -> None:
-    from bot.discord_app import public_progress
+    from bot.discord_documents import public_progress
 
     bot = TestBot(service, Settings())
     shown = public_progress(bot, f"Reading {service.docs} …")

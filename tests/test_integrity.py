@@ -10,16 +10,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import random
 import resource
+import shutil
 import signal
 import sqlite3
-import struct
 import subprocess
 import sys
 import threading
-import zipfile
-import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -54,17 +51,22 @@ def flip_bit(path: Path, offset: int, mask: int = 0x01) -> None:
         fh.write(bytes([byte ^ mask]))
 
 
-def array_at(path: Path, name: str) -> tuple[int, np.dtype[np.generic], tuple[int, ...]]:
-    """Where array `name`'s data lies in a saved index, read with zipfile and numpy's own header readers."""
-    with zipfile.ZipFile(path) as archive, open(path, "rb") as fh:
-        info = archive.getinfo(name + ".npy")
-        fh.seek(info.header_offset)
-        name_length, extra_length = struct.unpack("<HH", fh.read(30)[26:30])
-        fh.seek(info.header_offset + 30 + name_length + extra_length)
+def array_at(path: Path, name: str) -> tuple[Path, int, np.dtype[np.generic]]:
+    """The `.npy` file of array `name` in a saved index and where its data starts, read with numpy's own
+    header readers."""
+    file = path / f"{name}.npy"
+    with open(file, "rb") as fh:
         major, _minor = np.lib.format.read_magic(fh)
         read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
-        shape, _fortran, dtype = read_header(fh)
-        return fh.tell(), dtype, shape
+        _shape, _fortran, dtype = read_header(fh)
+        return file, fh.tell(), dtype
+
+
+def only_version(path: Path) -> Path:
+    """The one version folder beside the link `path`, which the link points at (older ones were removed)."""
+    versions = list(path.with_name(path.name + ".versions").iterdir())
+    assert versions == [path.resolve()], (versions, path.resolve())
+    return versions[0]
 
 
 def quoted(result: subprocess.CompletedProcess[str]) -> str:
@@ -92,17 +94,18 @@ def test_a_flipped_bit_in_the_index_file_is_never_quoted_and_a_reindex_replaces_
     db = tmp_path / "qa.sqlite3"
     places = ("--docs", str(docs), "--db", str(db))
     assert cli(tmp_path, "reindex", *places).returncode == 0
-    path = index_path(db)
-    where = path.read_bytes().index(SENTENCE) + len(SENTENCE) - len("4, 2025")
-    flip_bit(path, where)
-    assert DAMAGED in path.read_bytes()
+    text = index_path(db) / "text.npy"  # through the link: the version in force
+    where = text.read_bytes().index(SENTENCE) + len(SENTENCE) - len("4, 2025")
+    flip_bit(text, where)
+    assert DAMAGED in text.read_bytes()
 
     unchanged = cli(tmp_path, "reindex", *places)  # the folder did not change
     assert unchanged.returncode == 0 and "0 added, 0 changed, 0 removed" in unchanged.stdout, unchanged.stdout
-    assert DAMAGED not in path.read_bytes() and SENTENCE in path.read_bytes()
-    assert "is damaged" in unchanged.stderr, unchanged.stderr
+    assert DAMAGED not in text.read_bytes() and SENTENCE in text.read_bytes()
+    assert "is damaged" in unchanged.stderr and "text does not match its checksum" in unchanged.stderr
+    only_version(index_path(db))  # the damaged version is gone
 
-    flip_bit(path, where)
+    flip_bit(text, where)
     answer = quoted(cli(tmp_path, "ask", "--json", *places, QUESTION))
     assert "February 4, 2025" in answer and "February 5" not in answer
 
@@ -112,12 +115,11 @@ def test_a_shifted_text_offset_is_never_served(tmp_path: Path, docs: Path) -> No
     places = ("--docs", str(docs), "--db", str(db))
     assert cli(tmp_path, "reindex", *places).returncode == 0
     path = index_path(db)
-    with np.load(path) as data:
-        text, offsets = data["text"].tobytes(), data["offsets"]
+    text, offsets = np.load(path / "text.npy").tobytes(), np.load(path / "offsets.npy")
     quoted_passage = next(i for i in range(len(offsets) - 1) if SENTENCE in text[offsets[i]:offsets[i + 1]])
-    start, dtype, _shape = array_at(path, "offsets")
+    file, start, dtype = array_at(path, "offsets")
     at = start + quoted_passage * dtype.itemsize
-    with open(path, "r+b") as fh:  # that passage now starts one byte later
+    with open(file, "r+b") as fh:  # that passage now starts one byte later
         fh.seek(at)
         fh.write(np.array([offsets[quoted_passage] + 1], dtype).tobytes())
 
@@ -132,19 +134,24 @@ def test_every_array_is_covered_by_a_checksum_including_ones_added_later(tmp_pat
     corpus = persist.fingerprint(documents)
     arrays = persist.arrays_of(Index.build(documents, all_passages(documents)), corpus)
     arrays["added_later"] = np.arange(1000, dtype=np.int32)  # a column some later version saves
-    good = tmp_path / "good.npz"
+    good = tmp_path / "good"
     persist.write_arrays(good, arrays)
     assert persist.read(good)["added_later"].tolist() == list(range(1000))
     persist.load(good, documents, corpus, Weighting())  # sound
-    for name in arrays:
-        damaged = tmp_path / f"{name}.npz"
-        damaged.write_bytes(good.read_bytes())
-        start, _dtype, _shape = array_at(damaged, name)
+    for name in arrays.keys() - {"params"}:  # the parameters are index.json itself: compared, not summed
+        damaged = tmp_path / name
+        shutil.copytree(good, damaged)
+        file, start, _dtype = array_at(damaged, name)
         size = arrays[name].nbytes
-        flip_bit(damaged, start + size // 2 if size else start - 2, 0x10)  # an empty array: its header
+        flip_bit(file, start + size // 2 if size else start - 2, 0x10)  # an empty array: its header
         # An empty array's header is all there is of it: damage there is refused while reading the header.
         with pytest.raises(IndexDamagedError, match=f"{name} does not match its checksum" if size else "damaged"):
             persist.load(damaged, documents, corpus, Weighting())
+    damaged = tmp_path / "manifest"
+    shutil.copytree(good, damaged)
+    flip_bit(damaged / "index.json", 0)  # '{' becomes 'z': no longer JSON
+    with pytest.raises(IndexDamagedError, match="damaged"):
+        persist.load(damaged, documents, corpus, Weighting())
 
 
 def test_passages_changed_in_the_store_are_re_read_from_the_folder(tmp_path: Path, docs: Path) -> None:
@@ -215,8 +222,9 @@ async def test_a_running_bot_serves_the_reindex_another_process_made(
 ) -> None:
     """The README's sharded set-up: `qa-bot reindex` run beside a running bot on the same database."""
     db = tmp_path / "qa.sqlite3"
+    # QA_WATCH=0: the bot must learn of the change from the other process's reindex, not from its own watcher.
     env = env_for(fake, tmp_path, "fake-token") | {"QA_DOCS": str(docs), "QA_COOLDOWN_SECONDS": "0",
-                                                   "QA_LOG_LEVEL": "INFO", "PYTHONPATH": str(ROOT)}
+                                                   "QA_LOG_LEVEL": "INFO", "PYTHONPATH": str(ROOT), "QA_WATCH": "0"}
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "run", cwd=tmp_path, env=env,
                                                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     try:
@@ -254,11 +262,12 @@ async def test_a_running_bot_survives_its_index_file_truncated_or_copied_over(
     try:
         await fake.wait_until_connected(timeout=60)
         assert "Witkoff" in await ask(fake)
-        assert path.stat().st_size > 1 << 20
-        os.truncate(path, 0)
+        text = path / "text.npy"
+        assert text.stat().st_size > 1 << 20
+        os.truncate(text, 0)
         assert "Witkoff" in await ask(fake)
         assert "Lighthouse keeper" in await ask(fake, "How many ships did the lighthouse keepers log?")
-        with open(path, "r+b") as fh:  # as `cp` over it does: the same file, other bytes
+        with open(text, "r+b") as fh:  # as `cp` over it does: the same file, other bytes
             fh.write(os.urandom(2 << 20))
         assert "Witkoff" in await ask(fake)
         assert "Lighthouse keeper" in await ask(fake, "How many ships did the lighthouse keepers log?")
@@ -277,10 +286,11 @@ MAPPING_CHAT = ("import sys; from retrieval import persist; persist._MAP_FROM = 
 
 
 def test_a_mapped_index_file_changed_in_place_is_reloaded_before_the_next_answer(tmp_path: Path, docs: Path) -> None:
-    """Every array mapped (as a very large index's are): the file truncated, then overwritten, under a
-    running `qa-bot chat`. Each change is noticed before the next answer, which comes from a sound index."""
+    """Every array mapped (as a very large index's are): a file of the version in force truncated, then
+    overwritten, under a running `qa-bot chat`. Each change is noticed before the next answer, which comes
+    from a sound index."""
     db = tmp_path / "qa.sqlite3"
-    path = index_path(db)
+    path = index_path(db) / "text.npy"  # through the link: the version in force, whichever it is
     command = [sys.executable, "-c", MAPPING_CHAT, "chat", "--json", "--docs", str(docs), "--db", str(db)]
     proc = subprocess.Popen(command, cwd=tmp_path, env=clean_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
@@ -315,12 +325,15 @@ def test_a_mapped_index_file_changed_in_place_is_reloaded_before_the_next_answer
     assert proc.stderr.read().count("was changed in place while mapped") == 2
 
 
-def test_a_save_has_a_temporary_file_of_its_own_and_waits_for_another_writer(tmp_path: Path) -> None:
+def test_a_save_has_a_folder_of_its_own_and_waits_for_another_writer(tmp_path: Path) -> None:
     documents, _ = read_folder(ROOT / "seeds")
     corpus = persist.fingerprint(documents)
     index = Index.build(documents, all_passages(documents))
-    path = tmp_path / "index.npz"
-    (tmp_path / "index.npz.tmp").mkdir()  # the name every save once wrote to, in use
+    path = tmp_path / "index"
+    dead = tmp_path / "index.versions" / "20260101T000000-99999-deadbeef"  # a writer killed mid-save
+    dead.mkdir(parents=True)
+    (dead / "text.npy").write_bytes(b"half")
+    (tmp_path / "index.99999.deadbeef.tmp").symlink_to(dead)  # its link, never put in force
     lock = persist.WriteLock(path)
     lock.acquire()  # another writer is saving
     saving = threading.Thread(target=persist.save, args=(index, path, corpus))
@@ -332,7 +345,74 @@ def test_a_save_has_a_temporary_file_of_its_own_and_waits_for_another_writer(tmp
     assert not saving.is_alive()
     loaded = persist.load(path, documents, corpus, Weighting())
     assert len(loaded) == len(index)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["index.npz", "index.npz.lock", "index.npz.tmp"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["index", "index.lock", "index.versions"]
+    assert only_version(path) != dead
+
+
+def test_readers_see_one_whole_version_while_another_is_put_in_force(tmp_path: Path) -> None:
+    """A reader beside a writer saving again and again: every read is one saved index, whole and verified,
+    never a mix of two versions nor a half-written one (the writer removes each replaced version)."""
+    documents, _ = read_folder(ROOT / "seeds")
+    indexes = [Index.build(d, all_passages(d)) for d in (documents, documents[:2])]
+    path = tmp_path / "index"
+    persist.save(indexes[0], path, "corpus")
+    done = threading.Event()
+
+    def write() -> None:
+        try:
+            for i in range(30):
+                persist.save(indexes[i % 2], path, "corpus")
+        finally:
+            done.set()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    seen = set()
+    while not done.is_set() or not seen:
+        arrays = persist.read(path)  # raises if anything read were damaged or missing
+        seen.add(len(arrays["doc_of"]))
+    writer.join()
+    assert seen <= {len(i) for i in indexes}
+    only_version(path)
+
+
+def test_a_folder_changed_in_place_has_another_file_id_and_a_new_version_another_folder(tmp_path: Path) -> None:
+    documents, _ = read_folder(ROOT / "seeds")
+    index = Index.build(documents, all_passages(documents))
+    path = tmp_path / "index"
+    persist.save(index, path, "corpus")
+    first = persist.file_id(path)
+    assert first is not None and persist.file_id(path) == first
+    (path / "idf.npy").write_bytes((path / "idf.npy").read_bytes())  # `cp` over it: same name, new bytes
+    changed = persist.file_id(path)
+    assert changed is not None and changed[:2] == first[:2] and changed != first
+    persist.save(index, path, "corpus")
+    renewed = persist.file_id(path)
+    assert renewed is not None and renewed[:2] != first[:2]
+
+
+async def test_the_previous_releases_index_file_is_not_read_and_is_removed(
+    tmp_path: Path, docs: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An `.npz` beside the database, as the previous release saved it: the index is built from the store once,
+    saved as a folder, and the old file goes (with its lock)."""
+    db = tmp_path / "qa.sqlite3"
+    await (await QAService.open(db, docs)).close()
+    old = tmp_path / "qa.sqlite3.index.npz"
+    np.savez(old, params=np.array("{}"), text=np.frombuffer(b"not what the documents say", np.uint8))
+    (tmp_path / "qa.sqlite3.index.npz.lock").touch()
+    shutil.rmtree(tmp_path / "qa.sqlite3.index.versions")
+    index_path(db).unlink()
+    caplog.set_level("INFO", "retrieval")
+    service = await QAService.open(db, docs)
+    try:
+        assert "Witkoff" in (await service.ask("Who is Steve Witkoff?")).answer.quotes[0].text
+    finally:
+        await service.close()
+    assert "building the index from the store: No saved index" in caplog.text
+    assert "removed the previous release's index file" in caplog.text
+    assert sorted(p.name for p in tmp_path.iterdir() if "index" in p.name) == [
+        "qa.sqlite3.index", "qa.sqlite3.index.lock", "qa.sqlite3.index.versions"]
 
 
 def test_two_reindexes_at_once_both_succeed(tmp_path: Path, docs: Path) -> None:
@@ -347,6 +427,7 @@ def test_two_reindexes_at_once_both_succeed(tmp_path: Path, docs: Path) -> None:
             out, err = run.communicate(timeout=120)
             assert run.returncode == 0 and not err, (out, err)
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    only_version(index_path(db))
     assert "Limpopo river 2 times" in quoted(cli(tmp_path, "ask", "--json", *places, "How often did the zebras cross?"))
 
 
@@ -371,8 +452,9 @@ def test_a_full_disk_while_saving_the_index_leaves_no_temporary_file_and_is_repo
     big_document(docs)
     assert cli(tmp_path, "reindex", *places).returncode == 0
     path = index_path(db)
-    before = path.read_bytes()
-    assert len(before) > 2 * FILE_LIMIT
+    version = only_version(path)
+    before = {f.name: f.read_bytes() for f in version.iterdir()}
+    assert sum(len(b) for b in before.values()) > 2 * FILE_LIMIT
     (docs / "zebra.txt").write_text("The zebra herd crossed the Limpopo river in March.\n", encoding="utf-8")
 
     full = subprocess.run([sys.executable, "-m", "bot", "reindex", *places], cwd=tmp_path, env=clean_env(),
@@ -380,12 +462,14 @@ def test_a_full_disk_while_saving_the_index_leaves_no_temporary_file_and_is_repo
     assert "1 added" in full.stdout, full.stdout + full.stderr
     assert "warning: The index could not be saved (File too large)" in full.stdout, full.stdout
     assert "could not save the index" in full.stderr and "Traceback" not in full.stderr, full.stderr
-    assert sorted(p.name for p in db.parent.iterdir() if "index" in p.name) == [path.name, path.name + ".lock"]
-    assert path.read_bytes() == before  # the index file as it was
+    assert sorted(p.name for p in db.parent.iterdir() if "index" in p.name) == [
+        path.name, path.name + ".lock", path.name + ".versions"]
+    assert only_version(path) == version  # the half-written version removed, the one in force as it was
+    assert {f.name: f.read_bytes() for f in version.iterdir()} == before
 
     answer = quoted(cli(tmp_path, "ask", "--json", *places, "Which river did the zebra herd cross?"))
     assert "Limpopo" in answer  # the store has it: the next start built the index from it
-    assert path.read_bytes() != before
+    assert only_version(path) != version
 
 
 # --- 9. the database deleted under a running bot --------------------------------------------------------------
@@ -417,29 +501,26 @@ async def test_a_database_deleted_under_the_running_bot_is_logged_and_shown_in_s
             await proc.wait()
     log = err.decode()
     assert proc.returncode == 0, log[-2000:]
-    assert log.count(f"ERROR bot.service: the database {db} was deleted while in use") == 1, log[-2000:]
-
-
-def test_crcs_of_chunks_combine_to_the_crc_of_the_whole() -> None:
-    """Verification checksums a large array in chunks, in parallel, and combines them: it must equal zlib's
-    CRC-32 of the whole, the one zip recorded."""
-    rng = random.Random(7)
-    shifts: dict[int, list[int]] = {}
-    for _ in range(100):
-        a, b = rng.randbytes(rng.randrange(0, 5000)), rng.randbytes(rng.randrange(0, 5000))
-        assert persist._crc_concat(zlib.crc32(a), zlib.crc32(b), len(b), shifts) == zlib.crc32(a + b)
+    assert log.count(f"ERROR retrieval.collection: the database {db} was deleted while in use") == 1, log[-2000:]
 
 
 def test_a_large_array_is_verified_in_chunks_and_mapped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(persist, "_CHUNK", 4096)
     monkeypatch.setattr(persist, "_MAP_FROM", 10_000)
     arrays = {"big": np.arange(50_001, dtype=np.int64), "small": np.arange(7, dtype=np.int16)}
-    path = tmp_path / "x.npz"
+    path = tmp_path / "x"
     persist.write_arrays(path, arrays)
+    manifest = json.loads((path / "index.json").read_text())
+    assert len(manifest["arrays"]["big"]["crc32"]) == -(-50_001 * 8 // 4096)  # every byte in one chunk
     read = persist.read(path)
-    assert isinstance(read["big"].base, np.memmap) or isinstance(read["big"], np.memmap)
+    assert isinstance(read["big"], np.memmap) and not read["big"].flags.writeable
+    assert not isinstance(read["small"], np.memmap)
     assert read["big"].tolist() == arrays["big"].tolist() and read["small"].tolist() == arrays["small"].tolist()
-    start, _dtype, _shape = array_at(path, "big")
-    flip_bit(path, start + 4096 * 37 + 5)  # inside one chunk of many
+    file, start, _dtype = array_at(path, "big")
+    flip_bit(file, start + 4096 * 37 + 5)  # inside one chunk of many
     with pytest.raises(IndexDamagedError, match="big does not match its checksum"):
+        persist.read(path)
+    flip_bit(file, start + 4096 * 37 + 5)
+    os.truncate(file, start + 4096)  # a mapping past the end would be read: refused before any is
+    with pytest.raises(IndexDamagedError, match="damaged"):
         persist.read(path)

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -26,7 +27,7 @@ from retrieval import kernel
 ROOT = Path(__file__).resolve().parent.parent
 TopK = Callable[..., tuple[np.ndarray, np.ndarray]]
 
-needs_numba = pytest.mark.skipif(kernel.BACKEND != "numba", reason="numba is not installed")
+needs_numba = pytest.mark.skipif(not kernel.available(), reason="numba is not installed")
 
 
 def _compiled(strategy: int) -> TopK:
@@ -38,9 +39,20 @@ def _compiled(strategy: int) -> TopK:
     return run
 
 
+def _forced(choice: str) -> TopK:
+    """`top_k` with QA_KERNEL set to `choice` (the test matrices are small: auto would choose numpy)."""
+
+    def run(*args: object) -> tuple[np.ndarray, np.ndarray]:
+        with mock.patch.dict(os.environ, {"QA_KERNEL": choice}):
+            return kernel.top_k(*args)
+
+    return run
+
+
 IMPLEMENTATIONS = [
     pytest.param(kernel.top_k_numpy, id="numpy"),
     pytest.param(kernel.top_k, id="top_k"),
+    pytest.param(_forced("numba"), id="top_k-numba", marks=needs_numba),
     pytest.param(_compiled(kernel.AUTO), id="compiled-auto", marks=needs_numba),
     pytest.param(_compiled(kernel.SPARSE), id="compiled-sparse", marks=needs_numba),
     pytest.param(_compiled(kernel.DENSE), id="compiled-dense", marks=needs_numba),
@@ -251,9 +263,10 @@ def test_compiled_refuses_rows_out_of_order_across_blocks() -> None:
     indices = np.array([n - 1, 2], np.int32)  # descending: the second row lies in a block already done
     data = np.array([1.0, 1.0], np.float32)
     with pytest.raises(ValueError, match="out of order"):
-        kernel.top_k(np.array([0, 2], np.int32), indices, data, [0], [1.0], n, 5)
+        kernel._top_k_compiled(np.array([0, 2], np.int32), indices, data, [0], [1.0], n, 5)
     # The refusal left this thread's scratch clean.
-    assert kernel.top_k(np.array([0, 1], np.int32), indices[1:], data[:1], [0], [1.0], n, 5)[0].tolist() == [2]
+    ids, _scores = kernel._top_k_compiled(np.array([0, 1], np.int32), indices[1:], data[:1], [0], [1.0], n, 5)
+    assert ids.tolist() == [2]
 
 
 def test_concurrent_calls_from_threads_equal_brute_force() -> None:
@@ -288,32 +301,89 @@ def test_property_every_implementation_equals_brute_force(
     terms, qweights = dyadic_query(rng, n_cols, n_terms)
     want = brute_force(w, terms, qweights, k)
     impls: list[TopK] = [kernel.top_k_numpy, kernel.top_k]
-    if kernel.BACKEND == "numba":
+    if kernel.available():
         impls += [_compiled(kernel.SPARSE), _compiled(kernel.DENSE)]
     for impl in impls:
         assert_exact(run(impl, w, terms, qweights, k), want)
 
 
-def test_warm_up_compiles_the_index_types() -> None:
+@needs_numba
+def test_warm_up_compiles_the_index_types(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QA_KERNEL", "numba")
     kernel.warm_up()
-    if kernel.BACKEND == "numba":
-        indptr_types = {sig[0].dtype.name for sig in kernel._compiled.signatures}
-        assert {"int32", "int64"} <= indptr_types
+    indptr_types = {sig[0].dtype.name for sig in kernel._compiled.signatures}
+    assert {"int32", "int64"} <= indptr_types
+
+
+# In a fresh interpreter: score a matrix of `rows` passages (one posting), print the answer and whether
+# numba was imported.
+SCORE = (
+    "import sys; import numpy as np\n"
+    "from retrieval import kernel\n"
+    "rows = int(sys.argv[1]); kernel.warm_up(rows)\n"
+    "ids, scores = kernel.top_k(np.array([0, 1, 1]), np.array([rows - 1], np.int32), np.array([2.0], np.float32),\n"
+    "    [0, 1], [3.0, 0.5], rows, 5)\n"
+    "print(ids.tolist(), scores.tolist(), kernel.backend(rows), sys.modules.get('numba') is not None)\n"
+)
+
+
+def _score(rows: int, choice: str | None, hide_numba: bool = False) -> tuple[str, str]:
+    """Run SCORE with QA_KERNEL=`choice` (unset: None); its output line and standard error."""
+    env = {k: v for k, v in os.environ.items() if k != "QA_KERNEL"} | {"PYTHONPATH": str(ROOT)}
+    if choice is not None:
+        env["QA_KERNEL"] = choice
+    code = ("import sys; sys.modules['numba'] = None\n" if hide_numba else "") + SCORE  # import numba fails
+    out = subprocess.run([sys.executable, "-c", code, str(rows)], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip(), out.stderr
+
+
+@pytest.mark.parametrize(("rows", "choice", "expected"), [
+    (10, None, "numpy False"),  # auto, a small index: numba is never imported
+    (kernel.NUMBA_FROM, None, "numba True"),  # auto, a large one
+    (kernel.NUMBA_FROM, "numpy", "numpy False"),
+    (10, "NUMBA", "numba True"),
+    (10, "fast", "numpy False"),  # an unknown choice counts as auto (and is warned about)
+])
+def test_numba_is_imported_only_for_a_large_index_or_when_asked(rows: int, choice: str | None,
+                                                               expected: str) -> None:
+    if "numba" in expected and not kernel.available():
+        pytest.skip("numba is not installed")
+    line, err = _score(rows, choice)
+    assert line == f"[{rows - 1}] [6.0] {expected}"
+    assert ("is not one of auto, numpy, numba" in err) == (choice == "fast"), err
 
 
 def test_without_numba_the_numpy_fallback_is_used() -> None:
-    """In a fresh interpreter where numba cannot be imported, top_k is the numpy implementation."""
+    """In a fresh interpreter where numba cannot be imported, top_k is the numpy implementation, even when
+    QA_KERNEL asks for numba (a warning says so)."""
+    line, err = _score(kernel.NUMBA_FROM, "numba", hide_numba=True)
+    assert line == f"[{kernel.NUMBA_FROM - 1}] [6.0] numpy False"
+    assert "QA_KERNEL=numba but numba is not installed: scoring with numpy" in err
+
+
+HEAVY = ("numba", "llvmlite", "sklearn", "bs4", "lxml", "pypdf", "docutils", "markdown_it", "yaml", "discord")
+
+
+def test_help_and_a_question_on_the_seeds_import_nothing_they_do_not_use(tmp_path: Path) -> None:
+    """`qa-bot --help` imports neither numpy nor the engine; `qa-bot ask` over the seeds (plain text, a
+    small index) imports no numba, scikit-learn, document readers for other formats, or discord.py."""
     code = (
-        "import sys; sys.modules['numba'] = None\n"  # makes `import numba` raise ImportError
-        "import numpy as np\n"
-        "from retrieval import kernel\n"
-        "assert kernel.BACKEND == 'numpy' and kernel._compiled is None\n"
-        "kernel.warm_up()\n"
-        "ids, scores = kernel.top_k(np.array([0, 2, 3]), np.array([0, 2, 2], np.int32),\n"
-        "    np.array([1.0, 2.0, 4.0], np.float32), [0, 1], [3.0, 0.5], 3, 5)\n"
-        "print(ids.tolist(), scores.tolist())\n"
+        "import sys, contextlib\n"
+        "from bot.cli import main\n"
+        "with contextlib.suppress(SystemExit):\n"
+        "    status = None\n"
+        "    status = main(sys.argv[1:])\n"
+        "print(status, sorted(set(sys.modules) & set(sys.argv[0].split(','))))\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.split("\n")[0] == "[2, 0] [8.0, 3.0]"
+    env = {k: v for k, v in os.environ.items() if k != "QA_KERNEL"} | {"PYTHONPATH": str(ROOT)}
+    seeds = ("--docs", str(ROOT / "seeds"), "--db", str(tmp_path / "qa.sqlite3"))
+    for argv, names in [(["--help"], ("numpy", "scipy", "bot.service", "retrieval.index")),
+                        (["ask", *seeds, "Who is Steve Witkoff?"], HEAVY),  # first: the folder is read
+                        (["ask", *seeds, "Who is Steve Witkoff?"], HEAVY)]:  # then: loaded from the store
+        out = subprocess.run([sys.executable, "-c", code.replace("sys.argv[0]", repr(",".join(names))), *argv],
+                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        *printed, imported = out.stdout.strip().split("\n")
+        assert imported in ("0 []", "None []"), (argv, out.stdout, out.stderr)  # None: --help exits
+        assert argv == ["--help"] or "Witkoff" in printed[0]

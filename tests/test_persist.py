@@ -1,9 +1,10 @@
-"""The saved index: a passage table and arrays mapped from one `.npz`, equal to the index that was saved."""
+"""The saved index: a passage table and arrays mapped from a folder of `.npy` files, equal to the index saved."""
 
 from __future__ import annotations
 
+import json
 import mmap
-import zipfile
+import os
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +50,7 @@ def test_loaded_index_equals_the_saved_one(tmp_path: Path, seeds: tuple[list[Doc
     monkeypatch.setattr(persist, "_MAP_FROM", 0)  # map every array, small as the seeds' are
     documents, passages = seeds
     built = Index.build(documents, passages, weighting)
-    path = tmp_path / "index.npz"
+    path = tmp_path / "index"
     persist.save(built, path, persist.fingerprint(documents))
     loaded = persist.load(path, documents, persist.fingerprint(documents), weighting)
 
@@ -64,7 +65,7 @@ def test_loaded_index_equals_the_saved_one(tmp_path: Path, seeds: tuple[list[Doc
     for d in documents:
         assert loaded.passages_of(d.id) == built.passages_of(d.id)
     # Saving a loaded index (its passages already a table) gives the same file contents again.
-    again = tmp_path / "again.npz"
+    again = tmp_path / "again"
     persist.save(loaded, again, persist.fingerprint(documents))
     reloaded = persist.load(again, documents, persist.fingerprint(documents), weighting)
     assert list(reloaded.passages) == passages
@@ -73,7 +74,7 @@ def test_loaded_index_equals_the_saved_one(tmp_path: Path, seeds: tuple[list[Doc
 def test_a_file_of_other_documents_or_settings_is_refused(tmp_path: Path,
                                                          seeds: tuple[list[Document], list[Passage]]) -> None:
     documents, passages = seeds
-    path = tmp_path / "index.npz"
+    path = tmp_path / "index"
     persist.save(Index.build(documents, passages), path, persist.fingerprint(documents))
     with pytest.raises(IndexFileError, match="other settings or data"):
         persist.load(path, documents[1:], persist.fingerprint(documents[1:]), Weighting())
@@ -92,12 +93,10 @@ def _is_mapped(array: np.ndarray) -> bool:
 
 
 def _rewrite(path: Path, **changes: np.ndarray) -> None:
-    """The same archive with some arrays replaced, written the way `persist.save` writes."""
-    with np.load(path, allow_pickle=False) as data:
-        arrays = {name: data[name] for name in data.files}
+    """The same index with some arrays replaced, saved the way `persist.save` saves (checksums made anew)."""
+    arrays = {name: np.array(array) for name, array in persist.read(path).items()}
     arrays.update(changes)
-    with open(path, "wb") as fh:
-        np.savez(fh, **arrays)
+    persist.write_arrays(path, arrays)
 
 
 def test_arrays_that_do_not_fit_together_are_refused(tmp_path: Path,
@@ -105,11 +104,11 @@ def test_arrays_that_do_not_fit_together_are_refused(tmp_path: Path,
     """Same parameters, inconsistent arrays (a row index past the last passage would make the scoring
     kernel read out of bounds): refused, never served."""
     documents, passages = seeds
-    path = tmp_path / "index.npz"
+    path = tmp_path / "index"
     corpus = persist.fingerprint(documents)
     persist.save(Index.build(documents, passages), path, corpus)
-    with np.load(path) as data:
-        indices, weights = data["indices"].copy(), data["weights"]
+    data = persist.read(path)
+    indices, weights = data["indices"].copy(), data["weights"]
     indices[-1] = len(passages) + 5
     _rewrite(path, indices=indices)
     with pytest.raises(IndexFileError, match="do not fit together"):
@@ -120,22 +119,32 @@ def test_arrays_that_do_not_fit_together_are_refused(tmp_path: Path,
         persist.load(path, documents, corpus, Weighting())
 
 
-def test_a_compressed_or_pickled_archive_is_refused(tmp_path: Path,
-                                                   seeds: tuple[list[Document], list[Passage]]) -> None:
+def test_objects_pickles_and_strange_names_are_refused(tmp_path: Path,
+                                                    seeds: tuple[list[Document], list[Passage]]) -> None:
+    """Nothing in a saved index is unpickled or read from outside its folder, whatever index.json says."""
     documents, passages = seeds
-    path = tmp_path / "index.npz"
+    path = tmp_path / "index"
     corpus = persist.fingerprint(documents)
     persist.save(Index.build(documents, passages), path, corpus)
-    with np.load(path) as data:
-        arrays = {name: data[name] for name in data.files}
-    np.savez_compressed(path, **arrays)
-    assert zipfile.ZipFile(path).infolist()[0].compress_type == zipfile.ZIP_DEFLATED
-    with pytest.raises(IndexFileError, match="compressed"):
-        persist.load(path, documents, corpus, Weighting())
-    arrays["terms"] = np.array(["a", None], dtype=object)
-    with open(path, "wb") as fh:
-        np.savez(fh, **arrays)
-    with pytest.raises(IndexFileError, match="objects"):
+    folder = Path(os.path.realpath(path))
+    manifest = json.loads((folder / "index.json").read_text())
+
+    def refused(match: str, **entry: object) -> None:
+        changed = json.loads(json.dumps(manifest))
+        changed["arrays"].update(entry)
+        (folder / "index.json").write_text(json.dumps(changed))
+        with pytest.raises(IndexFileError, match=match):
+            persist.load(path, documents, corpus, Weighting())
+
+    terms = manifest["arrays"]["terms"]
+    np.save(folder / "terms.npy", np.array(["a", None], dtype=object), allow_pickle=True)
+    refused("damaged: Object arrays cannot be loaded", terms=terms)  # numpy refuses to unpickle it
+    refused("terms holds objects", terms=terms | {"dtype": "|O", "shape": [2]})
+    (tmp_path / "outside.npy").write_bytes((folder / "idf.npy").read_bytes())
+    refused("a name no saved index gives", **{"../outside": manifest["arrays"]["idf"]})
+    refused("damaged", terms=terms | {"crc32": []})  # fewer checksums than chunks: bytes left unchecked
+    (folder / "index.json").write_text(json.dumps(manifest | {"container": 99}))
+    with pytest.raises(IndexFileError, match="layout"):
         persist.load(path, documents, corpus, Weighting())
 
 

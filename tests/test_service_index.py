@@ -20,7 +20,7 @@ async def test_the_index_in_force_is_the_saved_file_and_text_lives_in_its_passag
                                                                                   docs: Path) -> None:
     service = await QAService.open(tmp_path / "qa.sqlite3", docs)
     try:
-        assert index_path(service.store.path).is_file()
+        assert (index_path(service.store.path) / "index.json").is_file()
         assert isinstance(service.index.passages, PassageTable)  # served from the file, not built objects
         assert all(d.paragraphs == () for d in service.index.documents.values())
         (docs / "zebra.txt").write_text("The zebra herd crossed the Limpopo river in March.\n")

@@ -1,4 +1,4 @@
-"""Where the index a service serves comes from: the saved file, every checksum verified, when it matches
+"""Where the index a service serves comes from: the saved index, every checksum verified, when it matches
 the store; else built from the store's passages that match their digests, and saved. Functions that
 read, build or save run in worker threads (the service calls them through `asyncio.to_thread`); the
 async one only waits for them."""
@@ -6,32 +6,47 @@ async one only waits for them."""
 from __future__ import annotations
 
 import asyncio
+import glob
 import logging
 from collections.abc import Awaitable
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from retrieval import persist
-from retrieval.errors import IndexDamagedError, IndexFileError
-from retrieval.index import Index, Weighting
-from retrieval.model import Document
-from retrieval.persist import fingerprint
-from retrieval.store import Checked, DocumentStore
+from . import kernel, persist
+from .errors import IndexDamagedError, IndexFileError
+from .index import Index, Weighting
+from .model import Document
+from .persist import fingerprint
+from .store import Checked, DocumentStore
 
 log = logging.getLogger(__name__)
 
 
 def index_path(db: Path) -> Path:
-    """Where the index arrays are kept, beside the database."""
-    return db.with_name(db.name + ".index.npz")
+    """Where the index arrays are kept, beside the database: a link to the version folder in force."""
+    return db.with_name(db.name + ".index")
+
+
+def _remove_previous_release(path: Path) -> None:
+    """The previous release's index file (one `.npz` beside the database), its lock and temporary files: it
+    is never read (the first start of this release builds the index from the store) and goes once this
+    release's index is saved."""
+    old = path.with_name(path.name + ".npz")
+    found = [old, *old.parent.glob(glob.escape(old.name) + ".*")]
+    for stale in found:
+        with suppress(OSError):
+            stale.unlink()
+    if old in found and not old.exists():
+        log.info("removed the previous release's index file %s: the index is now the folder %s", old, path)
 
 
 @dataclass(frozen=True, slots=True)
 class Current:
-    """The index of the store's documents, what generation of the store it shows, the index file it maps
+    """The index of the store's documents, what generation of the store it shows, the saved index it maps
     (None when its arrays are in memory), and stored documents found damaged (left out: re-read them)."""
 
     index: Index
@@ -43,7 +58,7 @@ class Current:
 
 @dataclass(frozen=True, slots=True)
 class Read:
-    """The verified arrays of the index file (None if it cannot be used, and why), and the identity of the
+    """The verified arrays of the saved index (None if it cannot be used, and why), and the identity of the
     file they came from."""
 
     arrays: dict[str, np.ndarray] | None
@@ -52,7 +67,7 @@ class Read:
 
 
 def read_file(path: Path) -> Read:
-    """The index file's arrays, every checksum verified (the costly part of a start, so `open` runs it while
+    """The saved index's arrays, every checksum verified (the costly part of a start, so `open` runs it while
     the database is being opened)."""
     for _attempt in range(3):  # a writer may rename a new file over the index while it is being read
         before = persist.file_id(path)
@@ -80,13 +95,14 @@ def load(path: Path, documents: list[Document], weighting: Weighting,
     except IndexFileError as exc:
         log.info("building the index from the store: %s", exc)
         return None
+    kernel.warm_up(len(index))  # numba imported and its kernel loaded now if this index needs them
     return index, read.file if persist.is_mapped(index) else None
 
 
 def saved(index: Index, path: Path, documents: list[Document], locked: bool = False) -> Current:
     """Save the index and serve it from the file: its passages are then a table, not a Python object
     each, which the garbage collector's full passes would otherwise scan (holding the GIL). A failed save
-    (a full disk) leaves no partial file and the index file as it was; the built index is then served
+    (a full disk) leaves no partial folder and the saved index as it was; the built index is then served
     and the failure logged and returned as a warning (without the server's paths)."""
     if not len(index):
         return Current(index, 0)
@@ -97,6 +113,7 @@ def saved(index: Index, path: Path, documents: list[Document], locked: bool = Fa
         log.error("could not save the index to %s: %s", path, exc)
         return Current(index, 0, warning=f"The index could not be saved ({exc.strerror or exc}): it is "
                         "served from memory and will be rebuilt from the database at the next start.")
+    _remove_previous_release(path)
     # Titles, dates and hashes are all an index needs of its documents: their text is in the passages.
     loaded = load(path, [replace(d, paragraphs=()) for d in documents], index.weighting)
     if loaded is None:
