@@ -299,7 +299,8 @@ class QuestionLog:
         if self._writer is not None:
             async with self._writing:  # never cancelled in the middle of a write
                 self._writer.cancel()
-            await asyncio.wait({self._writer})  # unlike awaiting it, lets a cancellation of close() through
+            if not self._writer.done():  # (done already when its event loop ended first)
+                await asyncio.wait({self._writer})  # unlike awaiting it, lets a cancellation of close() through
             self._writer = None
         try:
             await self.flush()
