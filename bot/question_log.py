@@ -189,7 +189,8 @@ class QuestionLog:
         if self._closed:
             raise StoreError(f"The question log on {str(self.path)!r} is closed.")
         if len(self._waiting) >= MAX_WAITING:
-            raise StoreError(f"The question log cannot be written ({self.problem}); "
+            why = self.problem or "its writes are behind"
+            raise StoreError(f"The question log cannot take more questions ({why}): "
                              f"{len(self._waiting):,} questions wait.")
         qid = await self._next_id()
         self._waiting[qid] = _Row(qid, _now(), user_id, channel, via, question, int(answered), top_source)
@@ -231,8 +232,11 @@ class QuestionLog:
         """The background writer: waits for rows, then for the delay or a full batch, and writes."""
         while True:
             await self._due.wait()
+            # asyncio.timeout, not wait_for: in Python 3.11 wait_for can swallow a cancellation that comes as
+            # the batch fills, and close() then waited for this task forever (bench/question_log.py found it).
             with suppress(TimeoutError):
-                await asyncio.wait_for(self._full.wait(), self._delay)
+                async with asyncio.timeout(self._delay):
+                    await self._full.wait()
             try:
                 await self.flush()
             except StoreError:
@@ -295,8 +299,8 @@ class QuestionLog:
         if self._writer is not None:
             async with self._writing:  # never cancelled in the middle of a write
                 self._writer.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._writer
+            if not self._writer.done():  # (done already when its event loop ended first)
+                await asyncio.wait({self._writer})  # unlike awaiting it, lets a cancellation of close() through
             self._writer = None
         try:
             await self.flush()

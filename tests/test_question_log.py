@@ -268,3 +268,20 @@ async def test_command_hashes_are_the_logs_not_the_stores(storage: tuple[SQLiteS
 def test_the_store_holds_no_question_log() -> None:
     bot_concerns = {"log_question", "record_feedback", "stats", "asked_at", "anonymise_before", "forget_user"}
     assert not bot_concerns & set(dir(SQLiteStore))
+
+
+async def test_close_after_a_burst_does_not_hang(tmp_path: Path) -> None:
+    """Fifty users log two blocks of ids' worth of questions at once, then close() (as SIGTERM right after a
+    burst): with Python 3.11's wait_for in the writer, a cancellation that came as the batch filled was
+    swallowed and close() waited for the writer forever (bench/question_log.py ran into it)."""
+    questions = await QuestionLog.open(tmp_path / "qa.sqlite3")
+    total = 2 * question_log.ID_BLOCK
+
+    async def user(u: int) -> None:
+        for n in range(u, total, 50):
+            await questions.log_question(f"Q{n}?", False, None, "terminal")
+
+    await asyncio.gather(*(user(u) for u in range(50)))
+    async with asyncio.timeout(60):  # close() runs in this very task
+        await questions.close()
+    assert rows(tmp_path / "qa.sqlite3", "SELECT count(*) FROM questions") == [(total,)]
