@@ -32,7 +32,7 @@ from .text import Analyser, split_sentences, word_tokens
 
 ARRAYS = ("sentence_first", "sentence_starts", "sentence_ends", "sentence_term_ptr", "sentence_terms",
           "heading_ptr", "heading_terms")
-_BATCH = 4096  # passages analysed per numpy pass: bounds the temporary arrays
+_BATCH = 256  # passages analysed per numpy pass: bounds the temporary arrays (and the build peak)
 # ASCII punctuation but the apostrophe never is part of a token: cut there (and at NUL, the row boundary).
 _CUT = bytes.maketrans((cut := b"\0" + string.punctuation.replace("'", "").encode()), b" " * len(cut))
 _ROW_END = b" \0 "
