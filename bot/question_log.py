@@ -30,12 +30,12 @@ from retrieval.errors import StoreError
 
 log = logging.getLogger(__name__)
 
-LOG_VERSION = 2
+LOG_VERSION = 3  # 3: each question carries the server it was asked in (per-server /stats)
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS questions ("
     " id INTEGER PRIMARY KEY AUTOINCREMENT, asked_at TEXT NOT NULL DEFAULT (datetime('now')),"
     " user_id TEXT, channel TEXT, via TEXT NOT NULL, question TEXT NOT NULL,"
-    " answered INTEGER NOT NULL, top_source TEXT)",
+    " answered INTEGER NOT NULL, top_source TEXT, guild TEXT)",
     "CREATE TABLE IF NOT EXISTS feedback ("
     " question_id INTEGER NOT NULL REFERENCES questions(id), user_id TEXT NOT NULL,"
     " value INTEGER NOT NULL CHECK (value IN (-1, 1)), at TEXT NOT NULL DEFAULT (datetime('now')),"
@@ -45,8 +45,8 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS questions_by_time ON questions (asked_at)",
     "CREATE INDEX IF NOT EXISTS feedback_by_user ON feedback (user_id)",
 )
-_INSERT = ("INSERT OR IGNORE INTO questions (id, asked_at, user_id, channel, via, question, answered, top_source) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+_INSERT = ("INSERT OR IGNORE INTO questions (id, asked_at, user_id, channel, via, question, answered, top_source, "
+           "guild) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 FLUSH_SECONDS = 0.5  # at most this long between a question and its commit (plus the write itself)
 FLUSH_ROWS = 200  # or sooner, when this many wait
@@ -79,6 +79,7 @@ class _Row(NamedTuple):
     question: str
     answered: int
     top_source: str | None
+    guild: str | None  # the server it was asked in; None in a DM or the terminal
 
     def anonymous(self) -> _Row:
         """The row without who asked, where and what (it still counts)."""
@@ -146,6 +147,8 @@ class QuestionLog:
                 raise newer_schema(self.path, "question log", version, LOG_VERSION)
             for sql in _SCHEMA:
                 await db.execute(sql)
+            if 0 < version < 3:  # tables of an earlier release: questions gain the server they were asked in
+                await db.execute("ALTER TABLE questions ADD COLUMN guild TEXT")
             if version == 1 and await self._sql.has_table("meta"):
                 # Up to version 1 the bot kept the slash commands' hashes in the store's meta table.
                 await db.execute("INSERT OR REPLACE INTO question_log_meta "
@@ -183,9 +186,10 @@ class QuestionLog:
 
     async def log_question(
         self, question: str, answered: bool, top_source: str | None, via: str, user_id: str | None = None,
-        channel: str | None = None,
+        channel: str | None = None, guild: str | None = None,
     ) -> int:
-        """Record a question; returns its id (for feedback) without waiting for the write."""
+        """Record a question (and the server it was asked in); returns its id (for feedback) without waiting
+        for the write."""
         if self._closed:
             raise StoreError(f"The question log on {str(self.path)!r} is closed.")
         if len(self._waiting) >= MAX_WAITING:
@@ -193,7 +197,7 @@ class QuestionLog:
             raise StoreError(f"The question log cannot take more questions ({why}): "
                              f"{len(self._waiting):,} questions wait.")
         qid = await self._next_id()
-        self._waiting[qid] = _Row(qid, _now(), user_id, channel, via, question, int(answered), top_source)
+        self._waiting[qid] = _Row(qid, _now(), user_id, channel, via, question, int(answered), top_source, guild)
         self._due.set()
         if len(self._waiting) >= self._batch:
             self._full.set()
@@ -264,20 +268,22 @@ class QuestionLog:
             )
         return True
 
-    async def stats(self, top: int = 5) -> Stats:
-        """Counts of questions, answered, frequent unanswered ones, and feedback (waiting rows written first
-        when they can be; when not, `problems` says so)."""
+    async def stats(self, top: int = 5, guild: str | None = None) -> Stats:
+        """Counts of questions, answered, frequent unanswered ones, and feedback: of one server's questions
+        when `guild` is given, else of all (waiting rows written first when they can be; when not,
+        `problems` says so)."""
         with suppress(StoreError):
             await self.flush()
         sql = self._sql
         [(total, answered)] = await sql.execute_fetchall(
-            "SELECT count(*), coalesce(sum(answered), 0) FROM questions")
+            "SELECT count(*), coalesce(sum(answered), 0) FROM questions WHERE ?1 IS NULL OR guild = ?1", (guild,))
         unanswered = await sql.execute_fetchall(
             "SELECT lower(question) AS q, count(*) AS n FROM questions WHERE answered = 0 AND question != '' "
-            "GROUP BY q ORDER BY n DESC, q LIMIT ?", (top,)
+            "AND (?1 IS NULL OR guild = ?1) GROUP BY q ORDER BY n DESC, q LIMIT ?2", (guild, top)
         )
         [(up, down)] = await sql.execute_fetchall(
-            "SELECT coalesce(sum(value = 1), 0), coalesce(sum(value = -1), 0) FROM feedback"
+            "SELECT coalesce(sum(value = 1), 0), coalesce(sum(value = -1), 0) FROM feedback "
+            "WHERE ?1 IS NULL OR question_id IN (SELECT id FROM questions WHERE guild = ?1)", (guild,)
         )
         problems = (self.problem,) if self.problem else ()
         return Stats(total, answered, tuple((q, n) for q, n in unanswered), up, down, problems)

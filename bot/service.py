@@ -245,10 +245,12 @@ class QAService:
             remembered = f"{history[-1]} {result.question}" if result.context_used and history else result.question
             self.conversations.remember(conversation, remembered, tuple(q.text for q in result.quotes[:1]))
         top = result.quotes[0].source if result.quotes else None
+        server = None if guild is None else str(guild)  # the log keeps where it was asked, for /stats
         if self.log_days == 0:  # QA_LOG_DAYS=0: the log keeps that a question was asked, not who asked what
-            qid = await self.questions.log_question("", result.answered, top, via)
+            qid = await self.questions.log_question("", result.answered, top, via, guild=server)
         else:
-            qid = await self.questions.log_question(result.question, result.answered, top, via, user_id, channel)
+            qid = await self.questions.log_question(result.question, result.answered, top, via, user_id, channel,
+                                                    server)
         return Asked(result, qid)
 
     def sources(self, guild: int | None = None) -> list[SourceInfo]:
@@ -323,7 +325,8 @@ class QAService:
         for collection in collections.values():
             collection.check_database()
             problems.update(collection.problems)
-        stats = await self.questions.stats()
+        # In a server, its own questions only: another server's questions are not its admins' to read.
+        stats = await self.questions.stats(guild=None if guild is None else str(guild))
         return replace(stats, problems=(*problems.values(), *stats.problems))
 
     async def feedback(self, question_id: int, user_id: str, value: int) -> bool:

@@ -267,3 +267,18 @@ async def test_close_closes_the_stores_even_when_a_background_task_had_died(
     await svc.close()  # before: the task's error escaped here and the stores stayed open
     assert svc.default.closed
     assert "a background task had failed" in caplog.text
+
+
+async def test_a_servers_stats_count_its_own_questions_only(service: QAService) -> None:
+    await service.add_documents(ONE, [("bakery.txt", BAKERY_TXT)])
+    one = await service.ask(BAKERY, via="slash", user_id="1", guild=ONE)
+    await service.ask("What colour is the moon's hat?", via="slash", user_id="2", guild=TWO)
+    await service.ask(TELESCOPE, via="dm", user_id="3")
+    assert await service.feedback(one.question_id, "1", 1)
+    mine = await service.stats(guild=ONE)
+    theirs = await service.stats(guild=TWO)
+    everything = await service.stats()
+    assert (mine.questions, mine.thumbs_up, mine.top_unanswered) == (1, 1, ())  # before: 3, and TWO's shown
+    assert theirs.questions == 1 and theirs.thumbs_up == 0
+    assert [q for q, _n in theirs.top_unanswered] == ["what colour is the moon's hat?"]
+    assert everything.questions == 3 and everything.thumbs_up == 1
