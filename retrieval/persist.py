@@ -27,6 +27,7 @@ import re
 import secrets
 import shutil
 import stat
+import threading
 import time
 import zlib
 from collections.abc import Sequence
@@ -329,6 +330,12 @@ def _verified_arrays(folder: Path) -> dict[str, np.ndarray]:
     return arrays
 
 
+# numpy reads a .npy header with `ast.literal_eval`, which CPython 3.11 does not make safe across threads
+# (a loading thread failed with "SystemError: AST constructor recursion depth mismatch" in one test run of
+# ten): the loading threads take turns for `np.load`; the checksums, the costly part, stay parallel.
+_NPY_HEADERS = threading.Lock()
+
+
 def _array(folder: Path, name: str, entry: dict[str, Any], chunk: int) -> np.ndarray:
     """One array of a version folder, read or mapped, with the dtype and shape index.json records."""
     dtype, shape = np.dtype(entry["dtype"]), tuple(int(n) for n in entry["shape"])
@@ -339,7 +346,8 @@ def _array(folder: Path, name: str, entry: dict[str, Any], chunk: int) -> np.nda
         raise ValueError(f"{name} has the wrong number of checksums")
     big = nbytes >= max(_MAP_FROM, 1)
     # A mapping past the end of a truncated file is refused here (mmap checks the size), never read.
-    array = np.load(folder / f"{name}.npy", mmap_mode="r" if big else None, allow_pickle=False)
+    with _NPY_HEADERS:
+        array = np.load(folder / f"{name}.npy", mmap_mode="r" if big else None, allow_pickle=False)
     if array.dtype != dtype or array.shape != shape or not array.flags.c_contiguous:
         raise ValueError(f"{name} is not the array index.json describes")
     return array

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import mmap
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -154,3 +155,27 @@ def test_stop_words_are_scikit_learns() -> None:
 
     assert frozenset(ENGLISH_STOP_WORDS) <= STOP_WORDS
     assert STOP_WORDS - frozenset(ENGLISH_STOP_WORDS) == {"s", "t", "did", "does", "doing"}
+
+
+def test_npy_headers_are_parsed_one_thread_at_a_time(tmp_path: Path, seeds: tuple[list[Document], list[Passage]],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """numpy parses a .npy header with `ast.literal_eval`, not thread-safe in CPython 3.11 (a start died with
+    "AST constructor recursion depth mismatch" once in ten test runs): the loading threads take turns."""
+    documents, passages = seeds
+    path = tmp_path / "index"
+    persist.save(Index.build(documents, passages), path, persist.fingerprint(documents))
+    real_load, inside, overlaps = np.load, [0], []
+
+    def load(*args: object, **kwargs: object) -> object:
+        inside[0] += 1
+        overlaps.append(inside[0])
+        time.sleep(0.005)  # widens the window in which another thread could enter (only without the lock)
+        try:
+            return real_load(*args, **kwargs)  # type: ignore[arg-type]
+        finally:
+            inside[0] -= 1
+
+    monkeypatch.setattr(np, "load", load)
+    arrays = persist.read(path)
+    assert len(overlaps) >= 10 and max(overlaps) == 1, overlaps  # before: up to 4 threads inside at once
+    assert {"counts", "weights", "text", "sentence_terms"} <= arrays.keys()  # read in full, and verified
