@@ -13,8 +13,8 @@ from __future__ import annotations
 import ctypes
 import string
 import unicodedata
-from collections.abc import Callable, Iterable
-from typing import NamedTuple
+from collections.abc import Callable, Iterable, Mapping
+from typing import NamedTuple, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -28,25 +28,38 @@ Progress = Callable[[int, int], None]
 _SEPARATORS = bytes.maketrans(
     (sep := b"\0" + string.punctuation.replace("'", "").encode()), b" " * len(sep)
 )
-_JOIN = b" \0 "
+JOIN = b" \0 "  # put between two texts analysed in one split: its chunk is BOUNDARY
 _BATCH = 512  # passages counted per numpy pass: bounds the temporary arrays (~4 MB)
-_BOUNDARY = -1  # the chunk between two passages
+BOUNDARY = -1  # the chunk between two texts
 _NO_TERM = -2  # a chunk with no index term (stop words, punctuation)
 
 
-class _ChunkTerms(dict[bytes, int]):
-    """Chunk of lower-cased UTF-8 text -> its term id; -2 for none, -3 - i for several (`several[i]`)."""
+def prepared(text: str) -> bytes:
+    """Text as the analyser reads it (NFKC, lower case), UTF-8, with every separator a space."""
+    lowered = text.lower() if text.isascii() else unicodedata.normalize("NFKC", text).lower()
+    return lowered.encode().translate(_SEPARATORS)
 
-    def __init__(self, analyser: Analyser, vocabulary: dict[str, int]) -> None:
-        super().__init__({_JOIN.strip(): _BOUNDARY})
+
+class ChunkTerms(dict[bytes, int]):
+    """Chunk of `prepared` text -> its term id; -2 for none, -3 - i for several (`several[i]`). With
+    `grow`, a new term gets the next id; without, terms the vocabulary lacks are left out."""
+
+    def __init__(self, analyser: Analyser, vocabulary: Mapping[str, int], grow: bool = True) -> None:
+        super().__init__({JOIN.strip(): BOUNDARY})
         self.analyser = analyser
         self.vocabulary = vocabulary
+        self.grow = grow
         self.several: list[list[int]] = []
 
     def __missing__(self, chunk: bytes) -> int:
         # Each chunk is resolved once, so the analyser's per-word stem cache would only fill up here.
         terms = [t for t in self.analyser.term_of_each(word_tokens(chunk.decode())) if t is not None]
-        ids = [self.vocabulary.setdefault(t, len(self.vocabulary)) for t in terms]
+        if self.grow:  # counting: the vocabulary is the caller's dict, grown here
+            grown = cast(dict[str, int], self.vocabulary)
+            found: list[int | None] = [grown.setdefault(t, len(grown)) for t in terms]
+        else:
+            found = [self.vocabulary.get(t) for t in terms]
+        ids = [t for t in found if t is not None]
         if len(ids) == 1:
             value = ids[0]
         elif not ids:
@@ -65,12 +78,11 @@ def count_terms(
     """Term counts of `texts` by term (CSC, float32); new terms are appended to `vocabulary`."""
     if analyser.bigrams:  # bigrams span chunks: count them the plain way
         return _count_plain(texts, analyser, vocabulary).tocsc()
-    lookup = _ChunkTerms(analyser, vocabulary)
+    lookup = ChunkTerms(analyser, vocabulary)
     blocks: list[_Block] = []
     batch: list[bytes] = []
     for text in texts:
-        lowered = text.lower() if text.isascii() else unicodedata.normalize("NFKC", text).lower()
-        batch.append(lowered.encode().translate(_SEPARATORS))
+        batch.append(prepared(text))
         if len(batch) == _BATCH:
             blocks.append(_block(batch, lookup))
             batch = []
@@ -136,12 +148,12 @@ def _stack_by_term(blocks: list[_Block], n_terms: int) -> sp.csc_matrix:
     return sp.csc_matrix((data, indices, indptr.astype(index_type)), shape=(first_row, n_terms))
 
 
-def _block(batch: list[bytes], lookup: _ChunkTerms) -> _Block:
+def _block(batch: list[bytes], lookup: ChunkTerms) -> _Block:
     """Counts of a batch of separator-translated passages, one C-level split and lookup for all."""
-    chunks = _JOIN.join(batch).split()
+    chunks = JOIN.join(batch).split()
     ids = np.fromiter(map(lookup.__getitem__, chunks), np.int64, len(chunks))
     del chunks  # a bytes object per token: the largest temporary of a batch
-    rows = np.cumsum(ids == _BOUNDARY)
+    rows = np.cumsum(ids == BOUNDARY)
     multi = ids <= -3
     if multi.any():  # chunks with several terms ("word—word"): expand them
         extra = [(r, t) for r, i in zip(rows[multi].tolist(), ids[multi].tolist(), strict=True)

@@ -17,25 +17,21 @@ splitter.
 
 from __future__ import annotations
 
-import string
-import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from .counting import BOUNDARY, JOIN, ChunkTerms, prepared
 from .model import Passage
 from .passages import line_spans
 from .structure import CODE, LIST, ROW
-from .text import Analyser, split_sentences, word_tokens
+from .text import Analyser, split_sentences
 
 ARRAYS = ("sentence_first", "sentence_starts", "sentence_ends", "sentence_term_ptr", "sentence_terms",
           "heading_ptr", "heading_terms")
 _BATCH = 256  # passages analysed per numpy pass: bounds the temporary arrays (and the build peak)
-# ASCII punctuation but the apostrophe never is part of a token: cut there (and at NUL, the row boundary).
-_CUT = bytes.maketrans((cut := b"\0" + string.punctuation.replace("'", "").encode()), b" " * len(cut))
-_ROW_END = b" \0 "
 
 
 def spans_of(passage: Passage) -> list[tuple[int, int]]:
@@ -109,41 +105,12 @@ def _ids_below(ids: np.ndarray, n: int) -> bool:
     return ids.size == 0 or (int(ids.min()) >= 0 and int(ids.max()) < n)
 
 
-_ROW, _NO_TERM = -1, -2  # the chunk between two rows; a chunk with no known term (stop words, punctuation)
-
-
-class _ChunkIds(dict[bytes, int]):
-    """Chunk of lower-cased UTF-8 text -> its known term id; -2 for none, -3 - i for several (`several[i]`).
-    The vocabulary is only read."""
-
-    def __init__(self, analyser: Analyser, vocabulary: Mapping[str, int]) -> None:
-        super().__init__({_ROW_END.strip(): _ROW})
-        self.analyser = analyser
-        self.vocabulary = vocabulary
-        self.several: list[list[int]] = []
-
-    def __missing__(self, chunk: bytes) -> int:
-        found = [self.vocabulary.get(t) for t in self.analyser.terms(word_tokens(chunk.decode()))]
-        ids = [t for t in found if t is not None]
-        value = ids[0] if len(ids) == 1 else _NO_TERM if not ids else -3 - len(self.several)
-        if len(ids) > 1:
-            self.several.append(ids)
-        self[chunk] = value
-        return value
-
-
-def _lowered(text: str) -> bytes:
-    """Text as the analyser reads it (NFKC, lower case), UTF-8, with every cut point a space."""
-    lowered = text.lower() if text.isascii() else unicodedata.normalize("NFKC", text).lower()
-    return lowered.encode().translate(_CUT)
-
-
 class _Builder:
     """Accumulates the table batch by batch."""
 
     def __init__(self, analyser: Analyser, vocabulary: Mapping[str, int]) -> None:
         self.analyser = analyser
-        self.lookup = _ChunkIds(analyser, vocabulary)
+        self.lookup = ChunkTerms(analyser, vocabulary, grow=False)
         self.vocabulary = vocabulary
         # Term ids in 16 bits while the vocabulary fits (the table's largest array, about one id a posting).
         self.id_type = np.uint16 if len(vocabulary) <= 1 << 16 else np.int32
@@ -186,9 +153,9 @@ class _Builder:
             rows = np.asarray([r for r, _ in pairs], np.int64)
             ids = np.asarray([t for _, t in pairs], np.int64)
         else:
-            chunks = _ROW_END.join(map(_lowered, texts)).split()
+            chunks = JOIN.join(map(prepared, texts)).split()
             ids = np.fromiter(map(self.lookup.__getitem__, chunks), np.int64, len(chunks))
-            rows = np.cumsum(ids == _ROW)
+            rows = np.cumsum(ids == BOUNDARY)
             several = np.flatnonzero(ids <= -3)
             if several.size:  # chunks of several terms ("word—word"): one (row, term) each
                 extra = [(int(rows[i]), t) for i in several.tolist() for t in self.lookup.several[-3 - int(ids[i])]]

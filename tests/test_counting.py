@@ -78,8 +78,8 @@ def test_a_waiting_batch_costs_bytes_per_posting_not_per_vocabulary_term() -> No
     # A million passages wait as thousands of batches: a table per batch as wide as the vocabulary
     # (which may hold millions of terms) would outweigh the postings themselves.
     vocabulary = {f"term{i}": i for i in range(300_000)}
-    lookup = counting._ChunkTerms(Analyser(), vocabulary)
-    batch = [t.encode().translate(counting._SEPARATORS) for t in ("apple river apple", "river, stone")]
+    lookup = counting.ChunkTerms(Analyser(), vocabulary)
+    batch = [counting.prepared(t) for t in ("apple river apple", "river, stone")]
     block = counting._block(batch, lookup)
     assert sum(a.nbytes for a in block if isinstance(a, np.ndarray)) <= 64
     counts = count_terms(["apple river apple", "river, stone"], Analyser(), dict(vocabulary))
