@@ -16,6 +16,7 @@ from bot.uploads import MAX_UPLOAD_BYTES, safe_name
 from retrieval import documents
 from retrieval.errors import BusyError, NoCollectionError, QAError, UnknownDocumentError
 from retrieval.model import Document
+from tests.support.corpus import OBSERVATORY, default_collection
 
 ONE, TWO, THREE = 111, 222, 333
 LIGHTHOUSE = "How many steps does the lighthouse have?"
@@ -24,17 +25,13 @@ BAKERY = "When does the bakery open?"
 BAKERY_TXT = b"The bakery opens at six in the morning and sells rye bread until noon.\n"
 ORCHARD = "What grows in the orchard?"
 ORCHARD_RST = b"The orchard\n===========\n\nThe orchard grows quinces and medlars along the south wall.\n"
-DEFAULT_TEXT = "The observatory telescope was built in 1887 by the brothers Carvalho.\n"
+DEFAULT_TEXT = OBSERVATORY
 TELESCOPE = "Who built the observatory telescope?"
 
 
 @pytest.fixture
 def default_docs(tmp_path: Path) -> Path:
-    folder = tmp_path / "default"
-    folder.mkdir()
-    (folder / "observatory.txt").write_text(DEFAULT_TEXT)
-    (folder / "harbour.md").write_text("# Harbour\n\nThe harbour ferry leaves every hour for the island.\n")
-    return folder
+    return default_collection(tmp_path / "default")
 
 
 @pytest.fixture

@@ -13,10 +13,11 @@ import pytest
 from bot.config import load_settings
 from bot.service import QAService
 from retrieval.errors import ConfigError
+from tests.support.corpus import OBSERVATORY, default_collection
 
 GUILD = 4242
 TELESCOPE = "Who built the observatory telescope?"
-DEFAULT_TEXT = "The observatory telescope was built in 1887 by the brothers Carvalho.\n"
+DEFAULT_TEXT = OBSERVATORY
 EDITED_TEXT = "The observatory telescope was built in 1902 by the engineer Ilse Brandt.\n"
 FERRY = "How often does the harbour ferry leave?"
 BAKERY = "When does the bakery open?"
@@ -25,12 +26,8 @@ TIMEOUT = 60.0  # generous: the machine may be busy; the loop ends as soon as th
 
 @pytest.fixture
 def default_docs(tmp_path: Path) -> Path:
-    folder = tmp_path / "default"
-    folder.mkdir()
-    (folder / "observatory.txt").write_text(DEFAULT_TEXT)
-    (folder / "harbour.md").write_text("# Harbour\n\nThe harbour ferry leaves every hour for the island.\n")
-    (folder / "market.txt").write_text("The Saturday market sells cheese, honey and baskets in the square.\n")
-    return folder
+    market = "The Saturday market sells cheese, honey and baskets in the square.\n"
+    return default_collection(tmp_path / "default", **{"market.txt": market})
 
 
 @pytest.fixture

@@ -20,3 +20,15 @@ def big_document(folder: Path, kilobytes: int = 1500) -> None:
              for i in range(kilobytes * 1000 // 75)]
     paragraphs = ["\n".join(lines[i:i + 4]) for i in range(0, len(lines), 4)]
     (folder / "lighthouse.txt").write_text("\n\n".join(paragraphs) + "\n", encoding="utf-8")
+
+
+OBSERVATORY = "The observatory telescope was built in 1887 by the brothers Carvalho.\n"
+HARBOUR = "# Harbour\n\nThe harbour ferry leaves every hour for the island.\n"
+
+
+def default_collection(folder: Path, **more: str) -> Path:
+    """A small default collection (an observatory and a harbour, plus `more` files by name) at `folder`."""
+    folder.mkdir()
+    for name, text in {"observatory.txt": OBSERVATORY, "harbour.md": HARBOUR, **more}.items():
+        (folder / name).write_text(text)
+    return folder
