@@ -13,12 +13,12 @@ import pytest
 
 from bot import question_log
 from bot.question_log import QuestionLog
-from bot.storage import open_storage
 from retrieval.documents import parse_document
 from retrieval.errors import StoreError
 from retrieval.model import Skipped
 from retrieval.passages import all_passages
 from retrieval.store import SQLiteStore
+from tests.support.storage import open_storage
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 NEVER = 3600.0  # a delay no test waits for: writes happen by flush, a full batch or close

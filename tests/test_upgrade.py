@@ -15,9 +15,9 @@ import pytest
 
 from bot.question_log import LOG_VERSION
 from bot.service import QAService
-from bot.storage import open_storage
 from retrieval.errors import StoreError
 from retrieval.store import SCHEMA_VERSION
+from tests.support.storage import open_storage
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "qa-fcff6cf.sql"
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"

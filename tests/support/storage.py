@@ -1,12 +1,12 @@
-"""Opening what the service keeps: the default collection's store and the question log."""
+"""The store and the question log of one database file, opened together as `QAService.open` opens them
+(for the tests of each on its own)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from bot.question_log import FLUSH_SECONDS, QuestionLog
 from retrieval.store import SQLiteStore
-
-from .question_log import FLUSH_SECONDS, QuestionLog
 
 
 async def open_storage(db: Path, flush_seconds: float = FLUSH_SECONDS) -> tuple[SQLiteStore, QuestionLog]:
