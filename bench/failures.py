@@ -26,10 +26,13 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
+
 from bench.docs import CORPORA, DOCS, RESULTS, index_corpus, load_check, load_questions
 from retrieval import calibration
-from retrieval.answer import _CODE_ASKED, AnswerSettings, _best_span, analyse, deliberate
+from retrieval.answer import _CODE_ASKED, AnswerSettings, _Match, _rank_quotes, analyse, deliberate
 from retrieval.index import Index
+from retrieval.sentence_match import candidates
 from retrieval.structure import CODE
 
 DEPTH = 200  # how far down the ranking the expected passage is looked for
@@ -84,8 +87,9 @@ def diagnose(index: Index, q: dict[str, Any], matches: Any, settings: AnswerSett
         row["passage"] = p.text
         row["section"] = " › ".join(p.section.path)
         row["kind"] = p.kind
-        present = index.terms(best).terms
-        row["lacks"] = [t for t in query.required if t not in present]
+        ids = np.fromiter((index.vocabulary.get(t, -1) for t in query.required), np.int64)
+        held = index.holding(ids, [best])[0]
+        row["lacks"] = [t for t, h in zip(query.required, held.tolist()) if not h]
     if rank is not None:
         row["category"] = "ranking"
     elif best is None:
@@ -103,14 +107,13 @@ def _within(index: Index, query: Any, targets: Sequence[int], order: dict[int, i
             matches: Any, settings: AnswerSettings) -> str:
     """Whether an expected passage among the candidates offers another sentence ("sentence") or offers
     the expected one, ranked below other passages' quotes ("ranking")."""
-    total = sum(query.idf[t] * w for t, w in query.terms.items() if t not in query.extra) or 1.0
-    for t in targets:
-        if order.get(t, DEPTH + 1) > settings.candidates:
-            continue
-        best = _best_span(index, query, t, settings, settings.answer_type_bonus * total)
-        if best is not None and matches(index.passages[t].text[best[1][0]:best[1][1]], list(expect)):
-            return "ranking"
-    return "sentence"
+    hits = index.search(index.query_vector(query.terms), settings.candidates)
+    match = _Match.of(index, query)
+    found = candidates(index.sentence_table, [h.passage for h in hits], match.ids)
+    every = replace(settings, max_quotes=len(hits), min_quote_ratio=0.0)
+    quotes = {q.passage: q.text for q, _ in _rank_quotes(index, query, hits, every, match, found)}
+    wanted = {index.passages[t].text for t in targets if order.get(t, DEPTH + 1) <= settings.candidates}
+    return "ranking" if any(p in wanted and matches(t, list(expect)) for p, t in quotes.items()) else "sentence"
 
 
 def show(row: dict[str, Any]) -> list[str]:
