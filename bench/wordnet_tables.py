@@ -95,12 +95,30 @@ def english_terms(folder: Path = WORDNET) -> set[str]:
     return {t for w in words if w.isalpha() and w.isascii() for t in analyser.terms([w])}
 
 
-def synonym_pairs(table: dict[tuple[str, str], Synset]) -> Iterator[tuple[str, str]]:
-    """(word, word) for every two words of one synset."""
-    for words, _ in table.values():
+def sense_ranks(folder: Path = WORDNET) -> dict[tuple[str, str, str], int]:
+    """(word, pos, synset offset) -> the sense's rank among the word's senses (0: its most frequent), for
+    senses tagged in WordNet's sense-tagged corpus (SemCor): a word's rare senses are left out."""
+    ranks: dict[tuple[str, str, str], int] = {}
+    for pos, name in POS.items():
+        for line in (folder / f"index.{name}").read_text(encoding="latin-1").splitlines():
+            if line.startswith(" "):
+                continue
+            parts = line.split()
+            count = int(parts[2])
+            for rank, offset in enumerate(parts[-count:][: int(parts[-count - 1])]):
+                ranks[(parts[0], pos, offset)] = rank
+    return ranks
+
+
+def synonym_pairs(table: dict[tuple[str, str], Synset], ranks: dict[tuple[str, str, str], int] | None = None,
+                  senses: int = 1) -> Iterator[tuple[str, str]]:
+    """(word, word) for every two words of one synset; with `ranks`, only where the synset is among the
+    `senses` most frequent tagged senses of both words (server ~ host, not server ~ waiter)."""
+    for (pos, offset), (words, _) in table.items():
         for a in words:
             for b in words:
-                if a < b:
+                if a < b and (ranks is None or max(ranks.get((a, pos, offset), senses),
+                                                   ranks.get((b, pos, offset), senses)) < senses):
                     yield a, b
 
 
@@ -127,6 +145,7 @@ def main() -> None:
     """Write the derivation table (and the synonym table when asked)."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--synonyms", type=Path, help="also write single-word synonyms here")
+    parser.add_argument("--senses", type=int, default=1, help="synonyms of each word's N most frequent senses")
     args = parser.parse_args()
     table = synsets()
     derived = by_term(chain(derivation_pairs(table), cause_pairs(table)))
@@ -137,7 +156,7 @@ def main() -> None:
     WORDS.write_bytes(gzip.compress("\n".join(sorted(terms)).encode() + b"\n", mtime=0))
     print(f"{WORDS}: {len(terms):,} terms")
     if args.synonyms:
-        synonyms = by_term(synonym_pairs(table))
+        synonyms = by_term(synonym_pairs(table, sense_ranks(), args.senses))
         write(synonyms, args.synonyms)
         print(f"{args.synonyms}: {len(synonyms):,} terms, {sum(map(len, synonyms.values())) // 2:,} pairs")
 

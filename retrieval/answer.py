@@ -19,8 +19,9 @@ import numpy as np
 from . import calibration
 from .calibration import Evidence
 from .errors import QuestionError
+from .expansion import Expansion, expand
 from .index import Index
-from .lexicon import Correction, choose, known, neighbours, related
+from .lexicon import Correction, choose, known, neighbours
 from .model import Answer, Hit, Passage, Quote
 from .question import (
     ANAPHORA,
@@ -61,6 +62,7 @@ class AnswerSettings:
     head_weight: float = 1.0  # retrieval weight of a word that names the kind of answer ("country")
     related_weight: float = 0.3  # retrieval weight of a derivationally related form (response for respond)
     related_credit: float = 0.8  # how much a related form counts, for coverage and a sentence's match
+    expansion: Expansion = Expansion()  # related words beyond derivations (retrieval/expansion.py)
     correct_typos: bool = True
     # A follow-up's best quote, when it was just quoted, gives way to the next if that scores this share of it
     # (a choice, not a measurement: no data set has conversations).
@@ -151,10 +153,9 @@ def analyse(index: Index, question: str, history: Sequence[str], settings: Answe
     used = bool(history) and is_follow_up(question, index) and _add_context(index, terms, history[-1], settings)
     if used:  # judged as the question it stands for ("Where does he work?" after "Who is David Khalfa?")
         required = tuple(t for t in terms if t not in heads)
-    links = {t: related(index, t) for t in required} if settings.related_weight > 0 else {}
-    links = {t: r for t, r in links.items() if r}
-    extra = frozenset(r for others in links.values() for r in others if r not in terms)
-    terms.update(dict.fromkeys(sorted(extra), settings.related_weight))
+    links, added = expand(index, required, terms, settings.related_weight, settings.expansion)
+    extra = frozenset(added)
+    terms.update(sorted(added.items()))
     idf = {t: index.term_idf(t) for t in terms}
     total = sum(idf[t] * terms[t] for t in required)
     lost = sum(idf[t] * terms[t] for t in required if not known(index, t) and t not in links)
