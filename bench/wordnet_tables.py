@@ -1,15 +1,17 @@
-"""Make retrieval/data/derivations.txt and english_terms.txt.gz (and, to measure, synonyms) from WordNet 3.0.
+"""Make retrieval/data/derivations.txt, english_terms.txt.gz and synonyms.txt from WordNet 3.0.
 
     apt-get install wordnet-base      # Debian's WordNet database, in /usr/share/wordnet
-    python -m bench.wordnet_tables [--synonyms PATH]
+    python -m bench.wordnet_tables --synonyms retrieval/data/synonyms.txt [--senses 1]
 
-The engine reads the table it writes and never WordNet itself (no download, no network at run time).
+The engine reads the tables it writes and never WordNet itself (no download, no network at run time).
 A line is an analysed term (the Analyser's Snowball stem) and the stems WordNet links to it as
-derivationally related forms ("+" pointers: respond ~ responsive, die ~ death, decide ~ decision) or
-as what a verb causes, with that verb's forms (">" pointers: kill causes die, so kill ~ die ~ death),
-kept only where the stemmer does not already join them. english_terms.txt.gz holds the terms of every
-single-word WordNet lemma: what typo correction leaves alone. `--synonyms` writes single-word synset
-co-members the same way (measured in bench.quality; not shipped unless it helps).
+derivationally related forms ("+" pointers: respond ~ responsive, die ~ death) or as what a verb
+causes, with that verb's forms (">" pointers: kill causes die, so kill ~ die ~ death), kept only where
+the stemmer does not already join them. english_terms.txt.gz holds the terms of every single-word
+WordNet lemma: what typo correction leaves alone. `--synonyms` writes single-word synset co-members,
+only where the synset is among the `--senses` most frequent senses of both words that WordNet's
+sense-tagged corpus (SemCor) holds: frequent words in their usual sense (stage ~ phase, nation ~
+country), not server ~ waiter. One sense is what the engine ships (bench/related.py measured 1 and 2).
 """
 
 from __future__ import annotations
@@ -30,14 +32,14 @@ WORDS = OUT.with_name("english_terms.txt.gz")
 POS = {"n": "noun", "v": "verb", "a": "adj", "r": "adv"}
 _MARKER = re.compile(r"\((?:a|p|ip)\)$")  # adjective position markers: "deciding(a)"
 NOTICE = """\
-# Derivationally related forms from WordNet 3.0, as the engine's analysed terms (bench/wordnet_tables.py).
+# {what} from WordNet 3.0, as the engine's analysed terms (bench/wordnet_tables.py).
 # WordNet 3.0 Copyright 2006 by Princeton University. All rights reserved.
 # THIS SOFTWARE AND DATABASE IS PROVIDED "AS IS" AND PRINCETON UNIVERSITY MAKES NO REPRESENTATIONS OR
 # WARRANTIES, EXPRESS OR IMPLIED. BY WAY OF EXAMPLE, BUT NOT LIMITATION, PRINCETON UNIVERSITY MAKES NO
 # REPRESENTATIONS OR WARRANTIES OF MERCHANTABILITY OR FITNESS FOR ANY PARTICULAR PURPOSE OR THAT THE USE
 # OF THE LICENSED SOFTWARE, DATABASE OR DOCUMENTATION WILL NOT INFRINGE ANY THIRD PARTY PATENTS,
 # COPYRIGHTS, TRADEMARKS OR OTHER RIGHTS. (Full licence: /usr/share/doc/wordnet-base/copyright.)
-# Each line: a term, then the terms derivationally related to it.
+# Each line: a term, then the terms {how}.
 """
 
 Synset = tuple[list[str], list[tuple[str, str, str, str]]]
@@ -134,11 +136,12 @@ def by_term(pairs: Iterator[tuple[str, str]]) -> dict[str, set[str]]:
     return linked
 
 
-def write(linked: dict[str, set[str]], path: Path) -> None:
+def write(linked: dict[str, set[str]], path: Path, what: str = "Derivationally related forms",
+          how: str = "derivationally related to it") -> None:
     """The table, one term a line, sorted."""
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = [f"{term} {' '.join(sorted(others))}" for term, others in sorted(linked.items())]
-    path.write_text(NOTICE + "\n".join(lines) + "\n", encoding="utf-8")
+    path.write_text(NOTICE.format(what=what, how=how) + "\n".join(lines) + "\n", encoding="utf-8")
 
 
 def main() -> None:
@@ -157,7 +160,8 @@ def main() -> None:
     print(f"{WORDS}: {len(terms):,} terms")
     if args.synonyms:
         synonyms = by_term(synonym_pairs(table, sense_ranks(), args.senses))
-        write(synonyms, args.synonyms)
+        write(synonyms, args.synonyms, f"Synonyms in the {args.senses} most frequent sense(s) of both words",
+              "of its synonyms")
         print(f"{args.synonyms}: {len(synonyms):,} terms, {sum(map(len, synonyms.values())) // 2:,} pairs")
 
 

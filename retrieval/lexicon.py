@@ -1,11 +1,13 @@
-"""Word knowledge beyond the stemmer: derivationally related forms (respond ~ response, die ~ death)
-from a table made from WordNet and shipped with the code, and typo correction against the index's
-own vocabulary. Neither needs a network or a model download at run time."""
+"""Word knowledge beyond the stemmer: derivationally related forms (respond ~ response, die ~ death) and
+synonyms of frequent words (stage ~ phase, nation ~ country) from tables made from WordNet and shipped
+with the code, and typo correction against the index's own vocabulary. None needs a network or a model
+download at run time. (Co-occurrence in the index, pseudo-relevance feedback and latent similarity were
+measured as further sources of related words and left out: bench/related.py, README.)"""
 
 from __future__ import annotations
 
 import gzip
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -20,17 +22,28 @@ _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 MIN_TYPO_LENGTH = 4  # shorter words have too many neighbours one edit away to guess from
 
 
-@lru_cache(maxsize=1)
-def derivations() -> dict[str, tuple[str, ...]]:
-    """Analysed term -> the terms of its derivationally related forms (retrieval/data/derivations.txt)."""
+def _table(name: str) -> dict[str, tuple[str, ...]]:
+    """A word table of retrieval/data/: each line a term, then the terms linked to it."""
     table: dict[str, tuple[str, ...]] = {}
-    with open(DATA / "derivations.txt", encoding="utf-8") as fh:
+    with open(DATA / name, encoding="utf-8") as fh:
         for line in fh:
             if line.startswith("#") or not line.strip():
                 continue
             term, *others = line.split()
             table[term] = tuple(others)
     return table
+
+
+@lru_cache(maxsize=1)
+def derivations() -> dict[str, tuple[str, ...]]:
+    """Analysed term -> the terms of its derivationally related forms (retrieval/data/derivations.txt)."""
+    return _table("derivations.txt")
+
+
+@lru_cache(maxsize=1)
+def synonyms() -> dict[str, tuple[str, ...]]:
+    """Analysed term -> the terms of its WordNet synonyms in its most frequent sense (retrieval/data/synonyms.txt)."""
+    return _table("synonyms.txt")
 
 
 @lru_cache(maxsize=1)
@@ -46,9 +59,26 @@ def known(index: Index, term: str) -> bool:
     return tid is not None and bool(index.df[tid] > 0)
 
 
-def related(index: Index, term: str) -> tuple[str, ...]:
-    """The derivationally related terms of `term` that the index holds."""
-    return tuple(t for t in derivations().get(term, ()) if known(index, t))
+def related(index: Index, term: str, table: Mapping[str, tuple[str, ...]] | None = None) -> tuple[str, ...]:
+    """The terms linked to `term` in a word table (by default its derivationally related forms) that the
+    index holds."""
+    return tuple(t for t in (derivations() if table is None else table).get(term, ()) if known(index, t))
+
+
+def expand(index: Index, required: Sequence[str], terms: Mapping[str, float], derivation_weight: float,
+           synonym_weight: float) -> tuple[dict[str, tuple[str, ...]], dict[str, float]]:
+    """(each required term -> the related terms that stand in for it, each term the question lacks among
+    them -> its retrieval weight): derivations, then synonyms; a weight of 0 leaves a source out."""
+    links: dict[str, tuple[str, ...]] = {}
+    added: dict[str, float] = {}
+    for weight, table in ((derivation_weight, derivations()), (synonym_weight, synonyms())):
+        if weight <= 0:
+            continue
+        for t in required:
+            if found := [r for r in related(index, t, table) if r != t]:
+                links[t] = tuple(dict.fromkeys((*links.get(t, ()), *found)))
+                added.update((r, max(added.get(r, 0.0), weight)) for r in found if r not in terms)
+    return links, added
 
 
 @dataclass(frozen=True, slots=True)
