@@ -61,8 +61,8 @@ class AnswerSettings:
     head_weight: float = 1.0  # retrieval weight of a word that names the kind of answer ("country")
     related_weight: float = 0.3  # retrieval weight of a derivationally related form (response for respond)
     related_credit: float = 0.8  # how much a related form counts, for coverage and a sentence's match
-    # Retrieval weight of a WordNet synonym (phase for stage); it counts like a related form. bench.related: SQuAD
-    # answer sentence +0.3 points, paraphrases +1 right first, docs dev half unchanged, test half -1 in the top three.
+    # Retrieval weight of a WordNet synonym (phase for stage); it only helps retrieve (bench.related: SQuAD first
+    # quote's paragraph +0.16 points, answer sentence +0.19; docs sets and paraphrases unchanged).
     synonym_weight: float = 0.15
     correct_typos: bool = True
     # A follow-up's best quote, when it was just quoted, gives way to the next if that scores this share of it

@@ -67,17 +67,16 @@ def related(index: Index, term: str, table: Mapping[str, tuple[str, ...]] | None
 
 def expand(index: Index, required: Sequence[str], terms: Mapping[str, float], derivation_weight: float,
            synonym_weight: float) -> tuple[dict[str, tuple[str, ...]], dict[str, float]]:
-    """(each required term -> the related terms that stand in for it, each term the question lacks among
-    them -> its retrieval weight): derivations, then synonyms; a weight of 0 leaves a source out."""
-    links: dict[str, tuple[str, ...]] = {}
+    """(each required term -> its derivationally related forms, which stand in for it; each term the question
+    lacks among those and the synonyms -> its retrieval weight). A synonym only helps retrieve: counted for the
+    word it came from, it lost quotes in conversations and docs questions (bench/related.py). A weight of 0
+    leaves a source out."""
+    links = {t: found for t in required if (found := related(index, t))} if derivation_weight > 0 else {}
+    similar = {t: found for t in required if (found := related(index, t, synonyms()))} if synonym_weight > 0 else {}
     added: dict[str, float] = {}
-    for weight, table in ((derivation_weight, derivations()), (synonym_weight, synonyms())):
-        if weight <= 0:
-            continue
-        for t in required:
-            if found := [r for r in related(index, t, table) if r != t]:
-                links[t] = tuple(dict.fromkeys((*links.get(t, ()), *found)))
-                added.update((r, max(added.get(r, 0.0), weight)) for r in found if r not in terms)
+    for weight, forms in ((derivation_weight, links), (synonym_weight, similar)):
+        for found in forms.values():
+            added.update((r, max(added.get(r, 0.0), weight)) for r in found if r not in terms)
     return links, added
 
 
