@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
 
-from retrieval import quote_ranker
+from retrieval import calibration, quote_ranker
 from retrieval.answer import AnswerSettings, _Match, analyse, answer, quote_candidates
 from retrieval.documents import read_folder
 from retrieval.index import Index
@@ -65,13 +66,14 @@ def test_the_saved_model_is_the_features_the_code_computes() -> None:
     assert all(s > 0 for s in model.scale) and any(c != 0 for c in model.coef)
 
 
-def test_a_model_fitted_on_other_features_is_refused(tmp_path: Path) -> None:
-    data = json.loads(quote_ranker.MODEL.read_text(encoding="utf-8"))
+@pytest.mark.parametrize("module", [quote_ranker, calibration], ids=["quote ranker", "not-found model"])
+def test_a_model_fitted_on_other_features_is_refused(tmp_path: Path, module: ModuleType) -> None:
+    data = json.loads(module.MODEL.read_text(encoding="utf-8"))
     data["features"] = [*data["features"][:-1], "something else"]
-    path = tmp_path / "ranker.json"
+    path = tmp_path / "model.json"
     path.write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(ValueError, match="fitted on features"):
-        quote_ranker.load(path)
+        module.load(path)
 
 
 def test_features_match_a_computation_from_the_text(index: Index) -> None:
