@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import gc
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -118,8 +119,12 @@ async def run(args: argparse.Namespace) -> str:
     write_folder(corpus, docs)
     written = time.perf_counter() - t0
     t0 = time.perf_counter()
-    service = await QAService.open(db, docs)
+    service = await QAService.open(db, docs, answer_processes=args.processes,
+                                   reindex_process=not args.reindex_in_threads)
     opened = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    workers = await service.workers.started()
+    print(f"{workers} answering processes ready in {time.perf_counter() - t0:.1f}s", flush=True)
     print(f"folder of {len(corpus.documents):,} documents written in {written:.1f}s; "
           f"QAService.open (read, index, store) {opened:.1f}s", flush=True)
     asks = questions(args.questions)
@@ -254,6 +259,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--passages", type=int, default=100_000)
     parser.add_argument("--questions", type=int, default=1000)
     parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1,
+                        help="answering processes (QA_ANSWER_PROCESSES; 0: the service's threads)")
+    parser.add_argument("--reindex-in-threads", action="store_true",
+                        help="reindex in the service's threads, not a process of its own (QA_REINDEX_PROCESS=0)")
     parser.add_argument("--out", default=str(RESULTS / "load.md"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
