@@ -17,18 +17,17 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from retrieval import kernel
-from retrieval.answer import AnswerSettings, answer
+from retrieval.answer import AnswerSettings
 from retrieval.collection import Collection, ProgressCallback, SourceInfo
 from retrieval.errors import QuestionError, UnknownDocumentError
 from retrieval.index import Index, Weighting
 from retrieval.index_source import index_path
-from retrieval.links import with_links
 from retrieval.model import Answer, Skipped, Summary
 from retrieval.reindex import ReindexReport
 from retrieval.store import DocumentStore, SQLiteStore
 from retrieval.summary import check_length, check_topic, summarize_collection, summarize_document, summarize_topic
 
-from .answer_workers import MIN_PASSAGES, AnswerWorkers
+from .answer_workers import MIN_PASSAGES, AnswerWorkers, answer_linked
 from .collections import Collections, guild_label
 from .config import Settings
 from .question_log import FLUSH_SECONDS, QuestionLog, Stats
@@ -246,13 +245,12 @@ class QAService:
             index, saved = collection.index, collection.saved  # together: the saved file is this index's
             history = self.conversations.history(conversation) if conversation else []
             quoted = self.conversations.quoted(conversation) if conversation else ()
+            links = (self.source_url,) if collection is self.default else None  # QA_SOURCE_URL: the default's
             # A follow-up does not quote again what was just quoted, unless nothing else answers.
-            result = await self.workers.answer(saved, index, question, history, self.answer_settings, quoted)
+            result = await self.workers.answer(saved, index, question, history, self.answer_settings, quoted, links)
             if result is None:
-                result = await asyncio.get_running_loop().run_in_executor(
-                    _ANSWERING, functools.partial(answer, index, question, history, self.answer_settings, quoted))
-        if result.quotes and collection is self.default:  # QA_SOURCE_URL tells where the default ones are
-            result = replace(result, quotes=tuple(with_links(q, self.source_url) for q in result.quotes))
+                result = await asyncio.get_running_loop().run_in_executor(_ANSWERING, functools.partial(
+                    answer_linked, index, question, history, self.answer_settings, quoted, links))
         if conversation:
             # A follow-up is remembered with its context, so "and then?" chains keep the topic.
             remembered = f"{history[-1]} {result.question}" if result.context_used and history else result.question
