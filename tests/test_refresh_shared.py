@@ -12,6 +12,7 @@ import pytest
 
 from bot import service as service_module
 from bot.service import QAService
+from tests.support.services import two_services
 
 GONE = "000_fe643504d8637f7e.txt"
 
@@ -20,13 +21,8 @@ GONE = "000_fe643504d8637f7e.txt"
 async def two(tmp_path: Path, docs: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[QAService, ...]]:
     """Two services on one database and folder, as two processes would be; no timer."""
     monkeypatch.setattr(service_module, "WATCH_SECONDS", 3600.0)
-    serving = await QAService.open(tmp_path / "qa.sqlite3", docs)
-    other = await QAService.open(tmp_path / "qa.sqlite3", docs)
-    try:
-        yield serving, other
-    finally:
-        await other.close()
-        await serving.close()
+    async with two_services(tmp_path / "qa.sqlite3", docs) as services:
+        yield services
 
 
 async def test_requests_arriving_during_a_look_share_the_next_one_which_sees_what_changed_before_them(
