@@ -348,7 +348,10 @@ def serve(conn: mpc.Connection) -> None:
             return
         if request is None:
             return
-        conn.send(_reply(indexes, request))
+        try:
+            conn.send(_reply(indexes, request))
+        except (BrokenPipeError, EOFError):
+            return  # the service stopped meanwhile
 
 
 def _reply(indexes: OrderedDict[Key, Index], request: tuple[Any, ...]) -> tuple[Any, ...]:
