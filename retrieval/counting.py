@@ -6,6 +6,7 @@ and bytes.split run in C) and looks each chunk up in a dictionary from chunk to 
 the stop-word test and the stemmer run once per distinct chunk, not once per token. The terms are the
 analyser's own: a chunk is resolved with the same tokenizer and `Analyser.terms`, and a token never
 spans a split point, since tokens hold no whitespace and no ASCII punctuation but the apostrophe.
+A batch of texts is lower-cased, encoded, translated and split in one call each (`prepared_batch`).
 """
 
 from __future__ import annotations

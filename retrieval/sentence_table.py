@@ -11,14 +11,20 @@ candidates' rows; no passage text is split or analysed while answering.
 A code block is one sentence (quoted whole or not at all); a list or a table row has one sentence a
 line (its last line means nothing without its first). Terms are the analyser's own, found the way
 counting.py finds a passage's: text is cut at ASCII whitespace and punctuation in C and each distinct
-chunk is analysed once, so the table costs about what counting the passages costs, plus the sentence
-splitter.
+chunk is analysed once.
+
+A build makes the table and the term counts in one pass (`counted`): a passage's text is its sentences
+with only space between them, which no token spans, so its terms are its headings' and its sentences'.
+Each batch of passages is split, analysed once as rows (headings, then sentences) and counted from the
+same (row, term) pairs; the batches wait as compact arrays and each array is joined, its parts freed, at
+the end. Only a bigram index (a bigram spans two sentences) counts each passage's text whole apart.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -32,7 +38,7 @@ from .text import Analyser, split_sentences
 
 ARRAYS = ("sentence_first", "sentence_starts", "sentence_ends", "sentence_term_ptr", "sentence_terms",
           "heading_ptr", "heading_terms")
-_BATCH = 512  # passages analysed per numpy pass: bounds the temporary arrays (and the build peak)
+_BATCH = 256  # passages analysed per numpy pass: bounds the temporary arrays and objects (and the build peak)
 
 
 def spans_of(passage: Passage) -> list[tuple[int, int]]:
@@ -132,14 +138,15 @@ class _Builder:
             texts.append(" ".join(p.section.path))
             texts += [text[a:b] for a, b in found]
         counts = np.fromiter(map(len, spans), np.int32, len(spans))
-        flat = np.fromiter((x for found in spans for span in found for x in span), np.int32, 2 * int(counts.sum()))
+        flat = np.fromiter(chain.from_iterable(chain.from_iterable(spans)), np.int32, 2 * int(counts.sum()))
         is_heading = np.zeros(len(texts), bool)
         is_heading[np.cumsum(counts + 1) - (counts + 1)] = True
         rows, ids = self._row_terms(texts)
+        del texts, spans  # an object a sentence: the batch's largest temporaries but for its chunks
         if self.counter:  # every term of a passage's rows is one of its terms
             self.counter.add(np.cumsum(is_heading)[rows] - 1, ids, len(batch))
         rows, ids = _distinct(rows, ids)
-        per_row = np.bincount(rows, minlength=len(texts))
+        per_row = np.bincount(rows, minlength=is_heading.size)
         keep = ~is_heading[rows]
         id_type = np.uint16 if len(self.vocabulary) <= 1 << 16 else np.int32  # as `_joined` will want them
         self.sentences.append(counts)
