@@ -19,17 +19,13 @@ from retrieval.text import (
     _SENTENCE_END,
     _SUFFIXES,
     _ends_after_all,
+    by_line,
 )
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """Character spans of the sentences of `text` (retrieval.text.split_sentences's contract)."""
-    spans: list[tuple[int, int]] = []
-    at = 0
-    for line in text.split("\n"):
-        spans += [(at + a, at + b) for a, b in _line_sentences(line)]
-        at += len(line) + 1
-    return spans
+    return by_line(text, _line_sentences)
 
 
 def _line_sentences(text: str) -> list[tuple[int, int]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -98,12 +98,17 @@ IRREGULAR = dict(pair.split(":") for pair in _IRREGULAR_PAIRS.split())
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """Character spans of the sentences of `text`, leading and trailing space excluded. A line break
     always ends a sentence: passages keep one only between list items, which are sentences of their own."""
+    return by_line(text, _line_sentences)
+
+
+def by_line(text: str, split: Callable[[str], list[tuple[int, int]]]) -> list[tuple[int, int]]:
+    """The spans `split` finds in each line of `text`, as spans of `text`."""
     if "\n" not in text:
-        return _line_sentences(text)
+        return split(text)
     spans: list[tuple[int, int]] = []
     at = 0
     for line in text.split("\n"):
-        spans += [(at + a, at + b) for a, b in _line_sentences(line)]
+        spans += [(at + a, at + b) for a, b in split(line)]
         at += len(line) + 1
     return spans
 
