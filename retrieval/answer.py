@@ -22,6 +22,7 @@ from .errors import QuestionError
 from .index import Index
 from .lexicon import Correction, choose, known, neighbours, related
 from .model import Answer, Hit, Passage, Quote
+from .passages import PassageTable
 from .question import (
     ANAPHORA,
     DATE,
@@ -37,7 +38,7 @@ from .question import (
     is_elliptical,
 )
 from .sentence_match import Candidates, Mass, candidates
-from .structure import CODE, Section
+from .structure import CODE, KINDS, Section
 from .text import tokenize
 
 MAX_QUESTION_CHARS = 1000
@@ -220,7 +221,7 @@ def deliberate(
     query = analyse(index, question, history, settings)
     hits = index.search(index.query_vector(query.terms), settings.candidates)
     if not _CODE_ASKED.search(question):  # code is evidence for "how do I write…", not an answer to "what is…"
-        hits = [h for h in hits if index.kind_of(h.passage) != CODE]
+        hits = [h for h, flags in zip(hits, _flags_of(index, hits), strict=True) if not flags & _CODE_BLOCK]
     empty = Answer(question, (), closest_titles(index, hits), query.context_used, query.corrected)
     if not hits or not query.required:
         return empty, None
@@ -280,6 +281,31 @@ def is_change_log(doc_id: str, section: Section) -> bool:
     or in a change-log file."""
     stem = doc_id.rsplit("/", 1)[-1].rsplit(".", 1)[0].casefold()
     return section.date is not None or stem in _CHANGE_LOGS
+
+
+_CODE_BLOCK, _CHANGE_LOG = 1, 2  # the bits of _passage_flags
+
+
+def _passage_flags(index: Index) -> np.ndarray:
+    """Each passage's bits: _CODE_BLOCK for a code block, _CHANGE_LOG for a change-log entry (`is_change_log`),
+    for the whole index, made once (Index.derived) so that a question reads its candidates' in one gather."""
+    passages = index.passages
+    if isinstance(passages, PassageTable):  # by document and by section, then gathered: no loop by passage
+        logs = np.fromiter((is_change_log(d, Section()) for d in passages.doc_ids), bool, len(passages.doc_ids))
+        dated = np.fromiter((s.date is not None for s in passages.sections), bool, len(passages.sections))
+        log = logs[passages.doc_of] | dated[passages.section_of]
+        code = passages.kind == KINDS.index(CODE)
+    else:
+        stems = {d: is_change_log(d, Section()) for d in index.documents}
+        log = np.fromiter((p.section.date is not None or stems[p.doc_id] for p in passages), bool, len(passages))
+        code = np.fromiter((p.kind == CODE for p in passages), bool, len(passages))
+    return code * np.uint8(_CODE_BLOCK) | log * np.uint8(_CHANGE_LOG)
+
+
+def _flags_of(index: Index, hits: Sequence[Hit]) -> list[int]:
+    """The _passage_flags of each hit."""
+    rows = np.fromiter((h.passage for h in hits), np.intp, len(hits))
+    return index.derived(_passage_flags)[rows].tolist()
 
 
 def closest_titles(index: Index, hits: Sequence[Hit], n: int = 3) -> tuple[str, ...]:
@@ -360,11 +386,12 @@ def _rank_quotes(index: Index, query: _Query, hits: Sequence[Hit], settings: Ans
     best = found.best_spans(_with_bonus(index, query, hits, found, fits, settings, settings.answer_type_bonus * total),
                             joined, found.best_fits(fits) > 0)
     scored: list[tuple[float, int, int, int]] = []
+    flags = _flags_of(index, hits)
     for k, fit, first, last in best:
         hit = hits[k]
         value = fit / total + settings.passage_weight * hit.score / top
         # The current pages say what is true now; a change log, what changed when.
-        if is_change_log(index.doc_id_of(hit.passage), index.section_of(hit.passage)):
+        if flags[k] & _CHANGE_LOG:
             value *= settings.change_log_factor
         scored.append((value, hit.passage, first, last))
     scored.sort(key=lambda item: -item[0])

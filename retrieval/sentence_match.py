@@ -48,6 +48,10 @@ class Candidates:
     heading: np.ndarray  # rows by columns: the headings above the row's passage hold the term
     owner: np.ndarray  # each row's passage (its position among the passages asked for)
     headings: np.ndarray  # passages by columns: the headings above the passage hold the term
+    # The first row of each passage that has rows, and those passages (None when all have): the segments
+    # of a reduction by passage.
+    firsts: np.ndarray
+    filled: np.ndarray | None
 
     def passage_held(self, k: int) -> np.ndarray:
         """Whether the k-th passage (its sentences or its headings) holds each term: the terms it is found by,
@@ -56,9 +60,14 @@ class Candidates:
 
     def best_fits(self, fits: np.ndarray) -> np.ndarray:
         """Each passage's largest fit (-inf for a passage without sentences)."""
-        top = np.full(len(self.bounds) - 1, -np.inf)
-        np.maximum.at(top, self.owner, fits)
-        return top
+        if not fits.size:
+            return np.full(len(self.bounds) - 1, -np.inf)
+        top = np.maximum.reduceat(fits, self.firsts)  # segments in row order: one per passage with rows
+        if self.filled is None:
+            return top
+        every = np.full(len(self.bounds) - 1, -np.inf)
+        every[self.filled] = top
+        return every
 
     def best_spans(self, fits: np.ndarray, joined: np.ndarray, wanted: np.ndarray) -> list[tuple[int, float, int, int]]:
         """For each `wanted` passage: (its position, the fit, first row, last row) of its best sentence (the
@@ -67,43 +76,50 @@ class Candidates:
         the earlier, against the best so far)."""
         if not fits.size:
             return []
+        owner = self.owner
         top = self.best_fits(fits)
-        firsts = np.flatnonzero(fits == top[self.owner])
-        firsts = firsts[np.concatenate([[True], self.owner[firsts][1:] != self.owner[firsts][:-1]])]
-        bounds = np.asarray(self.bounds)
-        ok = wanted[self.owner[firsts]]
-        i = firsts[ok]
-        k = self.owner[i]
+        firsts = (fits == top[owner]).nonzero()[0]
+        if firsts.size > 1:  # the first of equals: a row whose passage is not the previous best row's
+            keep = np.empty(firsts.size, bool)
+            keep[0] = True
+            mine = owner[firsts]
+            np.not_equal(mine[1:], mine[:-1], out=keep[1:])
+            firsts = firsts[keep]
+        i = firsts[wanted[owner[firsts]]]
+        k = owner[i]
         f = fits[i]
-        pad = np.concatenate([[-np.inf], joined, [-np.inf]])  # pad[r + 1] = joined[r]; none past the ends
+        bounds = np.asarray(self.bounds)
+        pad = np.empty(joined.size + 2)  # pad[r + 1] = joined[r]; none past the ends
+        pad[0] = pad[-1] = -np.inf
+        pad[1:-1] = joined
         before = np.where(i > bounds[k], pad[i], -np.inf)
         after = np.where(i + 1 < bounds[k + 1], pad[i + 1], -np.inf)
-        take_before = (before > f) & (before - f >= 0.5 * f)
+        half = 0.5 * f
+        take_before = (before > f) & (before - f >= half)
         so_far = np.where(take_before, before, f)
-        take_after = (after > so_far) & (after - f >= 0.5 * f)
+        take_after = (after > so_far) & (after - f >= half)
         value = np.where(take_after, after, so_far)
-        first = np.where(take_after, i, np.where(take_before, i - 1, i))
-        last = np.where(take_after, i + 1, i)
+        first = i - take_before * ~take_after
+        last = i + take_after
         return list(zip(k.tolist(), value.tolist(), first.tolist(), last.tolist(), strict=True))
 
 
-def _ranges(ptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The positions ptr[r] .. ptr[r+1]-1 of each of `rows`, one row after another, and each row's size."""
-    first = ptr[rows].astype(np.int64)
-    sizes = ptr[rows + 1].astype(np.int64) - first
-    return np.repeat(first - (np.cumsum(sizes) - sizes), sizes) + np.arange(int(sizes.sum())), sizes
+def _spread(first: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """first[i] .. first[i]+sizes[i]-1 for each i, one range after another (int64)."""
+    ends = sizes.cumsum()
+    return (first - ends + sizes).repeat(sizes) + np.arange(ends[-1] if ends.size else 0)
 
 
-def _held(ids: np.ndarray, sizes: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    """Rows by columns: whether the row's term ids (`ids`, `sizes` a row) include each column's term id."""
-    out = np.zeros((len(sizes), len(columns)), bool)
-    known = np.flatnonzero(columns >= 0)
+def _held(ids: np.ndarray, rows: np.ndarray, n_rows: int, columns: np.ndarray) -> np.ndarray:
+    """Rows by columns: whether row `rows[i]` holds term `ids[i]`, for each column's term id (-1: none)."""
+    out = np.zeros((n_rows, len(columns)), bool)
+    known = (columns >= 0).nonzero()[0]
     if known.size and ids.size:
-        order = known[np.argsort(columns[known])]
+        order = known[columns[known].argsort()]
         sorted_ids = columns[order]
-        at = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
-        hit = sorted_ids[at] == ids
-        rows = np.repeat(np.arange(len(sizes)), sizes)
+        at = sorted_ids.searchsorted(ids)
+        np.minimum(at, sorted_ids.size - 1, out=at)
+        hit = (sorted_ids[at] == ids).nonzero()[0]
         out[rows[hit], order[at[hit]]] = True
     return out
 
@@ -111,11 +127,27 @@ def _held(ids: np.ndarray, sizes: np.ndarray, columns: np.ndarray) -> np.ndarray
 def candidates(table: SentenceTable, passages: Sequence[int], columns: np.ndarray) -> Candidates:
     """The sentences of `passages` (in that order) against the term ids `columns` (-1: a term no passage has)."""
     where = np.asarray(passages, np.int64)
-    rows, per_passage = _ranges(table.first, where)
-    positions, per_row = _ranges(table.term_ptr, rows)
-    held = _held(table.terms[positions], per_row, columns)
-    positions, per_heading = _ranges(table.heading_ptr, where)
-    heading = _held(table.heading_terms[positions], per_heading, columns)
-    bounds = np.concatenate([[0], np.cumsum(per_passage)]).tolist()
-    return Candidates(bounds, table.starts[rows].tolist(), table.ends[rows].tolist(), held,
-                      np.repeat(heading, per_passage, axis=0), np.repeat(np.arange(len(where)), per_passage), heading)
+    n = where.size
+    lo = table.first[where].astype(np.int64)
+    per_passage = table.first[where + 1] - lo
+    rows = _spread(lo, per_passage)
+    n_rows = rows.size
+    # A passage's sentences are consecutive rows, so their terms are one run of the table: one range a passage.
+    term_lo = table.term_ptr[rows].astype(np.int64)
+    per_row = table.term_ptr[rows + 1] - term_lo
+    run_lo = table.term_ptr[lo].astype(np.int64)
+    head_lo = table.heading_ptr[where].astype(np.int64)
+    per_heading = table.heading_ptr[where + 1] - head_lo
+    # Sentences and headings in one matrix: a passage's headings are row n_rows + its position.
+    ids = np.concatenate([table.terms[_spread(run_lo, table.term_ptr[lo + per_passage] - run_lo)],
+                          table.heading_terms[_spread(head_lo, per_heading)]])
+    owners = np.concatenate([np.arange(n_rows).repeat(per_row), np.arange(n_rows, n_rows + n).repeat(per_heading)])
+    both = _held(ids, owners, n_rows + n, columns)
+    held, headings = both[:n_rows], both[n_rows:]
+    owner = np.arange(n).repeat(per_passage)
+    bounds = np.zeros(n + 1, np.int64)
+    per_passage.cumsum(out=bounds[1:])
+    filled = None if per_passage.all() else per_passage.nonzero()[0]
+    firsts = bounds[:-1] if filled is None else bounds[filled]
+    return Candidates(bounds.tolist(), table.starts[rows].tolist(), table.ends[rows].tolist(), held,
+                      headings[owner], owner, headings, firsts, filled)
