@@ -13,6 +13,7 @@ import math
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
+from itertools import compress
 
 import numpy as np
 
@@ -20,7 +21,7 @@ from . import calibration
 from .calibration import Evidence
 from .errors import QuestionError
 from .index import Index
-from .lexicon import Correction, choose, known, neighbours, related
+from .lexicon import Correction, choose, known, neighbours, related, suspects
 from .model import Answer, Hit, Passage, Quote
 from .passages import PassageTable
 from .question import (
@@ -178,7 +179,8 @@ def _corrected(index: Index, tokens: list[str]) -> tuple[list[str], list[tuple[s
     """The tokens with typos corrected against the index, and the (typed, corrected) pairs. Each typo
     is read with the others already corrected ("Stev Witkof": steve, not step, once witkof is witkoff)."""
     # "year", "country" are kinds of answer, never typos
-    near = {i: found for i, t in enumerate(tokens) if t not in HEAD_KIND and (found := neighbours(index, t))}
+    near = {i: found for i in suspects(index, tokens) if tokens[i] not in HEAD_KIND
+            and (found := neighbours(index, tokens[i]))}
     if not near:
         return tokens, []
     each = index.analyser.term_of_each(tokens)
@@ -258,7 +260,7 @@ class _Match:
 
     def terms(self, held: np.ndarray) -> frozenset[str]:
         """The query terms a presence row holds."""
-        return frozenset(self.columns[k] for k in np.flatnonzero(held).tolist())
+        return frozenset(compress(self.columns, held.tolist()))
 
 
 def _another_answers(query: _Query, quotes: Sequence[Quote], settings: AnswerSettings) -> bool:

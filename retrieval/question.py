@@ -33,6 +33,13 @@ _HEADS = {
 }
 HEAD_KIND = {word: kind for kind, words in _HEADS.items() for word in words.split()}
 
+
+def _cased(pattern: re.Pattern[str]) -> re.Pattern[str]:
+    """The pattern without IGNORECASE, for ASCII text lower-cased first: the same matches at the same places
+    (lower-casing ASCII maps each character to one, and IGNORECASE matches no other ASCII character), found
+    two to three times faster, since the matcher then compares characters as they are."""
+    return re.compile(pattern.pattern, pattern.flags & ~re.IGNORECASE)
+
 _WH_HEAD = re.compile(r"\b(?:which|what|whose)((?:\s+[\w'-]+){1,3})", re.IGNORECASE)
 _HOW_MANY = re.compile(r"\bhow\s+(?:many|much)\s+(?:of\s+the\s+)?([\w'-]+)", re.IGNORECASE)
 _HOW_QUANTITY = re.compile(r"^\W*(?:\w+\s+){0,3}?how\s+(?:many|much|long|far|old|often|big|large|tall|high|"
@@ -48,6 +55,28 @@ _VERSION_Q = re.compile(r"\b(?:what|which)\s+(?:\S+\s+)?(?:version|release)s?\b|
 _DEFINITION_Q = re.compile(r"^\W*(?:what(?:'s|s|\s+is|\s+are)\s+(?:an?\s+)?\S+(?:\s+\S+)?\W*$|"
                            r"what(?:'s|s|\s+is|\s+are)\s+(?:exactly|even)|what\s+(?:exactly|even)\s+is|"
                            r"what\s+does\s+.+\s+mean\b)", re.IGNORECASE)
+_WHAT = re.compile(r"\bwhat\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class _Readers:
+    """The patterns that read the kind of answer a question wants."""
+
+    version: re.Pattern[str]
+    definition: re.Pattern[str]
+    how_many: re.Pattern[str]
+    how_quantity: re.Pattern[str]
+    when: re.Pattern[str]
+    wh_head: re.Pattern[str]
+    where: re.Pattern[str]
+    who: re.Pattern[str]
+    speech: re.Pattern[str]
+    what: re.Pattern[str]
+
+
+_READERS = _Readers(_VERSION_Q, _DEFINITION_Q, _HOW_MANY, _HOW_QUANTITY, _WHEN, _WH_HEAD, _WHERE, _WHO, _SPEECH, _WHAT)
+_LOWER_READERS = _Readers(*map(_cased, (_VERSION_Q, _DEFINITION_Q, _HOW_MANY, _HOW_QUANTITY, _WHEN, _WH_HEAD, _WHERE,
+                                        _WHO, _SPEECH, _WHAT)))
 
 # What a sentence of each kind holds.
 _NUMBER = re.compile(
@@ -67,13 +96,6 @@ _SAID = re.compile(r"\b(?:said|says|say|told|tells|stated|states|added|noted|acc
 _NAME = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*")
 
 
-def _cased(pattern: re.Pattern[str]) -> re.Pattern[str]:
-    """The pattern without IGNORECASE, for ASCII text lower-cased first: the same matches at the same places
-    (lower-casing ASCII maps each character to one, and IGNORECASE matches no other ASCII character), found
-    two to three times faster, since the matcher then compares characters as they are."""
-    return re.compile(pattern.pattern, pattern.flags & ~re.IGNORECASE)
-
-
 _LOWER_NUMBER, _LOWER_DATE, _LOWER_VERSION, _LOWER_DEFINITION, _LOWER_SAID = map(
     _cased, (_NUMBER, _DATE, _VERSION, _DEFINITION, _SAID))
 
@@ -88,39 +110,37 @@ class AnswerType:
 
 def answer_type(question: str) -> AnswerType | None:
     """The kind of answer wanted, judged by the question's words; None when it could be anything."""
-    if _VERSION_Q.search(question):
-        return AnswerType(VERSION, _heads_after(question))
-    if _DEFINITION_Q.search(question):
+    read = _READERS
+    if question.isascii():  # read lower-cased (`_cased`)
+        question, read = question.lower(), _LOWER_READERS
+    if read.version.search(question):
+        return AnswerType(VERSION, frozenset(_ordered_heads(question, read.wh_head)))
+    if read.definition.search(question):
         return AnswerType(DEFINITION)
-    how = _HOW_MANY.search(question)
-    if _HOW_QUANTITY.search(question):
+    how = read.how_many.search(question)
+    if read.how_quantity.search(question):
         unit = how.group(1).lower() if how else ""
         return AnswerType(NUMBER, frozenset({unit}) if unit and unit not in STOP_WORDS else frozenset())
-    if _WHEN.search(question):
+    if read.when.search(question):
         return AnswerType(DATE)
-    ordered = _ordered_heads(question)
+    ordered = _ordered_heads(question, read.wh_head)
     if ordered:
         # The head of "what population group" is its last noun: the kind comes from it, in the question's
         # order (a set's order changed with the hash seed, and so did answers).
         return AnswerType(HEAD_KIND[ordered[-1]], frozenset(ordered))
-    if _WHERE.search(question):
+    if read.where.search(question):
         return AnswerType(PLACE)
-    if _WHO.search(question):
+    if read.who.search(question):
         return AnswerType(PERSON)
-    if _SPEECH.search(question) and re.search(r"\bwhat\b", question, re.IGNORECASE):
+    if read.speech.search(question) and read.what.search(question):
         return AnswerType(SPEECH)
     return None
 
 
-def _ordered_heads(question: str) -> list[str]:
+def _ordered_heads(question: str, wh_head: re.Pattern[str] = _WH_HEAD) -> list[str]:
     """The kind-naming head nouns after which/what ("which Gulf state" → state), in the question's order."""
-    return [w.lower() for match in _WH_HEAD.finditer(question) for w in match.group(1).split()
+    return [w.lower() for match in wh_head.finditer(question) for w in match.group(1).split()
             if w.lower() in HEAD_KIND]
-
-
-def _heads_after(question: str) -> frozenset[str]:
-    """The kind-naming head nouns after which/what, as a set."""
-    return frozenset(_ordered_heads(question))
 
 
 def holds(kind: str, sentence: str, question_words: frozenset[str]) -> bool:

@@ -9,11 +9,14 @@ the set-based reckoning gave (adding 0.0 for an absent term changes no sum, and 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from . import kernel
 from .sentence_table import SentenceTable
 
 
@@ -52,6 +55,8 @@ class Candidates:
     # of a reduction by passage.
     firsts: np.ndarray
     filled: np.ndarray | None
+    offsets: np.ndarray  # bounds as an array
+    compiled: Any = None  # the compiled `_match` when the index is scored with numba: `_spans` is then compiled too
 
     def passage_held(self, k: int) -> np.ndarray:
         """Whether the k-th passage (its sentences or its headings) holds each term: the terms it is found by,
@@ -76,6 +81,9 @@ class Candidates:
         the earlier, against the best so far)."""
         if not fits.size:
             return []
+        if self.compiled is not None:
+            k, value, first, last = _compiled(_spans)(fits, joined, wanted, self.offsets)
+            return list(zip(k.tolist(), value.tolist(), first.tolist(), last.tolist(), strict=True))
         owner = self.owner
         top = self.best_fits(fits)
         firsts = (fits == top[owner]).nonzero()[0]
@@ -127,6 +135,13 @@ def _held(ids: np.ndarray, rows: np.ndarray, n_rows: int, columns: np.ndarray) -
 def candidates(table: SentenceTable, passages: Sequence[int], columns: np.ndarray) -> Candidates:
     """The sentences of `passages` (in that order) against the term ids `columns` (-1: a term no passage has)."""
     where = np.asarray(passages, np.int64)
+    if kernel.wants_numba(len(table)) and (compiled := _compiled()) is not None:
+        held, heading, headings, owner, bounds, starts, ends, filled = compiled(
+            table.first, table.term_ptr, table.terms, table.heading_ptr, table.heading_terms, table.starts,
+            table.ends, where, np.asarray(columns, np.int64))
+        every = filled.size == where.size
+        return Candidates(bounds.tolist(), starts.tolist(), ends.tolist(), held, heading, owner, headings,
+                          bounds[:-1] if every else bounds[filled], None if every else filled, bounds, compiled)
     n = where.size
     lo = table.first[where].astype(np.int64)
     per_passage = table.first[where + 1] - lo
@@ -150,4 +165,114 @@ def candidates(table: SentenceTable, passages: Sequence[int], columns: np.ndarra
     filled = None if per_passage.all() else per_passage.nonzero()[0]
     firsts = bounds[:-1] if filled is None else bounds[filled]
     return Candidates(bounds.tolist(), table.starts[rows].tolist(), table.ends[rows].tolist(), held,
-                      headings[owner], owner, headings, firsts, filled)
+                      headings[owner], owner, headings, firsts, filled, bounds)
+
+
+def _match(first: np.ndarray, term_ptr: np.ndarray, terms: np.ndarray, heading_ptr: np.ndarray,
+           heading_terms: np.ndarray, starts: np.ndarray, ends: np.ndarray, where: np.ndarray,
+           columns: np.ndarray) -> tuple[np.ndarray, ...]:
+    """`candidates` as one loop, for numba: held, heading (by row), headings (by passage), owner, bounds, starts,
+    ends, and the positions of the passages that have rows. The table is trusted (`SentenceTable.fits`)."""
+    n = where.shape[0]
+    m = columns.shape[0]
+    order = np.argsort(columns)  # the query's term ids ascending, each with its column
+    ids = columns[order]
+    n_rows = 0
+    for k in range(n):
+        n_rows += first[where[k] + 1] - first[where[k]]
+    held = np.zeros((n_rows, m), np.bool_)
+    heading = np.zeros((n_rows, m), np.bool_)
+    headings = np.zeros((n, m), np.bool_)
+    owner = np.empty(n_rows, np.int64)
+    bounds = np.empty(n + 1, np.int64)
+    row_starts = np.empty(n_rows, np.int64)
+    row_ends = np.empty(n_rows, np.int64)
+    filled = np.empty(n, np.int64)
+    n_filled = 0
+    r = 0
+    for k in range(n):
+        p = where[k]
+        for x in range(heading_ptr[p], heading_ptr[p + 1]):
+            t = np.int64(heading_terms[x])
+            for j in range(m):
+                if ids[j] >= t:
+                    if ids[j] == t:
+                        headings[k, order[j]] = True
+                    break
+        bounds[k] = r
+        if first[p + 1] > first[p]:
+            filled[n_filled] = k
+            n_filled += 1
+        for s in range(first[p], first[p + 1]):
+            owner[r] = k
+            row_starts[r] = starts[s]
+            row_ends[r] = ends[s]
+            heading[r] = headings[k]
+            for x in range(term_ptr[s], term_ptr[s + 1]):
+                t = np.int64(terms[x])
+                for j in range(m):  # a question has a few terms: a scan beats a search
+                    if ids[j] >= t:
+                        if ids[j] == t:
+                            held[r, order[j]] = True
+                        break
+            r += 1
+    bounds[n] = r
+    return held, heading, headings, owner, bounds, row_starts, row_ends, filled[:n_filled]
+
+
+def _spans(fits: np.ndarray, joined: np.ndarray, wanted: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, ...]:
+    """`Candidates.best_spans` as one loop, for numba: the same comparisons of the same floats."""
+    n = bounds.shape[0] - 1
+    ks = np.empty(n, np.int64)
+    values = np.empty(n, np.float64)
+    firsts = np.empty(n, np.int64)
+    lasts = np.empty(n, np.int64)
+    c = 0
+    for k in range(n):
+        a, b = bounds[k], bounds[k + 1]
+        if a == b or not wanted[k]:
+            continue
+        i = a
+        f = fits[a]
+        for r in range(a + 1, b):  # the first of equals
+            if fits[r] > f:
+                i = r
+                f = fits[r]
+        before = joined[i - 1] if i > a else -np.inf
+        after = joined[i] if i + 1 < b else -np.inf
+        half = 0.5 * f
+        take_before = before > f and before - f >= half
+        so_far = before if take_before else f
+        take_after = after > so_far and after - f >= half
+        ks[c] = k
+        values[c] = after if take_after else so_far
+        firsts[c] = i if take_after else (i - 1 if take_before else i)
+        lasts[c] = i + 1 if take_after else i
+        c += 1
+    return ks[:c], values[:c], firsts[:c], lasts[:c]
+
+
+_lock = threading.Lock()
+_made: dict[Any, Any] = {}  # each loop above compiled, once made (None without numba)
+
+
+def _compiled(fn: Any = _match) -> Any:
+    """`fn` compiled (kernel.jitted), made on first use; None without numba."""
+    if fn not in _made:
+        with _lock:
+            if fn not in _made:
+                _made[fn] = kernel.jitted(fn)
+    return _made[fn]
+
+
+def warm_up() -> None:
+    """Compile `_match` for the array types of common tables (int32 offsets; 16- and 32-bit term ids), so that
+    the first question does not wait (numba loads it from its disk cache after the first time)."""
+    compiled = _compiled()
+    if compiled is None:
+        return
+    offsets, spans, one = np.array([0, 1], np.int32), np.array([0], np.int32), np.array([0], np.int64)
+    for id_type in (np.uint16, np.int32):
+        ids = np.array([0], id_type)
+        compiled(offsets, offsets, ids, offsets, ids, spans, spans, one, np.array([0, -1], np.int64))
+    _compiled(_spans)(np.zeros(1), np.zeros(0), np.ones(1, bool), np.array([0, 1], np.int64))
