@@ -110,9 +110,13 @@ class AnswerType:
 
 def answer_type(question: str) -> AnswerType | None:
     """The kind of answer wanted, judged by the question's words; None when it could be anything."""
-    read = _READERS
     if question.isascii():  # read lower-cased (`_cased`)
-        question, read = question.lower(), _LOWER_READERS
+        return _kind(question.lower(), _LOWER_READERS)
+    return _kind(question, _READERS)
+
+
+def _kind(question: str, read: _Readers) -> AnswerType | None:
+    """`answer_type` with these patterns."""
     if read.version.search(question):
         return AnswerType(VERSION, frozenset(_ordered_heads(question, read.wh_head)))
     if read.definition.search(question):
