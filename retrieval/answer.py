@@ -138,7 +138,9 @@ def is_follow_up(question: str, index: Index) -> bool:
 def analyse(index: Index, question: str, history: Sequence[str], settings: AnswerSettings) -> _Query:
     """The question's terms (typos corrected, related forms added), joined by the previous turn's
     when it is a follow-up."""
-    tokens = [t for t in tokenize(_HOW_ADJECTIVE.sub(r"\1", question)) if t not in _CHAT_FILLER]
+    plain = _HOW_ADJECTIVE.sub(r"\1", question)
+    words = tokenize(plain)
+    tokens = [t for t in words if t not in _CHAT_FILLER]
     analyser = index.analyser
     corrected: list[tuple[str, str]] = []
     if settings.correct_typos:
@@ -162,7 +164,8 @@ def analyse(index: Index, question: str, history: Sequence[str], settings: Answe
     lost = sum(idf[t] * terms[t] for t in required if not known(index, t) and t not in links)
     unknown = lost / total if total else 0.0
     return _Query(terms, idf, required, heads & frozenset(own), links, extra, settings.related_credit, used, kind,
-                  frozenset(tokenize(question)) | frozenset(tokens), tuple(corrected), unknown)
+                  frozenset(words if plain == question else tokenize(question)) | frozenset(tokens), tuple(corrected),
+                  unknown)
 
 
 def _add_context(index: Index, terms: dict[str, float], previous: str, settings: AnswerSettings) -> bool:
@@ -379,12 +382,7 @@ def _rank_quotes(index: Index, query: _Query, hits: Sequence[Hit], settings: Ans
     top = hits[0].score or 1.0
     mass, weight = match.mass, settings.section_weight
     # The headings above a sentence are its context: their words count, for less than its own.
-    pairs = found.held[:-1] | found.held[1:]  # each sentence with the next (of the same passage or not)
-    n = len(found.held)
-    # Four masses in one pass: each sentence's, its headings' (less its own terms), each pair's, theirs.
-    masses = mass(np.concatenate([found.held, found.heading & ~found.held, pairs, found.heading[:-1] & ~pairs]))
-    fits = masses[:n] + weight * masses[n : 2 * n]
-    joined = masses[2 * n : 3 * n - 1] + weight * masses[3 * n - 1 :]
+    fits, joined = found.fits(mass, weight)
     best = found.best_spans(_with_bonus(index, query, hits, found, fits, settings, settings.answer_type_bonus * total),
                             joined, found.best_fits(fits) > 0)
     scored: list[tuple[float, int, int, int]] = []

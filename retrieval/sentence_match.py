@@ -28,6 +28,12 @@ class Mass:
     own: tuple[tuple[int, float], ...]  # (column, weight), in the question's term order
     related: tuple[tuple[int, tuple[int, ...], float], ...]  # (column, related forms' columns, weight)
 
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The weights as arrays, for `_fits`: (column, weight) rows; and each stand-in as its column, weight,
+        number of forms, then the forms' columns, one after another."""
+        flat = [x for j, others, w in self.related for x in (j, w, len(others), *others)]
+        return np.array(self.own, np.float64).reshape(-1, 2), np.array(flat, np.float64)
+
     def __call__(self, held: np.ndarray) -> np.ndarray:
         """The mass of each row of a boolean rows-by-columns matrix."""
         columns = [held[:, [j for j, _ in self.own]] * np.array([w for _, w in self.own])]
@@ -56,12 +62,25 @@ class Candidates:
     firsts: np.ndarray
     filled: np.ndarray | None
     offsets: np.ndarray  # bounds as an array
+    found_by: np.ndarray  # passages by columns: `passage_held` of each
     compiled: Any = None  # the compiled `_match` when the index is scored with numba: `_spans` is then compiled too
 
     def passage_held(self, k: int) -> np.ndarray:
         """Whether the k-th passage (its sentences or its headings) holds each term: the terms it is found by,
         for an analyser without bigrams (a bigram may span two sentences)."""
-        return self.held[self.bounds[k] : self.bounds[k + 1]].any(axis=0) | self.headings[k]
+        return self.found_by[k]
+
+    def fits(self, mass: Mass, weight: float) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's fit: its mass, plus `weight` times the mass its headings add; and each pair of rows r and
+        r + 1 (of the same passage or not) joined: the pair's mass plus `weight` times what its headings add."""
+        if self.compiled is not None and self.held.size:
+            return _compiled(_fits)(self.held, self.heading, *mass.arrays(), weight)
+        held, heading = self.held, self.heading
+        pairs = held[:-1] | held[1:]
+        n = len(held)
+        # Four masses in one pass: each sentence's, its headings' (less its own terms), each pair's, theirs.
+        masses = mass(np.concatenate([held, heading & ~held, pairs, heading[:-1] & ~pairs]))
+        return masses[:n] + weight * masses[n : 2 * n], masses[2 * n : 3 * n - 1] + weight * masses[3 * n - 1 :]
 
     def best_fits(self, fits: np.ndarray) -> np.ndarray:
         """Each passage's largest fit (-inf for a passage without sentences)."""
@@ -136,12 +155,13 @@ def candidates(table: SentenceTable, passages: Sequence[int], columns: np.ndarra
     """The sentences of `passages` (in that order) against the term ids `columns` (-1: a term no passage has)."""
     where = np.asarray(passages, np.int64)
     if kernel.wants_numba(len(table)) and (compiled := _compiled()) is not None:
-        held, heading, headings, owner, bounds, starts, ends, filled = compiled(
+        held, heading, headings, found_by, owner, bounds, starts, ends, filled = compiled(
             table.first, table.term_ptr, table.terms, table.heading_ptr, table.heading_terms, table.starts,
             table.ends, where, np.asarray(columns, np.int64))
         every = filled.size == where.size
         return Candidates(bounds.tolist(), starts.tolist(), ends.tolist(), held, heading, owner, headings,
-                          bounds[:-1] if every else bounds[filled], None if every else filled, bounds, compiled)
+                          bounds[:-1] if every else bounds[filled], None if every else filled, bounds, found_by,
+                          compiled)
     n = where.size
     lo = table.first[where].astype(np.int64)
     per_passage = table.first[where + 1] - lo
@@ -164,15 +184,19 @@ def candidates(table: SentenceTable, passages: Sequence[int], columns: np.ndarra
     per_passage.cumsum(out=bounds[1:])
     filled = None if per_passage.all() else per_passage.nonzero()[0]
     firsts = bounds[:-1] if filled is None else bounds[filled]
+    found_by = headings.copy()
+    if n_rows:
+        found_by[slice(None) if filled is None else filled] |= np.logical_or.reduceat(held, firsts, axis=0)
     return Candidates(bounds.tolist(), table.starts[rows].tolist(), table.ends[rows].tolist(), held,
-                      headings[owner], owner, headings, firsts, filled, bounds)
+                      headings[owner], owner, headings, firsts, filled, bounds, found_by)
 
 
 def _match(first: np.ndarray, term_ptr: np.ndarray, terms: np.ndarray, heading_ptr: np.ndarray,
            heading_terms: np.ndarray, starts: np.ndarray, ends: np.ndarray, where: np.ndarray,
            columns: np.ndarray) -> tuple[np.ndarray, ...]:
-    """`candidates` as one loop, for numba: held, heading (by row), headings (by passage), owner, bounds, starts,
-    ends, and the positions of the passages that have rows. The table is trusted (`SentenceTable.fits`)."""
+    """`candidates` as one loop, for numba: held, heading (by row), headings and found_by (by passage), owner,
+    bounds, starts, ends, and the positions of the passages that have rows. The table is trusted
+    (`SentenceTable.fits`)."""
     n = where.shape[0]
     m = columns.shape[0]
     order = np.argsort(columns)  # the query's term ids ascending, each with its column
@@ -183,6 +207,7 @@ def _match(first: np.ndarray, term_ptr: np.ndarray, terms: np.ndarray, heading_p
     held = np.zeros((n_rows, m), np.bool_)
     heading = np.zeros((n_rows, m), np.bool_)
     headings = np.zeros((n, m), np.bool_)
+    found_by = np.zeros((n, m), np.bool_)
     owner = np.empty(n_rows, np.int64)
     bounds = np.empty(n + 1, np.int64)
     row_starts = np.empty(n_rows, np.int64)
@@ -215,9 +240,50 @@ def _match(first: np.ndarray, term_ptr: np.ndarray, terms: np.ndarray, heading_p
                         if ids[j] == t:
                             held[r, order[j]] = True
                         break
+            found_by[k] |= held[r]
             r += 1
+        found_by[k] |= headings[k]
     bounds[n] = r
-    return held, heading, headings, owner, bounds, row_starts, row_ends, filled[:n_filled]
+    return held, heading, headings, found_by, owner, bounds, row_starts, row_ends, filled[:n_filled]
+
+
+def _row_mass(row: np.ndarray, own: np.ndarray, related: np.ndarray) -> float:
+    """`Mass` of one row, for numba: the weights of the terms held, then of the stand-ins, added in order (to the
+    float64 `Mass` gives: adding the 0.0 of an absent term changes no sum)."""
+    s = 0.0
+    for i in range(own.shape[0]):
+        if row[int(own[i, 0])]:
+            s += own[i, 1]
+    at = 0
+    while at < related.shape[0]:
+        j, w, n = int(related[at]), related[at + 1], int(related[at + 2])
+        if not row[j]:
+            for x in range(at + 3, at + 3 + n):
+                if row[int(related[x])]:
+                    s += w
+                    break
+        at += 3 + n
+    return s
+
+
+def _fits(held: np.ndarray, heading: np.ndarray, own: np.ndarray, related: np.ndarray,
+          weight: float) -> tuple[np.ndarray, np.ndarray]:
+    """`Candidates.fits` as one loop, for numba: the same float64 sums and products."""
+    n, m = held.shape
+    fits = np.empty(n)
+    joined = np.empty(max(n - 1, 0))
+    row = np.empty(m, np.bool_)
+    for r in range(n):
+        for j in range(m):
+            row[j] = heading[r, j] and not held[r, j]
+        fits[r] = _row_mass(held[r], own, related) + weight * _row_mass(row, own, related)
+    pair = np.empty(m, np.bool_)
+    for r in range(n - 1):
+        for j in range(m):
+            pair[j] = held[r, j] or held[r + 1, j]
+            row[j] = heading[r, j] and not pair[j]
+        joined[r] = _row_mass(pair, own, related) + weight * _row_mass(row, own, related)
+    return fits, joined
 
 
 def _spans(fits: np.ndarray, joined: np.ndarray, wanted: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -258,9 +324,12 @@ _made: dict[Any, Any] = {}  # each loop above compiled, once made (None without 
 
 def _compiled(fn: Any = _match) -> Any:
     """`fn` compiled (kernel.jitted), made on first use; None without numba."""
+    global _row_mass
     if fn not in _made:
         with _lock:
             if fn not in _made:
+                if not _made:  # the helper first, so that `_fits` calls it compiled
+                    _row_mass = kernel.jitted(_row_mass) or _row_mass
                 _made[fn] = kernel.jitted(fn)
     return _made[fn]
 
@@ -276,3 +345,5 @@ def warm_up() -> None:
         ids = np.array([0], id_type)
         compiled(offsets, offsets, ids, offsets, ids, spans, spans, one, np.array([0, -1], np.int64))
     _compiled(_spans)(np.zeros(1), np.zeros(0), np.ones(1, bool), np.array([0, 1], np.int64))
+    cells = np.zeros((2, 1), bool)
+    _compiled(_fits)(cells, cells, np.array([[0, 1.0]]), np.array([0, 0.5, 1, 0]), 1.0)
