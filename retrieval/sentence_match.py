@@ -12,12 +12,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import numpy as np
 
 from . import kernel
 from .sentence_table import SentenceTable
+
+_NONE = np.zeros(0)  # no stand-ins
+_NONE.flags.writeable = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,8 +35,11 @@ class Mass:
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """The weights as arrays, for `_fits`: (column, weight) rows; and each stand-in as its column, weight,
         number of forms, then the forms' columns, one after another."""
+        own = np.fromiter(chain.from_iterable(self.own), np.float64, 2 * len(self.own)).reshape(-1, 2)
+        if not self.related:
+            return own, _NONE
         flat = [x for j, others, w in self.related for x in (j, w, len(others), *others)]
-        return np.array(self.own, np.float64).reshape(-1, 2), np.array(flat, np.float64)
+        return own, np.array(flat, np.float64)
 
     def __call__(self, held: np.ndarray) -> np.ndarray:
         """The mass of each row of a boolean rows-by-columns matrix."""
@@ -46,7 +53,7 @@ class Mass:
         return np.add.accumulate(parts, axis=1)[:, -1]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen init sets each of its many fields through object.__setattr__
 class Candidates:
     """The sentences of some passages and which question terms they hold."""
 
@@ -74,7 +81,9 @@ class Candidates:
         """Each row's fit: its mass, plus `weight` times the mass its headings add; and each pair of rows r and
         r + 1 (of the same passage or not) joined: the pair's mass plus `weight` times what its headings add."""
         if self.compiled is not None and self.held.size:
-            return _compiled(_fits)(self.held, self.heading, *mass.arrays(), weight)
+            both = _compiled(_fits)(self.held, self.heading, *mass.arrays(), weight)
+            n = len(self.held)
+            return both[:n], both[n:]
         held, heading = self.held, self.heading
         pairs = held[:-1] | held[1:]
         n = len(held)
@@ -101,8 +110,9 @@ class Candidates:
         if not fits.size:
             return []
         if self.compiled is not None:
-            k, value, first, last = _compiled(_spans)(fits, joined, wanted, self.offsets)
-            return list(zip(k.tolist(), value.tolist(), first.tolist(), last.tolist(), strict=True))
+            rows, values = _compiled(_spans)(fits, joined, wanted, self.offsets)
+            k, first, last = rows.tolist()
+            return list(zip(k, values.tolist(), first, last, strict=True))
         owner = self.owner
         top = self.best_fits(fits)
         firsts = (fits == top[owner]).nonzero()[0]
@@ -155,13 +165,18 @@ def candidates(table: SentenceTable, passages: Sequence[int], columns: np.ndarra
     """The sentences of `passages` (in that order) against the term ids `columns` (-1: a term no passage has)."""
     where = np.asarray(passages, np.int64)
     if kernel.wants_numba(len(table)) and (compiled := _compiled()) is not None:
-        held, heading, headings, found_by, owner, bounds, starts, ends, filled = compiled(
-            table.first, table.term_ptr, table.terms, table.heading_ptr, table.heading_terms, table.starts,
-            table.ends, where, np.asarray(columns, np.int64))
-        every = filled.size == where.size
-        return Candidates(bounds.tolist(), starts.tolist(), ends.tolist(), held, heading, owner, headings,
-                          bounds[:-1] if every else bounds[filled], None if every else filled, bounds, found_by,
-                          compiled)
+        # Two arrays back, cut here: numba boxes each array it returns at a cost.
+        cells, ints, n_filled = compiled(table.first, table.term_ptr, table.terms, table.heading_ptr,
+                                         table.heading_terms, table.starts, table.ends, where,
+                                         np.asarray(columns, np.int64))
+        n = where.size
+        r = (len(cells) - 2 * n) // 2
+        bounds, filled = ints[3 * r : 3 * r + n + 1], ints[3 * r + n + 1 : 3 * r + n + 1 + n_filled]
+        every = n_filled == n
+        return Candidates(bounds.tolist(), ints[r : 2 * r].tolist(), ints[2 * r : 3 * r].tolist(), cells[:r],
+                          cells[r : 2 * r], ints[:r], cells[2 * r : 2 * r + n],
+                          bounds[:-1] if every else bounds[filled], None if every else filled, bounds,
+                          cells[2 * r + n :], compiled)
     n = where.size
     lo = table.first[where].astype(np.int64)
     per_passage = table.first[where + 1] - lo
@@ -193,9 +208,10 @@ def candidates(table: SentenceTable, passages: Sequence[int], columns: np.ndarra
 
 def _match(first: np.ndarray, term_ptr: np.ndarray, terms: np.ndarray, heading_ptr: np.ndarray,
            heading_terms: np.ndarray, starts: np.ndarray, ends: np.ndarray, where: np.ndarray,
-           columns: np.ndarray) -> tuple[np.ndarray, ...]:
-    """`candidates` as one loop, for numba: held, heading (by row), headings and found_by (by passage), owner,
-    bounds, starts, ends, and the positions of the passages that have rows. The table is trusted
+           columns: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """`candidates` as one loop, for numba: held and heading (by row), then headings and found_by (by passage),
+    one after another in one boolean array; owner, starts, ends (by row), bounds, then the positions of the
+    passages that have rows, in one int64 array; and how many of those there are. The table is trusted
     (`SentenceTable.fits`)."""
     n = where.shape[0]
     m = columns.shape[0]
@@ -204,15 +220,17 @@ def _match(first: np.ndarray, term_ptr: np.ndarray, terms: np.ndarray, heading_p
     n_rows = 0
     for k in range(n):
         n_rows += first[where[k] + 1] - first[where[k]]
-    held = np.zeros((n_rows, m), np.bool_)
-    heading = np.zeros((n_rows, m), np.bool_)
-    headings = np.zeros((n, m), np.bool_)
-    found_by = np.zeros((n, m), np.bool_)
-    owner = np.empty(n_rows, np.int64)
-    bounds = np.empty(n + 1, np.int64)
-    row_starts = np.empty(n_rows, np.int64)
-    row_ends = np.empty(n_rows, np.int64)
-    filled = np.empty(n, np.int64)
+    cells = np.zeros((2 * n_rows + 2 * n, m), np.bool_)
+    held = cells[:n_rows]
+    heading = cells[n_rows : 2 * n_rows]
+    headings = cells[2 * n_rows : 2 * n_rows + n]
+    found_by = cells[2 * n_rows + n :]
+    ints = np.empty(3 * n_rows + 2 * n + 1, np.int64)
+    owner = ints[:n_rows]
+    row_starts = ints[n_rows : 2 * n_rows]
+    row_ends = ints[2 * n_rows : 3 * n_rows]
+    bounds = ints[3 * n_rows : 3 * n_rows + n + 1]
+    filled = ints[3 * n_rows + n + 1 :]
     n_filled = 0
     r = 0
     for k in range(n):
@@ -244,7 +262,7 @@ def _match(first: np.ndarray, term_ptr: np.ndarray, terms: np.ndarray, heading_p
             r += 1
         found_by[k] |= headings[k]
     bounds[n] = r
-    return held, heading, headings, found_by, owner, bounds, row_starts, row_ends, filled[:n_filled]
+    return cells, ints, n_filled
 
 
 def _row_mass(row: np.ndarray, own: np.ndarray, related: np.ndarray) -> float:
@@ -266,12 +284,13 @@ def _row_mass(row: np.ndarray, own: np.ndarray, related: np.ndarray) -> float:
     return s
 
 
-def _fits(held: np.ndarray, heading: np.ndarray, own: np.ndarray, related: np.ndarray,
-          weight: float) -> tuple[np.ndarray, np.ndarray]:
-    """`Candidates.fits` as one loop, for numba: the same float64 sums and products."""
+def _fits(held: np.ndarray, heading: np.ndarray, own: np.ndarray, related: np.ndarray, weight: float) -> np.ndarray:
+    """`Candidates.fits` as one loop, for numba: the same float64 sums and products; the fits, then the pairs',
+    in one array."""
     n, m = held.shape
-    fits = np.empty(n)
-    joined = np.empty(max(n - 1, 0))
+    both = np.empty(2 * n - 1)
+    fits = both[:n]
+    joined = both[n:]
     row = np.empty(m, np.bool_)
     for r in range(n):
         for j in range(m):
@@ -283,16 +302,15 @@ def _fits(held: np.ndarray, heading: np.ndarray, own: np.ndarray, related: np.nd
             pair[j] = held[r, j] or held[r + 1, j]
             row[j] = heading[r, j] and not pair[j]
         joined[r] = _row_mass(pair, own, related) + weight * _row_mass(row, own, related)
-    return fits, joined
+    return both
 
 
-def _spans(fits: np.ndarray, joined: np.ndarray, wanted: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, ...]:
+def _spans(fits: np.ndarray, joined: np.ndarray, wanted: np.ndarray,
+           bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """`Candidates.best_spans` as one loop, for numba: the same comparisons of the same floats."""
     n = bounds.shape[0] - 1
-    ks = np.empty(n, np.int64)
+    rows = np.empty((3, n), np.int64)  # each passage's position, first row, last row
     values = np.empty(n, np.float64)
-    firsts = np.empty(n, np.int64)
-    lasts = np.empty(n, np.int64)
     c = 0
     for k in range(n):
         a, b = bounds[k], bounds[k + 1]
@@ -310,12 +328,12 @@ def _spans(fits: np.ndarray, joined: np.ndarray, wanted: np.ndarray, bounds: np.
         take_before = before > f and before - f >= half
         so_far = before if take_before else f
         take_after = after > so_far and after - f >= half
-        ks[c] = k
+        rows[0, c] = k
         values[c] = after if take_after else so_far
-        firsts[c] = i if take_after else (i - 1 if take_before else i)
-        lasts[c] = i + 1 if take_after else i
+        rows[1, c] = i if take_after else (i - 1 if take_before else i)
+        rows[2, c] = i + 1 if take_after else i
         c += 1
-    return ks[:c], values[:c], firsts[:c], lasts[:c]
+    return rows[:, :c], values[:c]
 
 
 _lock = threading.Lock()

@@ -207,9 +207,12 @@ _SPAN_INDEX: list[Index] = []
 def _span_index() -> Index:
     """Passages of 0 to 4 sentences (made once: hypothesis runs the test many times)."""
     if not _SPAN_INDEX:
-        texts = ["", "One.", "One. Two.", "One. Two. Three.", "One. Two. Three. Four."]
+        texts = ["", "Apples fall.", "Apples fall. Rivers flow.", "Apples fall. Rivers flow. Cats sleep.",
+                 "Apples fall. Rivers flow. Cats sleep. Dogs bark."]
         doc = Document("s.txt", "S", None, tuple(texts), "h")
-        _SPAN_INDEX.append(Index.build([doc], [Passage("s.txt", i + 1, t) for i, t in enumerate(texts)]))
+        headed = Section(("Rivers and dogs",), "rivers")  # every other passage: its headings hold terms
+        _SPAN_INDEX.append(Index.build([doc], [Passage("s.txt", i + 1, t, section=headed if i % 2 else Section())
+                                               for i, t in enumerate(texts)]))
     return _SPAN_INDEX[0]
 
 
@@ -225,3 +228,36 @@ def test_term_ids_take_16_bits_only_while_the_vocabulary_fits() -> None:
         sentences = ("Apples fall.", "Rivers flow to the sea.")
         expected = [sorted(vocabulary[t] for t in set(analyser(s))) for s in sentences]
         assert [ids.tolist() for ids in table.sentence_terms(0)] == expected
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@settings(max_examples=100, deadline=None)
+@given(data=st.data())
+def test_fits_are_the_set_based_masses_to_the_bit(backend: str, data: st.DataObject) -> None:
+    """A row's fit is its own mass plus the weighted mass its headings add; a pair's likewise, as sets reckon."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("QA_KERNEL", backend)
+        index = _span_index()
+        asked = data.draw(st.lists(st.integers(0, 4), min_size=1, max_size=5))
+        words = ["apples", "rivers", "cats", "dogs", "notaword"]
+        ids = np.array([index.vocabulary.get(index.analyser(w)[0], -1) for w in words])
+        found = candidates(index.sentence_table, asked, ids)
+    names = [f"t{j}" for j in range(len(ids))]
+    weight = st.floats(0.01, 20, allow_nan=False)
+    own = [(t, data.draw(weight)) for t in names if data.draw(st.booleans())]
+    related = [(t, tuple(data.draw(st.sets(st.sampled_from(names), min_size=1, max_size=2))), data.draw(weight))
+               for t in names if data.draw(st.booleans())]
+    col = {t: k for k, t in enumerate(names)}
+    mass = Mass(tuple((col[t], w) for t, w in own), tuple((col[t], tuple(col[r] for r in o), w) for t, o, w in related))
+    section = data.draw(st.sampled_from([0.0, 0.5, 1.0]))
+    fits, joined = found.fits(mass, section)
+
+    def terms(row: np.ndarray) -> set[str]:
+        return {names[j] for j in np.flatnonzero(row)}
+
+    held, heading = found.held, found.heading
+    assert fits.tolist() == [set_mass(own, related, terms(held[r]))
+                             + section * set_mass(own, related, terms(heading[r] & ~held[r])) for r in range(len(held))]
+    pairs = [held[r] | held[r + 1] for r in range(len(held) - 1)]
+    assert joined.tolist() == [set_mass(own, related, terms(p))
+                               + section * set_mass(own, related, terms(heading[r] & ~p)) for r, p in enumerate(pairs)]
