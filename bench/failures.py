@@ -89,7 +89,7 @@ def diagnose(index: Index, q: dict[str, Any], matches: Any, settings: AnswerSett
         row["kind"] = p.kind
         ids = np.fromiter((index.vocabulary.get(t, -1) for t in query.required), np.int64)
         held = index.holding(ids, [best])[0]
-        row["lacks"] = [t for t, h in zip(query.required, held.tolist()) if not h]
+        row["lacks"] = [t for t, h in zip(query.required, held.tolist(), strict=True) if not h]
     if rank is not None:
         row["category"] = "ranking"
     elif best is None:

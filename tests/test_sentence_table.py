@@ -16,7 +16,7 @@ from retrieval.errors import IndexFileError
 from retrieval.index import Index, Weighting
 from retrieval.model import Document, Passage
 from retrieval.passages import all_passages
-from retrieval.sentence_match import Mass, candidates
+from retrieval.sentence_match import Candidates, Mass, candidates
 from retrieval.structure import CODE, LIST, ROW, Section
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -183,17 +183,13 @@ def spans_by_hand(fits: list[float], joined: list[float], bounds: list[int], wan
 @settings(max_examples=150, deadline=None)
 @given(data=st.data())
 def test_best_spans_and_best_fits_by_hand(backend: str, data: st.DataObject) -> None:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("QA_KERNEL", backend)
-        index = _span_index()
-        asked = data.draw(st.lists(st.integers(0, 4), min_size=1, max_size=6))  # passage i has i sentences
-        found = candidates(index.sentence_table, asked, np.array([0, -1]))
+    found = drawn_candidates(backend, data, ["apples", "notaword"])
     n = len(found.starts)
     value = st.sampled_from([0.0, 0.5, 1.0, 1.5, 2.0, 3.0])  # few values: many ties
     fits = np.array(data.draw(st.lists(value, min_size=n, max_size=n)))
     joined = np.array(data.draw(st.lists(value, min_size=max(n - 1, 0), max_size=max(n - 1, 0))))
     top = found.best_fits(fits)
-    for k in range(len(asked)):
+    for k in range(len(found.bounds) - 1):
         rows = fits[found.bounds[k] : found.bounds[k + 1]]
         assert top[k] == (rows.max() if rows.size else -np.inf)
     wanted = top > 0
@@ -202,6 +198,17 @@ def test_best_spans_and_best_fits_by_hand(backend: str, data: st.DataObject) -> 
 
 
 _SPAN_INDEX: list[Index] = []
+
+
+def drawn_candidates(backend: str, data: st.DataObject, words: list[str]) -> Candidates:
+    """The candidates of 1 to 6 drawn passages of the span index (passage i has i sentences) for these words,
+    found by the numpy code or the compiled loop."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("QA_KERNEL", backend)
+        index = _span_index()
+        asked = data.draw(st.lists(st.integers(0, 4), min_size=1, max_size=6))
+        ids = np.array([index.vocabulary.get(index.analyser(w)[0], -1) for w in words])
+        return candidates(index.sentence_table, asked, ids)
 
 
 def _span_index() -> Index:
@@ -235,14 +242,8 @@ def test_term_ids_take_16_bits_only_while_the_vocabulary_fits() -> None:
 @given(data=st.data())
 def test_fits_are_the_set_based_masses_to_the_bit(backend: str, data: st.DataObject) -> None:
     """A row's fit is its own mass plus the weighted mass its headings add; a pair's likewise, as sets reckon."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("QA_KERNEL", backend)
-        index = _span_index()
-        asked = data.draw(st.lists(st.integers(0, 4), min_size=1, max_size=5))
-        words = ["apples", "rivers", "cats", "dogs", "notaword"]
-        ids = np.array([index.vocabulary.get(index.analyser(w)[0], -1) for w in words])
-        found = candidates(index.sentence_table, asked, ids)
-    names = [f"t{j}" for j in range(len(ids))]
+    found = drawn_candidates(backend, data, ["apples", "rivers", "cats", "dogs", "notaword"])
+    names = [f"t{j}" for j in range(found.held.shape[1])]
     weight = st.floats(0.01, 20, allow_nan=False)
     own = [(t, data.draw(weight)) for t in names if data.draw(st.booleans())]
     related = [(t, tuple(data.draw(st.sets(st.sampled_from(names), min_size=1, max_size=2))), data.draw(weight))
