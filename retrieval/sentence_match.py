@@ -20,9 +20,6 @@ import numpy as np
 from . import kernel
 from .sentence_table import SentenceTable
 
-_NONE = np.zeros(0)  # no stand-ins
-_NONE.flags.writeable = False
-
 
 @dataclass(frozen=True, slots=True)
 class Mass:
@@ -36,8 +33,8 @@ class Mass:
         """The weights as arrays, for `_fits`: (column, weight) rows; and each stand-in as its column, weight,
         number of forms, then the forms' columns, one after another."""
         own = np.fromiter(chain.from_iterable(self.own), np.float64, 2 * len(self.own)).reshape(-1, 2)
-        if not self.related:
-            return own, _NONE
+        if not self.related:  # a new array: a read-only constant would be another type to numba, compiled again
+            return own, np.zeros(0)
         flat = [x for j, others, w in self.related for x in (j, w, len(others), *others)]
         return own, np.array(flat, np.float64)
 
