@@ -1,15 +1,17 @@
-"""Make retrieval/data/derivations.txt and english_terms.txt.gz (and, to measure, synonyms) from WordNet 3.0.
+"""Make retrieval/data/derivations.txt, english_terms.txt.gz and synonyms.txt from WordNet 3.0.
 
     apt-get install wordnet-base      # Debian's WordNet database, in /usr/share/wordnet
-    python -m bench.wordnet_tables [--synonyms PATH]
+    python -m bench.wordnet_tables --synonyms retrieval/data/synonyms.txt [--senses 1]
 
-The engine reads the table it writes and never WordNet itself (no download, no network at run time).
+The engine reads the tables it writes and never WordNet itself (no download, no network at run time).
 A line is an analysed term (the Analyser's Snowball stem) and the stems WordNet links to it as
-derivationally related forms ("+" pointers: respond ~ responsive, die ~ death, decide ~ decision) or
-as what a verb causes, with that verb's forms (">" pointers: kill causes die, so kill ~ die ~ death),
-kept only where the stemmer does not already join them. english_terms.txt.gz holds the terms of every
-single-word WordNet lemma: what typo correction leaves alone. `--synonyms` writes single-word synset
-co-members the same way (measured in bench.quality; not shipped unless it helps).
+derivationally related forms ("+" pointers: respond ~ responsive, die ~ death) or as what a verb
+causes, with that verb's forms (">" pointers: kill causes die, so kill ~ die ~ death), kept only where
+the stemmer does not already join them. english_terms.txt.gz holds the terms of every single-word
+WordNet lemma: what typo correction leaves alone. `--synonyms` writes single-word synset co-members,
+only where the synset is among the `--senses` most frequent senses of both words that WordNet's
+sense-tagged corpus (SemCor) holds: frequent words in their usual sense (stage ~ phase, nation ~
+country), not server ~ waiter. One sense is what the engine ships (bench/related.py measured 1 and 2).
 """
 
 from __future__ import annotations
@@ -30,14 +32,14 @@ WORDS = OUT.with_name("english_terms.txt.gz")
 POS = {"n": "noun", "v": "verb", "a": "adj", "r": "adv"}
 _MARKER = re.compile(r"\((?:a|p|ip)\)$")  # adjective position markers: "deciding(a)"
 NOTICE = """\
-# Derivationally related forms from WordNet 3.0, as the engine's analysed terms (bench/wordnet_tables.py).
+# {what} from WordNet 3.0, as the engine's analysed terms (bench/wordnet_tables.py).
 # WordNet 3.0 Copyright 2006 by Princeton University. All rights reserved.
 # THIS SOFTWARE AND DATABASE IS PROVIDED "AS IS" AND PRINCETON UNIVERSITY MAKES NO REPRESENTATIONS OR
 # WARRANTIES, EXPRESS OR IMPLIED. BY WAY OF EXAMPLE, BUT NOT LIMITATION, PRINCETON UNIVERSITY MAKES NO
 # REPRESENTATIONS OR WARRANTIES OF MERCHANTABILITY OR FITNESS FOR ANY PARTICULAR PURPOSE OR THAT THE USE
 # OF THE LICENSED SOFTWARE, DATABASE OR DOCUMENTATION WILL NOT INFRINGE ANY THIRD PARTY PATENTS,
 # COPYRIGHTS, TRADEMARKS OR OTHER RIGHTS. (Full licence: /usr/share/doc/wordnet-base/copyright.)
-# Each line: a term, then the terms derivationally related to it.
+# Each line: a term, then the terms {how}.
 """
 
 Synset = tuple[list[str], list[tuple[str, str, str, str]]]
@@ -95,12 +97,30 @@ def english_terms(folder: Path = WORDNET) -> set[str]:
     return {t for w in words if w.isalpha() and w.isascii() for t in analyser.terms([w])}
 
 
-def synonym_pairs(table: dict[tuple[str, str], Synset]) -> Iterator[tuple[str, str]]:
-    """(word, word) for every two words of one synset."""
-    for words, _ in table.values():
+def sense_ranks(folder: Path = WORDNET) -> dict[tuple[str, str, str], int]:
+    """(word, pos, synset offset) -> the sense's rank among the word's senses (0: its most frequent), for
+    senses tagged in WordNet's sense-tagged corpus (SemCor): a word's rare senses are left out."""
+    ranks: dict[tuple[str, str, str], int] = {}
+    for pos, name in POS.items():
+        for line in (folder / f"index.{name}").read_text(encoding="latin-1").splitlines():
+            if line.startswith(" "):
+                continue
+            parts = line.split()
+            count = int(parts[2])
+            for rank, offset in enumerate(parts[-count:][: int(parts[-count - 1])]):
+                ranks[(parts[0], pos, offset)] = rank
+    return ranks
+
+
+def synonym_pairs(table: dict[tuple[str, str], Synset], ranks: dict[tuple[str, str, str], int] | None = None,
+                  senses: int = 1) -> Iterator[tuple[str, str]]:
+    """(word, word) for every two words of one synset; with `ranks`, only where the synset is among the
+    `senses` most frequent tagged senses of both words (server ~ host, not server ~ waiter)."""
+    for (pos, offset), (words, _) in table.items():
         for a in words:
             for b in words:
-                if a < b:
+                if a < b and (ranks is None or max(ranks.get((a, pos, offset), senses),
+                                                   ranks.get((b, pos, offset), senses)) < senses):
                     yield a, b
 
 
@@ -116,17 +136,19 @@ def by_term(pairs: Iterator[tuple[str, str]]) -> dict[str, set[str]]:
     return linked
 
 
-def write(linked: dict[str, set[str]], path: Path) -> None:
+def write(linked: dict[str, set[str]], path: Path, what: str = "Derivationally related forms",
+          how: str = "derivationally related to it") -> None:
     """The table, one term a line, sorted."""
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = [f"{term} {' '.join(sorted(others))}" for term, others in sorted(linked.items())]
-    path.write_text(NOTICE + "\n".join(lines) + "\n", encoding="utf-8")
+    path.write_text(NOTICE.format(what=what, how=how) + "\n".join(lines) + "\n", encoding="utf-8")
 
 
 def main() -> None:
     """Write the derivation table (and the synonym table when asked)."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--synonyms", type=Path, help="also write single-word synonyms here")
+    parser.add_argument("--senses", type=int, default=1, help="synonyms of each word's N most frequent senses")
     args = parser.parse_args()
     table = synsets()
     derived = by_term(chain(derivation_pairs(table), cause_pairs(table)))
@@ -137,8 +159,9 @@ def main() -> None:
     WORDS.write_bytes(gzip.compress("\n".join(sorted(terms)).encode() + b"\n", mtime=0))
     print(f"{WORDS}: {len(terms):,} terms")
     if args.synonyms:
-        synonyms = by_term(synonym_pairs(table))
-        write(synonyms, args.synonyms)
+        synonyms = by_term(synonym_pairs(table, sense_ranks(), args.senses))
+        write(synonyms, args.synonyms, f"Synonyms in the {args.senses} most frequent sense(s) of both words",
+              "of its synonyms")
         print(f"{args.synonyms}: {len(synonyms):,} terms, {sum(map(len, synonyms.values())) // 2:,} pairs")
 
 

@@ -1,11 +1,13 @@
-"""Word knowledge beyond the stemmer: derivationally related forms (respond ~ response, die ~ death)
-from a table made from WordNet and shipped with the code, and typo correction against the index's
-own vocabulary. Neither needs a network or a model download at run time."""
+"""Word knowledge beyond the stemmer: derivationally related forms (respond ~ response, die ~ death) and
+synonyms of frequent words (stage ~ phase, nation ~ country) from tables made from WordNet and shipped
+with the code, and typo correction against the index's own vocabulary. None needs a network or a model
+download at run time. (Co-occurrence in the index, pseudo-relevance feedback and latent similarity were
+measured as further sources of related words and left out: bench/related.py, README.)"""
 
 from __future__ import annotations
 
 import gzip
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -20,17 +22,28 @@ _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 MIN_TYPO_LENGTH = 4  # shorter words have too many neighbours one edit away to guess from
 
 
-@lru_cache(maxsize=1)
-def derivations() -> dict[str, tuple[str, ...]]:
-    """Analysed term -> the terms of its derivationally related forms (retrieval/data/derivations.txt)."""
+def _table(name: str) -> dict[str, tuple[str, ...]]:
+    """A word table of retrieval/data/: each line a term, then the terms linked to it."""
     table: dict[str, tuple[str, ...]] = {}
-    with open(DATA / "derivations.txt", encoding="utf-8") as fh:
+    with open(DATA / name, encoding="utf-8") as fh:
         for line in fh:
             if line.startswith("#") or not line.strip():
                 continue
             term, *others = line.split()
             table[term] = tuple(others)
     return table
+
+
+@lru_cache(maxsize=1)
+def derivations() -> dict[str, tuple[str, ...]]:
+    """Analysed term -> the terms of its derivationally related forms (retrieval/data/derivations.txt)."""
+    return _table("derivations.txt")
+
+
+@lru_cache(maxsize=1)
+def synonyms() -> dict[str, tuple[str, ...]]:
+    """Analysed term -> the terms of its WordNet synonyms in its most frequent sense (retrieval/data/synonyms.txt)."""
+    return _table("synonyms.txt")
 
 
 @lru_cache(maxsize=1)
@@ -46,9 +59,25 @@ def known(index: Index, term: str) -> bool:
     return tid is not None and bool(index.df[tid] > 0)
 
 
-def related(index: Index, term: str) -> tuple[str, ...]:
-    """The derivationally related terms of `term` that the index holds."""
-    return tuple(t for t in derivations().get(term, ()) if known(index, t))
+def related(index: Index, term: str, table: Mapping[str, tuple[str, ...]] | None = None) -> tuple[str, ...]:
+    """The terms linked to `term` in a word table (by default its derivationally related forms) that the
+    index holds."""
+    return tuple(t for t in (derivations() if table is None else table).get(term, ()) if known(index, t))
+
+
+def expand(index: Index, required: Sequence[str], terms: Mapping[str, float], derivation_weight: float,
+           synonym_weight: float) -> tuple[dict[str, tuple[str, ...]], dict[str, float]]:
+    """(each required term -> its derivationally related forms, which stand in for it; each term the question
+    lacks among those and the synonyms -> its retrieval weight). A synonym only helps retrieve: counted for the
+    word it came from, it lost quotes in conversations and docs questions (bench/related.py). A weight of 0
+    leaves a source out."""
+    links = {t: found for t in required if (found := related(index, t))} if derivation_weight > 0 else {}
+    similar = {t: found for t in required if (found := related(index, t, synonyms()))} if synonym_weight > 0 else {}
+    added: dict[str, float] = {}
+    for weight, forms in ((derivation_weight, links), (synonym_weight, similar)):
+        for found in forms.values():
+            added.update((r, max(added.get(r, 0.0), weight)) for r in found if r not in terms)
+    return links, added
 
 
 @dataclass(frozen=True, slots=True)
