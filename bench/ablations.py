@@ -19,7 +19,6 @@ from bench.paraphrase import folder_of, load_paraphrases
 from bench.quality import load_set, metrics, ours
 from retrieval.answer import AnswerSettings, answer
 from retrieval.index import Index, Weighting
-from retrieval.question import DATE, DEFINITION, NUMBER, SPEECH, VERSION
 
 RESULTS = Path(__file__).resolve().parent / "results"
 VARIANTS = {
@@ -27,9 +26,7 @@ VARIANTS = {
     "no derivations (WordNet related forms)": AnswerSettings(related_weight=0.0),
     "no optional head nouns": AnswerSettings(optional_heads=False),
     "no typo correction": AnswerSettings(correct_typos=False),
-    "no answer-kind bonus": AnswerSettings(answer_type_bonus=0.0),
-    "bonus for names too (place, person, entity)": AnswerSettings(
-        bonus_kinds=frozenset({NUMBER, DATE, VERSION, DEFINITION, SPEECH, "place", "person", "entity"})),
+    "no answer-kind features in the quote ranker": AnswerSettings(answer_kinds=False),
 }
 
 

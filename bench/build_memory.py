@@ -135,12 +135,15 @@ def patch(meter: Phases, targets: Sequence[tuple[Any, str, str]]) -> None:
 
 
 def worker_ours(size: int, trace: bool) -> dict[str, Any]:
-    from retrieval import counting, index
+    from retrieval import counting, index, sentence_table
 
     corpus = make_corpus(size)
     meter = Phases(trace)
     patch(meter, [
-        (index, "count_terms", "count: analyse passages"), (counting, "_block", "count: batch counts"),
+        (sentence_table, "counted", "split passages into sentences (and the rest)"),
+        (sentence_table, "terms_by_row", "analyse: terms of each sentence"),
+        (counting, "_block", "count: batch counts"),
+        (sentence_table._Builder, "table", "sentence table: join batches"),
         (counting, "_stack_by_term", "count: stack batches by term"), (index, "_by_term", "by term"),
         (index, "_weigh", "weigh"), (index, "doc_rows", "document rows"),
     ])

@@ -168,9 +168,14 @@ def report(rows: Sequence[Row], model: Model, target: float) -> str:
         r = rates(probabilities(partial, rows), rows, partial.threshold, lambda row, n=held: row.corpus == n)
         lines.append(f"- {held}: answered {r['answered (answerable)']:.2f} of answerable, right first "
                      f"{r['right first (answerable)']:.2f}, unanswerable answered {r['answered (unanswerable)']:.2f}")
-    lines += ["", "Weights (standardised features): " + ", ".join(
-        f"{n} {c:+.2f}" for n, c in sorted(zip(FEATURES, model.coef, strict=True), key=lambda nc: -abs(nc[1])))]
+    lines += ["", weights_line(FEATURES, model.coef)]
     return "\n".join(lines)
+
+
+def weights_line(features: Sequence[str], coef: Sequence[float]) -> str:
+    """A fitted model's standardised weights, largest first."""
+    return "Weights (standardised features): " + ", ".join(
+        f"{n} {c:+.2f}" for n, c in sorted(zip(features, coef, strict=True), key=lambda nc: -abs(nc[1])))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -184,17 +189,23 @@ def main(argv: Sequence[str] | None = None) -> None:
     model = fit(rows)
     model = replace(model, threshold=operating_point(probabilities(model, rows), rows, args.target))
     text = report(rows, model, args.target)
+    notes = {"fitted by": "python -m bench.calibrate --save",
+             "data": "SQuAD half-indexed (every question) + ../shared/eval/docs (every question, weighted "
+                     f"to {DOCS_SHARE:.0%} of SQuAD)",
+             "operating point": f"at most {args.target:.0%} of SQuAD's unanswerable questions answered"}
+    publish(text, "calibration.md", "Not-found model (bench/calibrate.py)",
+            (MODEL, model.to_json(notes)) if args.save else None)
+
+
+def publish(text: str, report_name: str, title: str, model: tuple[Path, str] | None) -> None:
+    """Print a fitting report, write it to bench/results/, and save the model's JSON when given."""
     print(text)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "calibration.md").write_text("# Not-found model (bench/calibrate.py)\n\n" + text + "\n",
-                                            encoding="utf-8")
-    if args.save:
-        notes = {"fitted by": "python -m bench.calibrate --save",
-                 "data": "SQuAD half-indexed (every question) + ../shared/eval/docs (every question, weighted "
-                         f"to {DOCS_SHARE:.0%} of SQuAD)",
-                 "operating point": f"at most {args.target:.0%} of SQuAD's unanswerable questions answered"}
-        MODEL.write_text(model.to_json(notes) + "\n", encoding="utf-8")
-        print(f"saved {MODEL}")
+    (RESULTS / report_name).write_text(f"# {title}\n\n{text}\n", encoding="utf-8")
+    if model is not None:
+        path, data = model
+        path.write_text(data + "\n", encoding="utf-8")
+        print(f"saved {path}")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ import argparse
 import asyncio
 import gc
 import logging
+import os
+import resource
 import shutil
 import tempfile
 import time
@@ -45,7 +47,12 @@ class Timeline:
     load: tuple[float, float] | None = None
     phases: list[tuple[float, str]] = field(default_factory=list)  # (when, reindex progress message)
     gc_pauses: list[tuple[float, float, int]] = field(default_factory=list)  # (start, seconds, generation)
-    cpu: float = 0.0  # CPU seconds of the whole process (every thread) while the users asked
+    cpu: float = 0.0  # CPU seconds of the service's process (every thread) while the users asked
+    worker_cpu: float = 0.0  # CPU seconds of the answering processes meanwhile
+    reindex_cpu: float = 0.0  # CPU seconds of the reindex's own process, in all (0 when it ran in threads)
+    processes: int = 0  # answering processes running
+    by_workers: int = 0  # answers that came from them
+    loadavg: tuple[float, float] = (0.0, 0.0)  # the machine's 1-minute load average before and after the load
 
     def watch_gc(self) -> None:
         """Record every garbage-collector pass: a full one holds the GIL, so it stalls the event loop too."""
@@ -102,6 +109,21 @@ async def reindex_midway(
             "passages": report.passages, "seconds": report.seconds}
 
 
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user and system) a running process has used, from /proc (Linux)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu() -> float:
+    """CPU seconds of this process's ended, waited-for children."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def overlaps(a: float, b: float, window: tuple[float, float] | None) -> bool:
     return window is not None and a < window[1] and b > window[0]
 
@@ -118,8 +140,12 @@ async def run(args: argparse.Namespace) -> str:
     write_folder(corpus, docs)
     written = time.perf_counter() - t0
     t0 = time.perf_counter()
-    service = await QAService.open(db, docs)
+    service = await QAService.open(db, docs, answer_processes=args.processes,
+                                   reindex_process=not args.reindex_in_threads)
     opened = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    workers = await service.workers.started()
+    print(f"{workers} answering processes ready in {time.perf_counter() - t0:.1f}s", flush=True)
     print(f"folder of {len(corpus.documents):,} documents written in {written:.1f}s; "
           f"QAService.open (read, index, store) {opened:.1f}s", flush=True)
     asks = questions(args.questions)
@@ -136,6 +162,11 @@ async def run(args: argparse.Namespace) -> str:
         done = [0]
         load_start = time.perf_counter()
         cpu_start = time.process_time()
+        pids = [w.process.pid for w in service.workers._workers if w.process.pid]
+        workers_start = sum(process_cpu(p) for p in pids)
+        children_start = children_cpu()
+        answered_start = service.workers.answered
+        before = os.getloadavg()[0]
         reindexer = asyncio.create_task(
             reindex_midway(service, docs, docs / target.id, file_bytes(changed.paragraphs), halfway, timeline)
         )
@@ -145,7 +176,12 @@ async def run(args: argparse.Namespace) -> str:
         ))
         timeline.load = (load_start, time.perf_counter())
         timeline.cpu = time.process_time() - cpu_start
+        timeline.worker_cpu = sum(process_cpu(p) for p in pids) - workers_start
+        timeline.processes = len(pids)
+        timeline.by_workers = service.workers.answered - answered_start
+        timeline.loadavg = (before, os.getloadavg()[0])
         reindexed = await reindexer
+        timeline.reindex_cpu = children_cpu() - children_start  # its process has ended and been waited for
         stop.set()
         await tick_task
         after = await service.ask("When was the Zorblaxian archive opened?", via="load")
@@ -173,6 +209,9 @@ def report(
     during_with_load = [lag * 1000 for t, lag in loaded
                         if overlaps(t, t + TICK + lag, window) and t < load[1]]
     span = load[1] - load[0]
+    n = max(len(tl.answers), 1)
+    where_reindex = (f"the reindex ran in a process of its own, which used {tl.reindex_cpu:.1f} s of CPU in all"
+                     if tl.reindex_cpu > 0 else "the reindex ran in the service's threads, counted in its process")
     quotes = getattr(after, "quotes", ())
     found = bool(quotes) and quotes[0].source == changed_id
     rows = [
@@ -189,17 +228,22 @@ def report(
     lines = [
         "# Load: concurrent users through QAService, with a reindex midway", "",
         f"Machine: {machine()}.", "",
-        f"Run: `python -m bench.load --passages {args.passages} --questions {args.questions} --users {args.users}` "
-        f"on {time.strftime('%Y-%m-%d %H:%M')}.", "",
+        f"Run: `python -m bench.load --passages {args.passages} --questions {args.questions} --users {args.users} "
+        f"--processes {args.processes}{' --reindex-in-threads' if args.reindex_in_threads else ''}` "
+        f"on {time.strftime('%Y-%m-%d %H:%M')}; the machine's load average (1 min) {tl.loadavg[0]:.1f} before the "
+        f"load, {tl.loadavg[1]:.1f} after (other processes ran: 2 cores).", "",
         f"Setup: {args.passages:,} passages in {n_docs:,} files written to a temporary folder in {written:.1f} s; "
         f"`QAService.open` on a fresh SQLite store (read the folder, build the index, write the store, save the "
         f"index) {opened:.1f} s.", "",
         f"{args.users} users (asyncio tasks, conversation `user-N` each) asked {args.questions:,} real SQuAD "
         f"questions, each user waiting for its answer before asking the next (no think time). When half were "
         f"answered, `{changed_id}` was rewritten and `service.reindex()` started concurrently. Answers took "
-        f"{span:.1f} s in all: {len(tl.answers) / span:.0f} answers/s; the process used {tl.cpu:.1f} s of CPU "
-        f"meanwhile ({tl.cpu / max(len(tl.answers), 1) * 1000:.1f} ms an answer, the reindex included; Python "
-        f"holds the GIL for most of it, so one core's worth is the ceiling). Errors: **{len(tl.errors)}**"
+        f"{span:.1f} s in all: **{len(tl.answers) / span:.0f} answers/s**; {tl.by_workers:,} of them came from "
+        f"{tl.processes} answering processes (`--processes`, QA_ANSWER_PROCESSES), the rest from the service's "
+        f"threads. CPU meanwhile: the service's process {tl.cpu:.2f} s ({tl.cpu / n * 1000:.2f} ms an answer), "
+        f"the answering processes {tl.worker_cpu:.2f} s ({tl.worker_cpu / n * 1000:.2f} ms an answer), "
+        f"{(tl.cpu + tl.worker_cpu) / n * 1000:.2f} ms an answer in all ({where_reindex}). "
+        f"Errors: **{len(tl.errors)}**"
         + (f" ({'; '.join(sorted(set(tl.errors))[:3])})" if tl.errors else "") + ".", "",
         "| answer latency | n | p50 ms | p99 ms | max ms |", "|---|---:|---:|---:|---:|",
     ]
@@ -254,6 +298,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--passages", type=int, default=100_000)
     parser.add_argument("--questions", type=int, default=1000)
     parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1,
+                        help="answering processes (QA_ANSWER_PROCESSES; 0: the service's threads)")
+    parser.add_argument("--reindex-in-threads", action="store_true",
+                        help="reindex in the service's threads, not a process of its own (QA_REINDEX_PROCESS=0)")
     parser.add_argument("--out", default=str(RESULTS / "load.md"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)

@@ -209,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         variants = {"ours (BM25-weighted TF-IDF, stems)": (Weighting(), AnswerSettings())}
         if args.variants:
             variants |= {label: (w, AnswerSettings()) for label, w in VARIANTS.items()}
-            variants["ours, no answer-kind bonus"] = (Weighting(), AnswerSettings(answer_type_bonus=0.0))
+            variants["ours, no answer-kind bonus"] = (Weighting(), AnswerSettings(answer_kinds=False))
         rows = [(label, metrics(evalset, ours(evalset, w, a))) for label, (w, a) in variants.items()]
         rows += [
             ("bm25s", metrics(evalset, peer(evalset, "bm25s", False))),

@@ -48,8 +48,10 @@ class Collections:
 
     def __init__(self, default: Collection, data_dir: Path, weighting: Weighting = Weighting(),
                  budget_bytes: int | None = None,
-                 open_store: Callable[[Path], Awaitable[DocumentStore]] = SQLiteStore.open) -> None:
+                 open_store: Callable[[Path], Awaitable[DocumentStore]] = SQLiteStore.open,
+                 reindex_elsewhere: bool = False) -> None:
         self.default = default
+        self.reindex_elsewhere = reindex_elsewhere  # QA_REINDEX_PROCESS, for servers' collections too
         self.root = data_dir / "guilds"
         self.weighting = weighting
         self.budget_bytes = budget_bytes  # None: no limit
@@ -129,7 +131,8 @@ class Collections:
         """Open a server's collection and make room for it."""
         db = self.database(guild)
         collection = await Collection.open(guild_label(guild), self.folder(guild), index_path(db),
-                                           lambda: self._open_store(db), self.weighting, progress, allow_empty=True)
+                                           lambda: self._open_store(db), self.weighting, progress, allow_empty=True,
+                                           reindex_elsewhere=self.reindex_elsewhere)
         collection.shown = "the server's documents"
         self._loaded[guild] = collection
         self.loads += 1

@@ -46,6 +46,9 @@ class Settings:
         """The data directory: servers' collections are under its `guilds/` folder."""
         return self.data or self.db.parent
     log_flush_seconds: float = 0.5  # at most this long between a question and its write to the log
+    # QA_ANSWER_PROCESSES: worker processes answering about large indexes (0: the bot's threads answer all)
+    answer_processes: int = field(default_factory=lambda: _auto_processes())
+    reindex_process: bool = True  # QA_REINDEX_PROCESS: a large collection reindexes in a process of its own
 
     def with_paths(self, docs: str | None, db: str | None) -> Settings:
         """A copy with the documents folder and/or database overridden (command-line flags)."""
@@ -81,6 +84,11 @@ def load_settings(env: Mapping[str, str] | None = None, env_file: Path | None = 
     if watch not in ("0", "1", "true", "false", "yes", "no", "on", "off"):
         raise ConfigError(f"QA_WATCH must be 1 (watch the documents folders) or 0, not {watch!r}.")
     memory_mb = _float(get("QA_MEMORY_MB"), "QA_MEMORY_MB", 1024.0)
+    answer_processes = _answer_processes(get("QA_ANSWER_PROCESSES"))
+    reindex_process = (get("QA_REINDEX_PROCESS") or "1").lower()
+    if reindex_process not in ("0", "1", "true", "false", "yes", "no", "on", "off"):
+        raise ConfigError(f"QA_REINDEX_PROCESS must be 1 (reindex large collections in a process of their own) "
+                          f"or 0, not {reindex_process!r}.")
     if memory_mb < 1:
         raise ConfigError("QA_MEMORY_MB must be at least 1.")
     return Settings(
@@ -105,7 +113,26 @@ def load_settings(env: Mapping[str, str] | None = None, env_file: Path | None = 
         memory_mb=memory_mb,
         data=Path(data) if (data := get("QA_DATA")) else None,
         log_flush_seconds=_float(get("QA_LOG_FLUSH_SECONDS"), "QA_LOG_FLUSH_SECONDS", 0.5),
+        answer_processes=answer_processes,
+        reindex_process=reindex_process in ("1", "true", "yes", "on"),
     )
+
+
+def _answer_processes(value: str | None) -> int:
+    """QA_ANSWER_PROCESSES: `auto` (the default) is one process per core on a machine of two or more, else
+    none; a number says how many (0: answer in the bot's own threads)."""
+    if value is None or value.lower() == "auto":
+        return _auto_processes()
+    number = _int(value, "QA_ANSWER_PROCESSES")
+    if number is None or not 0 <= number <= 64:
+        raise ConfigError("QA_ANSWER_PROCESSES must be auto or a number of processes from 0 to 64.")
+    return number
+
+
+def _auto_processes() -> int:
+    """QA_ANSWER_PROCESSES=auto: one answering process per core, on a machine of two or more."""
+    cores = os.cpu_count() or 1
+    return cores if cores >= 2 else 0
 
 
 def _int(value: str | None, name: str) -> int | None:

@@ -17,17 +17,17 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from retrieval import kernel
-from retrieval.answer import AnswerSettings, answer
+from retrieval.answer import AnswerSettings
 from retrieval.collection import Collection, ProgressCallback, SourceInfo
 from retrieval.errors import QuestionError, UnknownDocumentError
 from retrieval.index import Index, Weighting
 from retrieval.index_source import index_path
-from retrieval.links import with_links
 from retrieval.model import Answer, Skipped, Summary
 from retrieval.reindex import ReindexReport
 from retrieval.store import DocumentStore, SQLiteStore
 from retrieval.summary import check_length, check_topic, summarize_collection, summarize_document, summarize_topic
 
+from .answer_workers import MIN_PASSAGES, AnswerWorkers, answer_linked
 from .collections import Collections, guild_label
 from .config import Settings
 from .question_log import FLUSH_SECONDS, QuestionLog, Stats
@@ -103,9 +103,10 @@ class QAService:
 
     def __init__(
         self, collections: Collections, questions: QuestionLog, settings: AnswerSettings = AnswerSettings(),
-        follow_up_seconds: float = 300.0, source_url: str | None = None,
+        follow_up_seconds: float = 300.0, source_url: str | None = None, workers: AnswerWorkers | None = None,
     ) -> None:
         self.collections = collections
+        self.workers = workers or AnswerWorkers(0)  # QA_ANSWER_PROCESSES: answering in processes of their own
         self.questions = questions  # the question log, feedback and command hashes (in the default's database)
         self.source_url = source_url  # QA_SOURCE_URL: links to the quoted page and section (default documents)
         self.answer_settings = settings
@@ -119,25 +120,32 @@ class QAService:
         cls, db: Path, docs: Path, weighting: Weighting = Weighting(), follow_up_seconds: float = 300.0,
         progress: ProgressCallback | None = None, source_url: str | None = None, data_dir: Path | None = None,
         watch: bool = False, memory_mb: float | None = None, watch_quiet: float = 1.0,
-        log_flush_seconds: float = FLUSH_SECONDS,
+        log_flush_seconds: float = FLUSH_SECONDS, answer_processes: int = 0,
+        answer_min_passages: int = MIN_PASSAGES, reindex_process: bool = False,
     ) -> QAService:
         """Open the default collection (its folder read only when its store is empty, or holds damaged
         passages); servers' collections (under `data_dir`, by default the database's folder) load on first
         use, within `memory_mb`. `watch`: reindex a collection when its folder changes (after `watch_quiet`
         seconds without a change). The question log shares the default's database file, through its own
         connection, opened after the store has checked the file; a question waits in memory at most
-        `log_flush_seconds` before it is written."""
+        `log_flush_seconds` before it is written. `answer_processes`: how many worker processes answer questions
+        about an index of `answer_min_passages` passages or more (0: threads of this process answer all).
+        `reindex_process`: a large collection's reindex runs in a process of its own (retrieval/reindex_process)."""
         await asyncio.to_thread(kernel.warm_up)  # compiled or loaded now, not on the first question
         default = await Collection.open("the default collection", docs, index_path(db),
-                                        lambda: SQLiteStore.open(db), weighting, progress)
+                                        lambda: SQLiteStore.open(db), weighting, progress,
+                                        reindex_elsewhere=reindex_process)
         try:
             questions = await QuestionLog.open(db, delay=log_flush_seconds)
         except BaseException:
             await default.close()
             raise
         budget = None if memory_mb is None else int(memory_mb * 1024 * 1024)
-        collections = Collections(default, data_dir or db.parent, weighting, budget)
-        service = cls(collections, questions, follow_up_seconds=follow_up_seconds, source_url=source_url)
+        collections = Collections(default, data_dir or db.parent, weighting, budget,
+                                  reindex_elsewhere=reindex_process)
+        service = cls(collections, questions, follow_up_seconds=follow_up_seconds, source_url=source_url,
+                      workers=AnswerWorkers(answer_processes, answer_min_passages))
+        service.workers.warm(default.index, default.saved)
         service._tasks.append(asyncio.create_task(service._watch()))
         if watch:
             service._watcher = asyncio.create_task(watch_folders(collections, watch_quiet, service._stop_watching))
@@ -151,7 +159,9 @@ class QAService:
         service = await cls.open(settings.db, settings.docs, follow_up_seconds=settings.follow_up_seconds,
                                  progress=progress, source_url=settings.source_url, data_dir=settings.data_dir,
                                  watch=settings.watch if watch is None else watch, memory_mb=settings.memory_mb,
-                                 log_flush_seconds=settings.log_flush_seconds)
+                                 log_flush_seconds=settings.log_flush_seconds,
+                                 answer_processes=settings.answer_processes,
+                                 reindex_process=settings.reindex_process)
         service.log_days = settings.log_days
         return service
 
@@ -232,14 +242,15 @@ class QAService:
         context) and log it."""
         async with self.collections.using(guild) as collection:
             await collection.refreshed()
-            index = collection.index
+            index, saved = collection.index, collection.saved  # together: the saved file is this index's
             history = self.conversations.history(conversation) if conversation else []
             quoted = self.conversations.quoted(conversation) if conversation else ()
+            links = (self.source_url,) if collection is self.default else None  # QA_SOURCE_URL: the default's
             # A follow-up does not quote again what was just quoted, unless nothing else answers.
-            result = await asyncio.get_running_loop().run_in_executor(
-                _ANSWERING, functools.partial(answer, index, question, history, self.answer_settings, quoted))
-        if result.quotes and collection is self.default:  # QA_SOURCE_URL tells where the default ones are
-            result = replace(result, quotes=tuple(with_links(q, self.source_url) for q in result.quotes))
+            result = await self.workers.answer(saved, index, question, history, self.answer_settings, quoted, links)
+            if result is None:
+                result = await asyncio.get_running_loop().run_in_executor(_ANSWERING, functools.partial(
+                    answer_linked, index, question, history, self.answer_settings, quoted, links))
         if conversation:
             # A follow-up is remembered with its context, so "and then?" chains keep the topic.
             remembered = f"{history[-1]} {result.question}" if result.context_used and history else result.question
@@ -352,6 +363,7 @@ class QAService:
             except Exception:  # a task that died (e.g. the watcher) must not keep the stores open
                 log.exception("a background task had failed")
         self._tasks.clear()
+        await self.workers.close()
         try:
             await self.questions.close()  # writes the questions still waiting
         finally:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from itertools import compress
 
 import numpy as np
 
-from . import calibration
+from . import calibration, quote_ranker
 from .calibration import Evidence
 from .errors import QuestionError
 from .index import Index
@@ -26,18 +26,14 @@ from .model import Answer, Hit, Passage, Quote
 from .passages import PassageTable
 from .question import (
     ANAPHORA,
-    DATE,
-    DEFINITION,
     HEAD_KIND,
     KIND_PATTERNS,
-    NUMBER,
-    SPEECH,
-    VERSION,
     AnswerType,
     answer_type,
     holds,
     is_elliptical,
 )
+from .quote_ranker import Question, Spans, features
 from .sentence_match import Candidates, Mass, candidates
 from .structure import CODE, KINDS, Section
 from .text import tokenize
@@ -52,13 +48,13 @@ class AnswerSettings:
     candidates: int = 20  # passages whose sentences compete
     max_quotes: int = 3
     min_confidence: float | None = None  # None: the fitted model's operating point; 0 answers everything
-    passage_weight: float = 0.35  # how much the passage's rank counts next to the sentence's own match
     context_weight: float = 0.5  # weight of the previous turn's words in a follow-up
-    answer_type_bonus: float = 0.2  # share of the question's mass a sentence of the expected kind gains
-    min_quote_ratio: float = 0.55  # a further quote must score at least this share of the first
-    # A question word found only in the headings above a sentence (docs dev set: 13 vs 11/50 right at 0.5).
-    section_weight: float = 1.0
-    change_log_factor: float = 0.85  # a change-log entry's score, against a current page's
+    # Whether the quote ranker reads the answer-kind features (off: an ablation).
+    answer_kinds: bool = True
+    # A further quote must be at least this share as likely as the first, by the quote ranker
+    # (retrieval/quote_ranker.py). Docs odd-numbered questions in the top three: 30/50 at 0.05 and 0.1,
+    # 29 at 0.2 and 0.3, 27 at 0.55. At most `repeat_ratio`, so that a follow-up can give way.
+    min_quote_ratio: float = 0.05
     optional_heads: bool = True  # a word naming the kind of answer ("country") need not be in the answer
     head_weight: float = 1.0  # retrieval weight of a word that names the kind of answer ("country")
     related_weight: float = 0.3  # retrieval weight of a derivationally related form (response for respond)
@@ -67,15 +63,12 @@ class AnswerSettings:
     # quote's paragraph +0.16 points, answer sentence +0.19; docs sets and paraphrases unchanged).
     synonym_weight: float = 0.15
     correct_typos: bool = True
-    # A follow-up's best quote, when it was just quoted, gives way to the next if that scores this share of it
-    # (a choice, not a measurement: no data set has conversations).
-    repeat_ratio: float = 0.75
+    # A follow-up's best quote, when it was just quoted, gives way to the next if that is at least this share
+    # as likely by the quote ranker (a choice, not a measurement: no data set has conversations).
+    repeat_ratio: float = 0.05
     # The prior that a follow-up is answerable: it goes on about a topic just asked (no data set has
     # conversations, so this is a choice; the fitted model's own prior is its training share answerable).
     follow_up_prior: float = 0.9
-    # Kinds whose sentences gain the bonus: a name is weak evidence (most sentences hold one), so
-    # place, person and entity gain none (SQuAD answer sentence: -0.1 to -0.2 points each).
-    bonus_kinds: frozenset[str] = frozenset({NUMBER, DATE, VERSION, DEFINITION, SPEECH})
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,7 +229,9 @@ def deliberate(
     found = candidates(index.sentence_table, [h.passage for h in hits], match.ids)
     chosen = _rank_quotes(index, query, hits, settings, match, found)
     quotes = [quote for quote, _ in chosen]
-    if query.context_used and quotes and quotes[0].text in quoted and _another_answers(query, quotes, settings):
+    # (a quote that joins the sentence just quoted with the next one repeats it too)
+    if query.context_used and quotes and any(q in quotes[0].text for q in quoted) \
+            and _another_answers(query, quotes, settings):
         chosen = chosen[1:]  # a follow-up wants what was not said yet, when something nearly as good says it
     if not chosen:
         return empty, None
@@ -373,36 +368,66 @@ def _evidence(index: Index, query: _Query, hits: Sequence[Hit], first: tuple[Quo
         margin=(hits[0].score - second) / hits[0].score if hits[0].score > 0 else 0.0, unknown=query.unknown,
         typed_held=float(kind is not None and has), typed_lacked=float(kind is not None and not has),
         terms=math.log1p(len(query.required)), context=float(query.context_used), absent=math.log1p(len(absent)),
+        quote_share=quote.score,
     )
 
 
 def _rank_quotes(index: Index, query: _Query, hits: Sequence[Hit], settings: AnswerSettings, match: _Match,
                  found: Candidates) -> list[tuple[Quote, np.ndarray]]:
-    """The best sentence (or adjacent pair) of each candidate passage, ranked, one per passage; each
-    with the query terms its sentences and their headings hold."""
-    total = sum(query.idf[t] * w for t, w in query.terms.items() if t not in query.extra) or 1.0
-    top = hits[0].score or 1.0
-    mass, weight = match.mass, settings.section_weight
-    # The headings above a sentence are its context: their words count, for less than its own.
-    fits, joined = found.fits(mass, weight)
-    best = found.best_spans(_with_bonus(index, query, hits, found, fits, settings, settings.answer_type_bonus * total),
-                            joined, found.best_fits(fits) > 0)
-    scored: list[tuple[float, int, int, int]] = []
-    flags = _flags_of(index, hits)
-    for k, fit, first, last in best:
-        hit = hits[k]
-        value = fit / total + settings.passage_weight * hit.score / top
-        # The current pages say what is true now; a change log, what changed when.
-        if flags[k] & _CHANGE_LOG:
-            value *= settings.change_log_factor
-        scored.append((value, hit.passage, first, last))
-    scored.sort(key=lambda item: -item[0])
-    if not scored:
+    """The best sentence (or adjacent pair) of each candidate passage by the fitted quote ranker
+    (retrieval/quote_ranker.py), ranked, one per passage; each with the query terms its sentences and
+    their headings hold. A quote's score is its share of the probability over the passages' best spans."""
+    spans, x, holds = quote_candidates(index, query, hits, match, found, settings)
+    if not len(spans):
         return []
-    first_value = scored[0][0]
-    kept = [item for item in scored if item[0] >= settings.min_quote_ratio * first_value][: settings.max_quotes]
-    return [(_quote(index, index.passages[p], found.starts[a], found.ends[b], value),
-             found.held[a] | found.held[b] | found.heading[a]) for value, p, a, b in kept]
+    kind = query.kind.kind if query.kind and settings.answer_kinds else None
+    z = quote_ranker.load().scores(x, spans.owner, kind, holds)
+    z[x[:, _OWN] + x[:, _HEADING] <= 0] = -np.inf  # a span that holds no question word answers nothing
+    order = np.argsort(-z, kind="stable")
+    _, at = np.unique(spans.owner[order], return_index=True)
+    best = order[np.sort(at)]  # each passage's best span (the first of equals), best passage first
+    best = best[np.isfinite(z[best])]
+    if not best.size:
+        return []
+    share = np.exp(z[best] - z[best[0]])  # as likely as the first, by the model: falls with the rank
+    kept = best[: min(int((share >= settings.min_quote_ratio).sum()), settings.max_quotes)]
+    probability = share[: len(kept)] / share.sum()
+    a, b = spans.first[kept], spans.last[kept]
+    return [(_quote(index, index.passages[hits[k].passage], found.starts[i], found.ends[j], float(p)),
+             found.held[i] | found.held[j] | found.heading[i])
+            for k, i, j, p in zip(spans.owner[kept].tolist(), a.tolist(), b.tolist(), probability, strict=True)]
+
+
+_OWN, _HEADING = quote_ranker.FEATURES.index("own"), quote_ranker.FEATURES.index("heading")
+
+
+def quote_candidates(index: Index, query: _Query, hits: Sequence[Hit], match: _Match, found: Candidates,
+                     settings: AnswerSettings) -> tuple[Spans, np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """The candidate spans of the hits' sentences, their features (quote_ranker.FEATURES, the answer-kind
+    column 0) and a function saying which of some spans hold the kind of answer asked for."""
+    spans = Spans.of(found)
+    col = {t: j for j, t in enumerate(match.columns)}
+    required = np.fromiter((col[t] for t in query.required), np.int64, len(query.required))
+    passages = [h.passage for h in hits]
+    question = Question(
+        match.mass, sum(query.idf[t] * w for t, w in query.terms.items() if t not in query.extra), required,
+        np.fromiter((h.score for h in hits), float, len(hits)),
+        np.fromiter((flags & _CHANGE_LOG for flags in _flags_of(index, hits)), bool, len(hits)))
+    texts: dict[int, str] = {}
+
+    def holds_kind(which: np.ndarray) -> np.ndarray:
+        kind = query.kind
+        if kind is None:
+            return np.zeros(len(which), bool)
+        out = np.zeros(len(which), bool)
+        for i, s in enumerate(which.tolist()):
+            k = int(spans.owner[s])
+            text = texts.get(k) or texts.setdefault(k, index.text_of(passages[k]))
+            out[i] = holds(kind.kind, text[found.starts[spans.first[s]] : found.ends[spans.last[s]]],
+                           query.question_words)
+        return out
+
+    return spans, features(found, spans, question), holds_kind
 
 
 def _quote(index: Index, passage: Passage, a: int, b: int, score: float) -> Quote:
@@ -411,24 +436,3 @@ def _quote(index: Index, passage: Passage, a: int, b: int, score: float) -> Quot
     return Quote(passage.text[a:b], passage.text, a, doc.id, doc.title, passage.paragraph,
                  passage.section.date or doc.date, score, passage.kind, passage.section.path,
                  passage.section.anchor, passage.marks, passage.page)
-
-
-def _with_bonus(index: Index, query: _Query, hits: Sequence[Hit], found: Candidates, fits: np.ndarray,
-                settings: AnswerSettings, bonus: float) -> np.ndarray:
-    """The sentences' fits, those holding the kind of answer asked for ("how many": a number the question
-    lacks) raised by `bonus`. Only a sentence the bonus could lift to the top of its passage is read."""
-    kind = query.kind
-    if kind is None or not bonus or kind.kind not in settings.bonus_kinds or not fits.size:
-        return fits
-    top = found.best_fits(fits)
-    may = np.flatnonzero((fits > 0) & (fits + bonus >= top[found.owner]))
-    if not may.size:
-        return fits
-    raised = fits.copy()
-    texts: dict[int, str] = {}
-    for r in may.tolist():
-        k = int(found.owner[r])
-        text = texts.get(k) or texts.setdefault(k, index.text_of(hits[k].passage))
-        if holds(kind.kind, text[found.starts[r] : found.ends[r]], query.question_words):
-            raised[r] = fits[r] + bonus
-    return raised

@@ -34,6 +34,7 @@ class Evidence:
     terms: float  # ln(1 + number of question terms that count for coverage)
     context: float  # 1 for a follow-up read with the previous turn
     absent: float  # ln(1 + number of the question's own terms the best passage lacks, related forms included)
+    quote_share: float  # the first quote's probability among the passages' best quotes (retrieval/quote_ranker.py)
     # No feature for typos: a question with a corrected word is judged as the question spelt right.
 
     def vector(self) -> tuple[float, ...]:

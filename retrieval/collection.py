@@ -11,6 +11,7 @@ another process on the same database is served here too."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import logging
 import time
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from . import index_source as source
-from . import persist
+from . import persist, reindex_process
 from .documents import MAX_BYTES, READER_VERSION, read_folder
 from .errors import BusyError, DocumentsError, QAError, StoreError
 from .index import Index, Weighting
@@ -67,6 +68,19 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+def _hand_over(waiting: asyncio.Future[None], look: asyncio.Future[None]) -> None:
+    """Give the waiting callers the outcome of the look they waited for."""
+    if waiting.done():
+        return
+    if look.cancelled():
+        waiting.cancel()
+    elif (exc := look.exception()) is not None:
+        waiting.set_exception(exc)
+    else:
+        waiting.set_result(None)
+    waiting.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved, whoever still waits
+
+
 def memory_bytes(index: Index) -> int:
     """An estimate of the memory an index holds: its arrays (each counted once, mapped ones too, since
     serving reads their pages in), its vocabulary and documents, and a fixed cost per loaded collection."""
@@ -93,12 +107,14 @@ class Collection:
     def __init__(
         self, name: str, store: DocumentStore, docs: Path, index_file: Path, index: Index,
         weighting: Weighting = Weighting(), generation: int = 0, mapped: persist.FileId | None = None,
-        allow_empty: bool = False,
+        allow_empty: bool = False, saved: persist.FileId | None = None, reindex_elsewhere: bool = False,
     ) -> None:
         self.name = name  # for logs: "the default collection", "server 123"
         # A folder emptied is a mistake to refuse for the default collection (a mount gone missing), and a
         # state to index for a server's own (its last document removed).
         self.allow_empty = allow_empty
+        # QA_REINDEX_PROCESS: a reindex of a large collection runs in a process of its own (reindex_process).
+        self.reindex_elsewhere = reindex_elsewhere
         self.closed = False
         self.shown = str(docs)  # how progress names the folder (a server's is not told its path on the host)
         self.store = store
@@ -108,9 +124,12 @@ class Collection:
         self._index = index
         self._generation = generation  # the store's generation the index in force shows
         self._mapped = mapped  # the index file the index in force maps, as it was when mapped
+        self._saved = saved  # the saved index file the index in force was loaded from (None: memory only)
         self._suspect: set[str] = set()  # documents whose stored passages failed their digest: re-read them
         self._reindex_lock = asyncio.Lock()
         self._switch_lock = asyncio.Lock()  # held while the index in force is being replaced
+        self._looking: asyncio.Future[None] | None = None  # the look for a newer index running now
+        self._next_look: asyncio.Future[None] | None = None  # what callers arriving during it wait for
         found = persist.file_id(store.path)
         self._database = found[:2] if found else None  # the database file's device and inode
         self.problems: dict[str, str] = {}  # what /stats must tell an operator, by subject
@@ -121,7 +140,7 @@ class Collection:
     @classmethod
     async def open(
         cls, name: str, docs: Path, index_file: Path, open_store: StoreOpener, weighting: Weighting = Weighting(),
-        progress: ProgressCallback | None = None, allow_empty: bool = False,
+        progress: ProgressCallback | None = None, allow_empty: bool = False, reindex_elsewhere: bool = False,
     ) -> Collection:
         """Open the store and load the index from it; the folder is read only when the store is empty
         (or holds damaged passages, which are re-read, or documents read by an older release's readers)."""
@@ -136,7 +155,7 @@ class Collection:
         try:
             current = await source.current(store, index_file, weighting, reading)
             collection = cls(name, store, docs, index_file, current.index, weighting, current.generation,
-                             current.mapped, allow_empty)
+                             current.mapped, allow_empty, current.file, reindex_elsewhere)
             collection._note_index_warning(current.warning)
             if not current.index.documents and not current.suspect:
                 await collection.reindex(progress)
@@ -158,6 +177,12 @@ class Collection:
     def index(self) -> Index:
         """The index in force now: read once per request, so a request never sees a mix."""
         return self._index
+
+    @property
+    def saved(self) -> tuple[Path, persist.FileId] | None:
+        """Where the index in force is saved, and the identity of that saved version (another process can
+        load the very same index from it); None when it is served from memory only. Read with `index`."""
+        return None if self._saved is None else (self.index_file, self._saved)
 
     @property
     def reindexing(self) -> bool:
@@ -198,7 +223,37 @@ class Collection:
 
     async def refresh(self) -> None:
         """Serve the newest index: the one a reindex by another process made, or a sound one when the file
-        the index in force maps was changed in place. Cheap when nothing changed (one query, two stats)."""
+        the index in force maps was changed in place. Cheap when nothing changed (one query, a look at the
+        index folder), and shared: callers arriving while a look runs wait for the next one, which starts
+        after them and so sees every change made before they asked. Per caller, the look cost 1 ms of event
+        loop under 50 users (bench/load.py), the stats of the index folder waiting each time for the GIL."""
+        if self._looking is None:
+            look = self._looking = self._start_look()
+        else:
+            if self._next_look is None:
+                self._next_look = asyncio.get_running_loop().create_future()
+            look = self._next_look
+        await asyncio.shield(look)
+
+    def _start_look(self) -> asyncio.Future[None]:
+        """Run `_look` as the look in force; when it ends, the callers waiting for the next one get theirs."""
+        look = asyncio.ensure_future(self._look())
+        look.add_done_callback(self._look_ended)
+        return look
+
+    def _look_ended(self, look: asyncio.Future[None]) -> None:
+        """Start the look the callers that came during `look` wait for, its outcome handed to them."""
+        if not look.cancelled():
+            look.exception()  # retrieved: a caller cancelled meanwhile must not leave it unreported
+        waiting, self._next_look = self._next_look, None
+        if waiting is None:
+            self._looking = None
+            return
+        self._looking = nxt = self._start_look()
+        nxt.add_done_callback(functools.partial(_hand_over, waiting))
+
+    async def _look(self) -> None:
+        """One look for a newer index (see `refresh`)."""
         self.check_database()
         if self._reindex_lock.locked():  # this process's own reindex installs the newest index
             return
@@ -231,7 +286,7 @@ class Collection:
     async def _install(self, current: source.Current) -> None:
         """Make `current` the index in force; the old one is freed off the event loop."""
         previous, self._index = [self._index], current.index
-        self._generation, self._mapped = current.generation, current.mapped
+        self._generation, self._mapped, self._saved = current.generation, current.mapped, current.file
         self._suspect.update(current.suspect)
         self._note_index_warning(current.warning)
         self.bytes = memory_bytes(current.index)
@@ -293,10 +348,41 @@ class Collection:
                 len(report.added), len(report.changed), len(report.removed), len(report.skipped), report.seconds)
         return report
 
+    def mark_suspect(self, ids: tuple[str, ...]) -> None:
+        """Documents whose stored passages failed their digest: the next reindex reads them again."""
+        self._suspect.update(ids)
+
+    async def _hands_over(self) -> bool:
+        """Whether the reindex can run in a process of its own: enabled, a large collection, and the index in
+        force is the saved one of the store's generation (which the child loads as its own) and of this
+        release's readers."""
+        if not self.reindex_elsewhere or len(self._index) < reindex_process.MIN_PASSAGES or self._saved is None:
+            return False
+        if persist.file_id(self.index_file) != self._saved or not isinstance(self.store.path, Path):
+            return False
+        return (await self.store.generation() == self._generation
+                and await self.store.get_meta("reader_version") == READER_VERSION)
+
+    async def _reindex_in_process(self, progress: ProgressCallback | None) -> ReindexReport:
+        """The reindex run by a child process (see reindex_process); then the saved index of the store's new
+        generation is served here."""
+        started = time.perf_counter()
+        job = reindex_process.Job(self.name, self.shown, self.docs.absolute(), self.store.path.absolute(),
+                                  self.index_file.absolute(), self.weighting, self.allow_empty,
+                                  tuple(sorted(self._suspect)))
+        report = await reindex_process.run(job, progress)
+        if await self.store.generation() != self._generation or persist.file_id(self.index_file) != self._saved:
+            await self._install(await source.current(self.store, self.index_file, self.weighting))
+        self._suspect -= {*report.changed, *report.removed}
+        warnings = (*report.warnings, *([self.problems["index"]] if "index" in self.problems else []))
+        return timed_report(replace(report, warnings=tuple(dict.fromkeys(warnings))), self._index, started)
+
     async def _reindex(self, progress: ProgressCallback | None) -> ReindexReport:
         """The reindex itself, under the locks. The folder is compared with the store (what to write) and
         with the index in force (what changes for those who ask, and so the report): after a reindex by
         another process the two differ."""
+        if await self._hands_over():
+            return await self._reindex_in_process(progress)
         started = time.perf_counter()
         say = progress or (lambda _msg: None)
         say(f"Reading {self.shown} …")

@@ -6,6 +6,7 @@ and bytes.split run in C) and looks each chunk up in a dictionary from chunk to 
 the stop-word test and the stemmer run once per distinct chunk, not once per token. The terms are the
 analyser's own: a chunk is resolved with the same tokenizer and `Analyser.terms`, and a token never
 spans a split point, since tokens hold no whitespace and no ASCII punctuation but the apostrophe.
+A batch of texts is lower-cased, encoded, translated and split in one call each (`prepared_batch`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import ctypes
 import string
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import NamedTuple, cast
 
 import numpy as np
@@ -28,6 +29,7 @@ Progress = Callable[[int, int], None]
 _SEPARATORS = bytes.maketrans(
     (sep := b"\0" + string.punctuation.replace("'", "").encode()), b" " * len(sep)
 )
+_SEPARATORS_BUT_NUL = bytes.maketrans(sep[1:], b" " * (len(sep) - 1))  # for texts joined with NULs
 JOIN = b" \0 "  # put between two texts analysed in one split: its chunk is BOUNDARY
 _BATCH = 512  # passages counted per numpy pass: bounds the temporary arrays (~4 MB)
 BOUNDARY = -1  # the chunk between two texts
@@ -78,23 +80,71 @@ def count_terms(
     """Term counts of `texts` by term (CSC, float32); new terms are appended to `vocabulary`."""
     if analyser.bigrams:  # bigrams span chunks: count them the plain way
         return _count_plain(texts, analyser, vocabulary).tocsc()
-    lookup = ChunkTerms(analyser, vocabulary)
-    blocks: list[_Block] = []
-    batch: list[bytes] = []
+    counter = Counter(analyser, vocabulary)
+    batch: list[str] = []
     for text in texts:
-        batch.append(prepared(text))
+        batch.append(text)
         if len(batch) == _BATCH:
-            blocks.append(_block(batch, lookup))
+            counter.add(*terms_by_row(batch, counter.lookup), len(batch))
             batch = []
             if progress:
-                progress(len(blocks) * _BATCH, total)
-    if batch or not blocks:
-        blocks.append(_block(batch, lookup))
-    del lookup, batch  # a large corpus's chunk dictionary need not outlive the counting
-    trim_heap()  # the batches' freed temporaries, before the matrix is laid out beside the blocks
-    stacked = _stack_by_term(blocks, len(vocabulary))
-    trim_heap()
-    return stacked
+                progress(counter.rows, total)
+    if batch:
+        counter.add(*terms_by_row(batch, counter.lookup), len(batch))
+    return counter.matrix()
+
+
+class Counter:
+    """Term counts of rows (passages), added batch by batch and laid out by term at the end; new terms
+    are appended to `vocabulary` as `lookup` meets them."""
+
+    def __init__(self, analyser: Analyser, vocabulary: dict[str, int]) -> None:
+        self.lookup = ChunkTerms(analyser, vocabulary)
+        self.vocabulary = vocabulary
+        self.blocks: list[_Block] = []
+        self.rows = 0
+
+    def add(self, rows: np.ndarray, ids: np.ndarray, n_rows: int) -> None:
+        """Count the terms `ids` of the next `n_rows` rows; `rows[i]` (0 to n_rows - 1) is the row of `ids[i]`."""
+        self.blocks.append(_block(rows, ids, n_rows))
+        self.rows += n_rows
+
+    def matrix(self) -> sp.csc_matrix:
+        """The counts of every row added, by term (CSC, float32); the waiting batches are freed as they go."""
+        self.lookup.clear()  # a large corpus's chunk dictionary need not outlive the counting
+        trim_heap()  # the batches' freed temporaries, before the matrix is laid out beside the blocks
+        stacked = _stack_by_term(self.blocks, len(self.vocabulary))
+        trim_heap()
+        return stacked
+
+
+def prepared_batch(texts: Sequence[str]) -> bytes:
+    """`JOIN.join(map(prepared, texts))`, lower-cased, encoded and translated in one pass for all texts (a
+    separator between two texts, a space, ends every context that lower case looks at). NFKC stays per text:
+    only the few that are not ASCII need it, and CPython normalises a long string far slower than its parts."""
+    joined = " \0 ".join(texts)
+    if joined.count("\0") != max(len(texts) - 1, 0):  # a text holds a NUL, which must read as a space
+        return JOIN.join(map(prepared, texts))
+    if not joined.isascii():
+        joined = " \0 ".join([t if t.isascii() else unicodedata.normalize("NFKC", t) for t in texts])
+    return joined.lower().encode().translate(_SEPARATORS_BUT_NUL)
+
+
+def terms_by_row(texts: Sequence[str], lookup: ChunkTerms) -> tuple[np.ndarray, np.ndarray]:
+    """(row, term id) of every term of each of `texts`, its row being its position in `texts`: repeats kept,
+    in text order (but for the terms of chunks of several, which come last)."""
+    chunks = prepared_batch(texts).split()
+    ids = np.fromiter(map(lookup.__getitem__, chunks), np.int64, len(chunks))
+    del chunks  # a bytes object per token: the largest temporary of a batch
+    rows = np.cumsum(ids == BOUNDARY)
+    multi = ids <= -3
+    if multi.any():  # chunks with several terms ("word—word"): expand them
+        extra = [(r, t) for r, i in zip(rows[multi].tolist(), ids[multi].tolist(), strict=True)
+                 for t in lookup.several[-3 - i]]
+        rows = np.concatenate([rows, np.asarray([r for r, _ in extra], np.int64)])
+        ids = np.concatenate([ids, np.asarray([t for _, t in extra], np.int64)])
+    keep = ids >= 0
+    return rows[keep], ids[keep]
 
 
 def trim_heap() -> None:
@@ -148,31 +198,19 @@ def _stack_by_term(blocks: list[_Block], n_terms: int) -> sp.csc_matrix:
     return sp.csc_matrix((data, indices, indptr.astype(index_type)), shape=(first_row, n_terms))
 
 
-def _block(batch: list[bytes], lookup: ChunkTerms) -> _Block:
-    """Counts of a batch of separator-translated passages, one C-level split and lookup for all."""
-    chunks = JOIN.join(batch).split()
-    ids = np.fromiter(map(lookup.__getitem__, chunks), np.int64, len(chunks))
-    del chunks  # a bytes object per token: the largest temporary of a batch
-    rows = np.cumsum(ids == BOUNDARY)
-    multi = ids <= -3
-    if multi.any():  # chunks with several terms ("word—word"): expand them
-        extra = [(r, t) for r, i in zip(rows[multi].tolist(), ids[multi].tolist(), strict=True)
-                 for t in lookup.several[-3 - i]]
-        rows = np.concatenate([rows, np.asarray([r for r, _ in extra], np.int64)])
-        ids = np.concatenate([ids, np.asarray([t for _, t in extra], np.int64)])
-    keep = ids >= 0
-    rows, ids = rows[keep], ids[keep]
+def _block(rows: np.ndarray, ids: np.ndarray, n_rows: int) -> _Block:
+    """Counts of a batch's (row, term id) pairs, compact."""
     width = int(ids.max()) + 1 if ids.size else 1
     pairs = rows * width + ids
-    pairs.sort()  # passage by passage, terms ascending within each
-    first = np.flatnonzero(np.diff(pairs, prepend=-1))  # each distinct (passage, term) once
+    pairs.sort()  # row by row, terms ascending within each
+    first = np.flatnonzero(np.diff(pairs, prepend=-1))  # each distinct (row, term) once
     counts = np.diff(first, append=pairs.size)
     pairs = pairs[first]
     top = int(counts.max()) if counts.size else 0
     return _Block(
         (pairs % width).astype(np.uint16 if width <= 2**16 else np.int32),
         counts.astype(np.uint8 if top < 2**8 else np.uint16 if top < 2**16 else np.uint32),
-        np.bincount(pairs // width, minlength=len(batch)).astype(np.int32),
+        np.bincount(pairs // width, minlength=n_rows).astype(np.int32),
     )
 
 

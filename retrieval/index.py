@@ -24,7 +24,7 @@ import scipy.sparse as sp
 from . import kernel, sentence_table
 from .counting import Progress, count_terms, trim_heap
 from .model import Document, Hit, Passage
-from .passages import PassageTable, doc_rows, searchable
+from .passages import PassageTable, doc_rows
 from .sentence_table import SentenceTable
 from .structure import KINDS, Section
 from .text import Analyser
@@ -96,11 +96,10 @@ class Index:
         cls, documents: Sequence[Document], passages: Sequence[Passage], weighting: Weighting = Weighting(),
         progress: Progress | None = None,
     ) -> Index:
-        """Tokenize and count every passage, then weigh."""
+        """Split, tokenize and count every passage (its sentence table made on the way), then weigh."""
         vocabulary: dict[str, int] = {}
-        counts = count_terms((searchable(p) for p in passages), weighting.analyser(), vocabulary, progress,
-                             len(passages))
-        index = cls(documents, passages, counts, vocabulary, weighting)
+        counts, table = sentence_table.counted(passages, weighting.analyser(), vocabulary, progress, len(passages))
+        index = cls(documents, passages, counts, vocabulary, weighting, sentences=table)
         trim_heap()  # the weighing's freed temporaries: the bot keeps the index for hours
         return index
 

@@ -54,6 +54,7 @@ class Current:
     mapped: persist.FileId | None = None
     suspect: tuple[str, ...] = ()
     warning: str | None = None
+    file: persist.FileId | None = None  # the saved index it was loaded from, mapped or not (None: memory only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,10 +81,18 @@ def read_file(path: Path) -> Read:
     return Read(None, None, IndexFileError("the saved index kept changing while it was read"))
 
 
-def load(path: Path, documents: list[Document], weighting: Weighting,
-          read: Read | None = None) -> tuple[Index, persist.FileId | None] | None:
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """A saved index loaded: the index, the file it maps (None if it maps none) and the file it came from."""
+
+    index: Index
+    mapped: persist.FileId | None
+    file: persist.FileId | None
+
+
+def load(path: Path, documents: list[Document], weighting: Weighting, read: Read | None = None) -> Loaded | None:
     """The saved index (of `read`, else read now) when it matches the stored documents and its checksums,
-    with the identity of the file it maps (None if it maps none); else None, and the reason logged."""
+    with the identity of the file it maps and of the one it came from; else None, and the reason logged."""
     read = read or read_file(path)
     try:
         if read.arrays is None:
@@ -96,7 +105,7 @@ def load(path: Path, documents: list[Document], weighting: Weighting,
         log.info("building the index from the store: %s", exc)
         return None
     kernel.warm_up(len(index))  # numba imported and its kernel loaded now if this index needs them
-    return index, read.file if persist.is_mapped(index) else None
+    return Loaded(index, read.file if persist.is_mapped(index) else None, read.file)
 
 
 def saved(index: Index, path: Path, documents: list[Document], locked: bool = False) -> Current:
@@ -118,7 +127,7 @@ def saved(index: Index, path: Path, documents: list[Document], locked: bool = Fa
     loaded = load(path, [replace(d, paragraphs=()) for d in documents], index.weighting)
     if loaded is None:
         return Current(index, 0, warning="The saved index could not be read back: it is served from memory.")
-    return Current(loaded[0], 0, loaded[1])
+    return Current(loaded.index, 0, loaded.mapped, file=loaded.file)
 
 
 def saved_from(handed: list[Any], path: Path, locked: bool) -> Current:
@@ -148,7 +157,7 @@ async def current(store: DocumentStore, path: Path, weighting: Weighting,
     read = await (reading if reading is not None else asyncio.to_thread(read_file, path))
     loaded = await asyncio.to_thread(load, path, documents, weighting, read)
     if loaded is not None:
-        return Current(loaded[0], generation, loaded[1])
+        return Current(loaded.index, generation, loaded.mapped, file=loaded.file)
     lock = persist.WriteLock(path)
     await asyncio.to_thread(lock.acquire)  # another process may be saving this very index: wait for it
     try:
@@ -157,7 +166,7 @@ async def current(store: DocumentStore, path: Path, weighting: Weighting,
             documents = await store.documents(text=False)
             loaded = await asyncio.to_thread(load, path, documents, weighting)
             if loaded is not None:
-                return Current(loaded[0], generation, loaded[1])
+                return Current(loaded.index, generation, loaded.mapped, file=loaded.file)
         checked = await store.checked()
         if checked.damaged:
             log.error("stored passages of %s do not match their digests: left out until they are re-read "

@@ -11,27 +11,34 @@ candidates' rows; no passage text is split or analysed while answering.
 A code block is one sentence (quoted whole or not at all); a list or a table row has one sentence a
 line (its last line means nothing without its first). Terms are the analyser's own, found the way
 counting.py finds a passage's: text is cut at ASCII whitespace and punctuation in C and each distinct
-chunk is analysed once, so the table costs about what counting the passages costs, plus the sentence
-splitter.
+chunk is analysed once.
+
+A build makes the table and the term counts in one pass (`counted`): a passage's text is its sentences
+with only space between them, which no token spans, so its terms are its headings' and its sentences'.
+Each batch of passages is split, analysed once as rows (headings, then sentences) and counted from the
+same (row, term) pairs; the batches wait as compact arrays and each array is joined, its parts freed, at
+the end. Only a bigram index (a bigram spans two sentences) counts each passage's text whole apart.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
-from .counting import BOUNDARY, JOIN, ChunkTerms, prepared
+from .counting import ChunkTerms, Counter, Progress, count_terms, terms_by_row
 from .model import Passage
-from .passages import line_spans
+from .passages import line_spans, searchable
 from .structure import CODE, LIST, ROW
 from .text import Analyser, split_sentences
 
 ARRAYS = ("sentence_first", "sentence_starts", "sentence_ends", "sentence_term_ptr", "sentence_terms",
           "heading_ptr", "heading_terms")
-_BATCH = 256  # passages analysed per numpy pass: bounds the temporary arrays (and the build peak)
+_BATCH = 256  # passages analysed per numpy pass: bounds the temporary arrays and objects (and the build peak)
 
 
 def spans_of(passage: Passage) -> list[tuple[int, int]]:
@@ -106,15 +113,15 @@ def _ids_below(ids: np.ndarray, n: int) -> bool:
 
 
 class _Builder:
-    """Accumulates the table batch by batch."""
+    """Accumulates the table batch by batch; with a `counter`, each passage's term counts too (the same
+    terms: a passage's text is its sentences and the space between them, and its headings are in both)."""
 
-    def __init__(self, analyser: Analyser, vocabulary: Mapping[str, int]) -> None:
+    def __init__(self, analyser: Analyser, vocabulary: Mapping[str, int], counter: Counter | None = None) -> None:
         self.analyser = analyser
-        self.lookup = ChunkTerms(analyser, vocabulary, grow=False)
+        self.counter = counter
+        self.lookup = counter.lookup if counter else ChunkTerms(analyser, vocabulary, grow=False)
         self.vocabulary = vocabulary
-        # Term ids in 16 bits while the vocabulary fits (the table's largest array, about one id a posting).
-        self.id_type = np.uint16 if len(vocabulary) <= 1 << 16 else np.int32
-        self.counts: list[np.ndarray] = []  # sentences of each passage
+        self.sentences: list[np.ndarray] = []  # sentences of each passage
         self.starts: list[np.ndarray] = []
         self.ends: list[np.ndarray] = []
         self.sizes: list[np.ndarray] = []  # terms of each sentence
@@ -123,59 +130,63 @@ class _Builder:
         self.heading_terms: list[np.ndarray] = []
 
     def add(self, batch: Sequence[Passage]) -> None:
-        """Split and analyse a batch of passages: each passage's sentences, then its headings, as rows."""
+        """Split and analyse a batch of passages: each passage's headings, then its sentences, as rows."""
         spans = [spans_of(p) for p in batch]
         texts: list[str] = []
-        heading_row = []
         for p, found in zip(batch, spans, strict=True):
-            texts += [p.text[a:b] for a, b in found]
-            heading_row.append(len(texts))
+            text = p.text
             texts.append(" ".join(p.section.path))
-        rows, ids = self._row_terms(texts)
+            texts += [text[a:b] for a, b in found]
+        counts = np.fromiter(map(len, spans), np.int32, len(spans))
+        flat = np.fromiter(chain.from_iterable(chain.from_iterable(spans)), np.int32, 2 * int(counts.sum()))
         is_heading = np.zeros(len(texts), bool)
-        is_heading[heading_row] = True
-        per_row = np.bincount(rows, minlength=len(texts))
+        is_heading[np.cumsum(counts + 1) - (counts + 1)] = True
+        rows, ids = self._row_terms(texts)
+        del texts, spans  # an object a sentence: the batch's largest temporaries but for its chunks
+        if self.counter:  # every term of a passage's rows is one of its terms
+            self.counter.add(np.cumsum(is_heading)[rows] - 1, ids, len(batch))
+        rows, ids = _distinct(rows, ids)
+        per_row = np.bincount(rows, minlength=is_heading.size)
         keep = ~is_heading[rows]
-        self.counts.append(np.fromiter(map(len, spans), np.int32, len(spans)))
-        flat = [s for found in spans for s in found]
-        self.starts.append(np.fromiter((a for a, _ in flat), np.int32, len(flat)))
-        self.ends.append(np.fromiter((b for _, b in flat), np.int32, len(flat)))
+        id_type = np.uint16 if len(self.vocabulary) <= 1 << 16 else np.int32  # as `_joined` will want them
+        self.sentences.append(counts)
+        self.starts.append(flat[0::2])
+        self.ends.append(flat[1::2])
         self.sizes.append(per_row[~is_heading].astype(np.int32))
-        self.terms.append(ids[keep].astype(self.id_type))
+        self.terms.append(ids[keep].astype(id_type))
         self.heading_sizes.append(per_row[is_heading].astype(np.int32))
-        self.heading_terms.append(ids[~keep].astype(self.id_type))
+        self.heading_terms.append(ids[~keep].astype(id_type))
 
     def _row_terms(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(row, term id) of each distinct term of each text, by row then term."""
-        if self.analyser.bigrams:  # bigrams span chunks: analyse each text whole
-            pairs = [(r, t) for r, text in enumerate(texts) for term in self.analyser(text)
-                     if (t := self.vocabulary.get(term)) is not None]
-            rows = np.asarray([r for r, _ in pairs], np.int64)
-            ids = np.asarray([t for _, t in pairs], np.int64)
-        else:
-            chunks = JOIN.join(map(prepared, texts)).split()
-            ids = np.fromiter(map(self.lookup.__getitem__, chunks), np.int64, len(chunks))
-            rows = np.cumsum(ids == BOUNDARY)
-            several = np.flatnonzero(ids <= -3)
-            if several.size:  # chunks of several terms ("word—word"): one (row, term) each
-                extra = [(int(rows[i]), t) for i in several.tolist() for t in self.lookup.several[-3 - int(ids[i])]]
-                rows = np.concatenate([rows, np.asarray([r for r, _ in extra], np.int64)])
-                ids = np.concatenate([ids, np.asarray([t for _, t in extra], np.int64)])
-            keep = ids >= 0
-            rows, ids = rows[keep], ids[keep]
-        keys = np.sort((rows << 32) | ids)
-        keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])] if keys.size else keys  # distinct
-        return keys >> 32, (keys & 0xFFFFFFFF).astype(np.int32)
+        """(row, term id) of each term of each text, repeats kept."""
+        if not self.analyser.bigrams:
+            return terms_by_row(texts, self.lookup)
+        # Bigrams span chunks: analyse each text whole.
+        pairs = [(r, t) for r, text in enumerate(texts) for term in self.analyser(text)
+                 if (t := self.vocabulary.get(term)) is not None]
+        return np.asarray([r for r, _ in pairs], np.int64), np.asarray([t for _, t in pairs], np.int64)
 
     def table(self) -> SentenceTable:
-        """The accumulated table."""
-        return SentenceTable(_pointer(self.counts), _joined(self.starts, np.int32), _joined(self.ends, np.int32),
-                             _pointer(self.sizes), _joined(self.terms, self.id_type), _pointer(self.heading_sizes),
-                             _joined(self.heading_terms, self.id_type))
+        """The accumulated table; the batches' arrays are freed as each array is joined."""
+        # Term ids in 16 bits while the vocabulary fits (the table's largest array, about one id a posting).
+        id_type = np.uint16 if len(self.vocabulary) <= 1 << 16 else np.int32
+        return SentenceTable(_pointer(self.sentences), _joined(self.starts, np.int32), _joined(self.ends, np.int32),
+                             _pointer(self.sizes), _joined(self.terms, id_type), _pointer(self.heading_sizes),
+                             _joined(self.heading_terms, id_type))
+
+
+def _distinct(rows: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each distinct (row, term id) once, by row then term."""
+    keys = np.sort((rows << 32) | ids)
+    keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])] if keys.size else keys
+    return keys >> 32, (keys & 0xFFFFFFFF).astype(np.int32)
 
 
 def _joined(parts: list[np.ndarray], dtype: type[np.integer[Any]]) -> np.ndarray:
-    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
+    """The parts one after another; the list is emptied, so that each part is freed once copied."""
+    joined = np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
+    parts.clear()
+    return joined
 
 
 def _pointer(sizes: list[np.ndarray]) -> np.ndarray:
@@ -201,6 +212,23 @@ def build(passages: Iterable[Passage], analyser: Analyser, vocabulary: Mapping[s
     for batch in _batches(passages):
         builder.add(batch)
     return builder.table()
+
+
+def counted(passages: Iterable[Passage], analyser: Analyser, vocabulary: dict[str, int],
+            progress: Progress | None = None, total: int = 0) -> tuple[sp.csc_matrix, SentenceTable]:
+    """The term counts of `passages` (`count_terms` of each one's `searchable` text, new terms appended to
+    `vocabulary`) and their table, from one split and one analysis of each passage."""
+    if analyser.bigrams:  # a bigram spans two sentences, or the headings and the text: count the text whole
+        counts = count_terms((searchable(p) for p in passages), analyser, vocabulary, progress, total)
+        return counts, build(passages, analyser, vocabulary)
+    counter = Counter(analyser, vocabulary)
+    builder = _Builder(analyser, vocabulary, counter)
+    for batch in _batches(passages):
+        builder.add(batch)
+        if progress:
+            progress(counter.rows, total)
+    table = builder.table()
+    return counter.matrix(), table
 
 
 def merged(previous: SentenceTable, moved: np.ndarray, passages: Sequence[Passage], analyser: Analyser,

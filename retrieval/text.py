@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,6 +19,14 @@ _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 _SENTENCE_END = re.compile(r"""[.!?…]+["'”’)\]]*(?:\s+(?:["”]|'')(?=\s))?(?=\s)""")
 # The next sentence starts with a capital or a digit, or with a code name ("on_ready() is called…", "v2.0 adds…").
 _NEXT_START = re.compile(r"""\s+["'“‘`(\[]*(?P<first>[A-Z0-9À-Þ]|[a-z][\w.]*?(?:_|\(|\d))""")
+# A sentence's end is an end followed by a start: one search for both. The end is atomic, as the end found
+# first is the one whose start is tested; the space before the start (greedy, so all of it) is grouped.
+# Its first character stays outside the atomic group, so that the search skips to the next . ! ? … in C.
+# `long` is set when seven characters before the end are neither spaces, nor quotes or brackets, nor full
+# stops: the last word, then, is no abbreviation and no initial (each has at most six), a fact found in C.
+_BREAK = re.compile(r"""[.!?…](?P<long>(?<=[^\s("'“‘.]{7}.))?(?>[.!?…]*"""
+                    + _SENTENCE_END.pattern.removeprefix("[.!?…]+") + r")(?=(?P<space>\s+)"
+                    + _NEXT_START.pattern.removeprefix(r"\s+") + ")")
 _NEXT_WORD = re.compile(r"""\s+["'“‘`(\[]*([^\W\d_]+)""")
 # Words that open sentences and are nobody's name: after one, "Inc." or "Sen." ended the sentence.
 _OPENERS = frozenset("""the an he she it they we but and or yet in on at for from by with this that these those
@@ -90,12 +98,17 @@ IRREGULAR = dict(pair.split(":") for pair in _IRREGULAR_PAIRS.split())
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """Character spans of the sentences of `text`, leading and trailing space excluded. A line break
     always ends a sentence: passages keep one only between list items, which are sentences of their own."""
+    return by_line(text, _line_sentences)
+
+
+def by_line(text: str, split: Callable[[str], list[tuple[int, int]]]) -> list[tuple[int, int]]:
+    """The spans `split` finds in each line of `text`, as spans of `text`."""
     if "\n" not in text:
-        return _line_sentences(text)
+        return split(text)
     spans: list[tuple[int, int]] = []
     at = 0
     for line in text.split("\n"):
-        spans += [(at + a, at + b) for a, b in _line_sentences(line)]
+        spans += [(at + a, at + b) for a, b in split(line)]
         at += len(line) + 1
     return spans
 
@@ -103,43 +116,54 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
 def _line_sentences(text: str) -> list[tuple[int, int]]:
     """`split_sentences` of text without line breaks."""
     spans: list[tuple[int, int]] = []
-    start = 0
-    for match in _SENTENCE_END.finditer(text):
+    start = 0  # where the sentence began: just after the end of the one before
+    first = len(text) - len(text.lstrip())  # its first character that is not a space
+    for match in _BREAK.finditer(text):
         end = match.end()
-        following = _NEXT_START.match(text, end)
-        if not following or _goes_on(text, start, match, following.group("first")[0].isdigit()):
+        digit = match.group("first")[0].isdigit()
+        if digit and ("…" in match.group() or "..." in match.group()):  # a count ("1... 2... 3...") goes on
             continue
-        spans.append((start, end))
-        start = end
-    spans.append((start, len(text)))
-    return [s for s in (_strip(text, a, b) for a, b in spans) if s[1] > s[0]]
+        if match.group("long") is None and text[end - 1] == "." and _abbreviation(text, start, end, digit):
+            continue
+        spans.append((first, end))  # an end is never a space
+        start, first = end, match.end("space")
+    last = len(text.rstrip()) if text[-1:].isspace() else len(text)
+    if last > first:
+        spans.append((first, last))
+    return spans
 
 
-def _goes_on(text: str, start: int, end: re.Match[str], digit: bool) -> bool:
-    """Whether the sentence from `start` goes on after `end`, which looks like its end but is an
-    abbreviation ("Dr. Smith", "No. 5", "c. 1455", "e.g. This") or a count ("1... 2... 3...")."""
-    if digit and ("…" in end.group() or "..." in end.group()):
-        return True
-    sentence = text[start:end.end()]
-    if not sentence.endswith("."):
-        return False
-    word = sentence.rsplit(None, 1)[-1]
+def _abbreviation(text: str, start: int, end: int, digit: bool) -> bool:
+    """Whether the sentence text[start:end], ending in a full stop that looks like its end, goes on: the
+    stop ends an abbreviation ("Dr. Smith", "No. 5", "c. 1455", "e.g. This")."""
+    low = start if end - start <= 32 else end - 32  # the last word, from the sentence's end only
+    word = text[low:end].rsplit(None, 1)[-1]
+    if low > start and len(word) == end - low:
+        word = text[start:end].rsplit(None, 1)[-1]
     bare = word.rstrip(".").lower().lstrip("(\"'“‘")
     if bare in _BEFORE_NUMBERS and digit:
         return bare not in ("no", "nos") or word.lstrip("(\"'“‘")[:1] == "N"  # "No. 5", but "was no. 40 left"
     if bare in _SUFFIXES:
-        found = _NEXT_WORD.match(text, end.end())
+        found = _NEXT_WORD.match(text, end)
         if not found:
             return True
         after = found.group(1)
         # "Acme Inc. makes…", "Acme Inc. CEO…", "Samsung Co. Ltd." go on; "Acme Inc. Shares fell" ends
         return not after[:1].isupper() or after.isupper() or text[found.end():found.end() + 1] == "."
-    # Both initial patterns end the text and span at most three characters: search the last three only
-    # (a search of the whole sentence tries every position; this runs for every full stop of every passage).
-    tail = sentence[-3:]
-    abbreviation = (bare in _ABBREVIATIONS or bool(_DOTTED.search(word)) or bool(_INITIAL.search(tail))
-                    or bool(_LOWER_INITIAL.search(tail)))
-    return abbreviation and not _ends_after_all(text, start, end.end())
+    if bare in _ABBREVIATIONS or _initials(text, start, end, word):
+        return not _ends_after_all(text, start, end)
+    return False
+
+
+def _initials(text: str, start: int, end: int, word: str) -> bool:
+    """Whether the sentence text[start:end] ends in initials: dotted letters ("U.S.", "e.g.") or one letter
+    after a space ("J. Smith", "c. 1455", "(p. 4")."""
+    before = text[end - 3] if end - 3 >= start else " "
+    if before not in ".(" and not before.isspace():  # after a letter or a digit ("city."): neither can match
+        return False
+    # Both initial patterns end the text and span at most three characters: search the last three only.
+    tail = text[max(start, end - 3) : end]
+    return bool(_DOTTED.search(word)) or bool(_INITIAL.search(tail)) or bool(_LOWER_INITIAL.search(tail))
 
 
 def _ends_after_all(text: str, start: int, end: int) -> bool:
@@ -156,15 +180,6 @@ def _ends_after_all(text: str, start: int, end: int) -> bool:
         return False
     name = re.escape(words[-2].strip("\"'“‘(")) + r"\s+" + re.escape(words[-1].rstrip(".")) + r"\b(?!\.)"
     return re.search(name, text) is not None
-
-
-def _strip(text: str, start: int, end: int) -> tuple[int, int]:
-    """Narrow a span to exclude surrounding whitespace."""
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
 
 
 def tokenize(text: str) -> list[str]:

@@ -91,6 +91,8 @@ FIRST_QUOTE = [
     ("How many Palestinians died in the Gaza conflict?", "47,000 Palestinians"),
     # "country" names the kind of answer, not a word the answer holds.
     ("Which country does Netanyahu want a normalization agreement with?", "Saudi Arabia"),
+    # The dated sentence lacks "visit"; the fitted quote ranker weighs the date it holds above that word.
+    ("When will Netanyahu visit the White House?", "February 4"),
 ]
 
 
@@ -147,11 +149,6 @@ WEAK = [
         "Where did Netanyahu depart from?",
         "Tel Aviv",
         id="depart-from: first quote is 'departed for the United States'",
-    ),
-    pytest.param(
-        "When will Netanyahu visit the White House?",
-        "February 4",
-        id="when-visit: the dated sentence lacks 'visit' and comes second (1.31 against 1.35)",
     ),
 ]
 

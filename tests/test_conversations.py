@@ -75,7 +75,7 @@ def test_without_the_previous_quote_the_follow_up_repeats_it(index: Index) -> No
     """The repeated-quote rule is what changes the answer: without it, the quote just given comes first."""
     history = ("Who is Scott Lucas?",)
     given = answer(index, history[0]).quotes[0].text
-    assert answer(index, "What did he say about Trump?", history).quotes[0].text == given
+    assert given in answer(index, "What did he say about Trump?", history).quotes[0].text
     assert answer(index, "What did he say about Trump?", history, quoted=(given,)).quotes[0].text != given
 
 

@@ -79,8 +79,16 @@ def test_a_waiting_batch_costs_bytes_per_posting_not_per_vocabulary_term() -> No
     # (which may hold millions of terms) would outweigh the postings themselves.
     vocabulary = {f"term{i}": i for i in range(300_000)}
     lookup = counting.ChunkTerms(Analyser(), vocabulary)
-    batch = [counting.prepared(t) for t in ("apple river apple", "river, stone")]
-    block = counting._block(batch, lookup)
+    block = counting._block(*counting.terms_by_row(["apple river apple", "river, stone"], lookup), 2)
     assert sum(a.nbytes for a in block if isinstance(a, np.ndarray)) <= 64
     counts = count_terms(["apple river apple", "river, stone"], Analyser(), dict(vocabulary))
     assert counts.shape == (2, 300_003) and counts.nnz == 4 and sorted(counts.data.tolist()) == [1, 1, 1, 2]
+
+
+_CHARACTER = st.sampled_from([*"aZ \0'.Σς'ﬁＦ\u2028\u00a0İ"]) | st.characters(exclude_categories=["Cs"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet=_CHARACTER, max_size=20), max_size=6))
+def test_a_batch_is_prepared_as_its_texts_are_one_by_one(texts: list[str]) -> None:
+    assert counting.prepared_batch(texts) == counting.JOIN.join(map(counting.prepared, texts))

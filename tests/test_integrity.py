@@ -35,6 +35,7 @@ from tests.support.corpus import big_document
 from tests.support.fake_discord import FakeDiscord
 from tests.support.fake_discord_payloads import ALICE
 from tests.support.processes import clean_env, cli, env_for, running_bot
+from tests.support.services import two_services
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTION = "When is Netanyahu invited to the White House?"
@@ -176,13 +177,8 @@ def test_passages_changed_in_the_store_are_re_read_from_the_folder(tmp_path: Pat
 async def two(tmp_path: Path, docs: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[QAService, ...]]:
     """Two services on one database and folder, as two processes would be; no timer (each test says when)."""
     monkeypatch.setattr(service_module, "WATCH_SECONDS", 3600.0, raising=False)
-    serving = await QAService.open(tmp_path / "qa.sqlite3", docs)
-    other = await QAService.open(tmp_path / "qa.sqlite3", docs)
-    try:
-        yield serving, other
-    finally:
-        await other.close()
-        await serving.close()
+    async with two_services(tmp_path / "qa.sqlite3", docs) as services:
+        yield services
 
 
 async def test_reindex_compares_the_folder_with_the_index_it_serves(

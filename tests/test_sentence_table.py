@@ -7,17 +7,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from retrieval import kernel, persist, reindex, sentence_table
+from retrieval.counting import count_terms
 from retrieval.documents import read_folder
 from retrieval.errors import IndexFileError
 from retrieval.index import Index, Weighting
 from retrieval.model import Document, Passage
-from retrieval.passages import all_passages
+from retrieval.passages import all_passages, searchable
 from retrieval.sentence_match import Candidates, Mass, candidates
-from retrieval.structure import CODE, LIST, ROW, Section
+from retrieval.sentence_table import SentenceTable
+from retrieval.structure import CODE, LIST, PROSE, ROW, Section
+from retrieval.text import Analyser
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 HEADED = Section(("Limits", "Rate limits"), "rate-limits")
@@ -29,6 +33,15 @@ ODD = [
     Passage("odd.md", 4, "def on_ready():\n    print('Ready. Steady. Go.')", kind=CODE),
     Passage("odd.md", 5, "Ünïcödé “quoted” café — naïve façade. Zweiter Satz 🎉 hier."),
     Passage("odd.md", 6, ""),
+]
+# Where one split of a passage's sentences could differ from counting its text whole: spaces that NFKC keeps
+# or maps (line separator, no-break, ideographic), a NUL, a final sigma at a sentence's end, ligatures.
+SPACED = [
+    Passage("spaced.md", 1, "It ends here.\u2028Then one starts.\u00a0The third\x00one. ΟΔΟΣ ΣΟΦΟΣ. Ｆｕｌｌ ﬁne.",
+            section=HEADED),
+    Passage("spaced.md", 2, "ΟΔΟΣ. ΟΔΟΣ\u3000ends. Trump’s visit—and Netanyahu's: “don't” 'tis rock'n'roll.",
+            section=Section(("ΟΔΟΣ",), "odos")),
+    Passage("spaced.md", 3, "  \t  "),
 ]
 
 
@@ -262,3 +275,46 @@ def test_fits_are_the_set_based_masses_to_the_bit(backend: str, data: st.DataObj
     pairs = [held[r] | held[r + 1] for r in range(len(held) - 1)]
     assert joined.tolist() == [set_mass(own, related, terms(p))
                                + section * set_mass(own, related, terms(heading[r] & ~p)) for r, p in enumerate(pairs)]
+
+
+def two_passes(passages: list[Passage], analyser: Analyser) -> tuple[dict[str, int], sp.csc_matrix, SentenceTable]:
+    """The reference: each passage's text counted whole, then its sentences and headings analysed apart."""
+    vocabulary: dict[str, int] = {}
+    counts = count_terms((searchable(p) for p in passages), analyser, vocabulary)
+    return vocabulary, counts, sentence_table.build(passages, analyser, vocabulary)
+
+
+def assert_one_pass_is_two(passages: list[Passage], analyser: Analyser) -> None:
+    vocabulary: dict[str, int] = {}
+    counts, table = sentence_table.counted(passages, analyser, vocabulary)
+    want_vocabulary, want_counts, want_table = two_passes(passages, analyser)
+    assert list(vocabulary.items()) == list(want_vocabulary.items())  # the same terms, numbered alike
+    assert counts.shape == want_counts.shape
+    for name in ("indptr", "indices", "data"):
+        assert np.array_equal(getattr(counts, name), getattr(want_counts, name)), name
+    for name, array in want_table.arrays().items():
+        got = table.arrays()[name]
+        assert got.dtype == array.dtype and np.array_equal(got, array), name
+
+
+@pytest.mark.parametrize("weighting", [Weighting(), Weighting(bigrams=True), Weighting(stop_words=False)],
+                         ids=["default", "bigrams", "stop words kept"])
+def test_one_pass_counts_and_tabulates_as_two_passes_do(weighting: Weighting, monkeypatch: pytest.MonkeyPatch) -> None:
+    documents, _ = read_folder(SEEDS)
+    passages = [*all_passages(documents), *ODD, *SPACED]
+    assert_one_pass_is_two(passages, weighting.analyser())
+    monkeypatch.setattr(sentence_table, "_BATCH", 7)  # many batches, the last one partial
+    assert_one_pass_is_two(passages, weighting.analyser())
+
+
+_KINDS = st.sampled_from([PROSE, PROSE, LIST, ROW, CODE])
+_TEXT = st.lists(st.sampled_from([*"aB. \n\t\u00a0\u2028\x00Σ'—“", "Dr.", "The", "word", "ΟΔΟΣ", "ﬁ", "x" * 9]),
+                 max_size=30).map("".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(_TEXT | st.text(max_size=40), _KINDS, st.lists(_TEXT, max_size=2)), max_size=8))
+def test_one_pass_equals_two_passes_on_any_passages(drawn: list[tuple[str, str, list[str]]]) -> None:
+    passages = [Passage("any.md", i, text, kind=kind, section=Section(tuple(path), "s"))
+                for i, (text, kind, path) in enumerate(drawn, start=1)]
+    assert_one_pass_is_two(passages, Analyser())

@@ -1,0 +1,77 @@
+"""Answering in worker processes (QA_ANSWER_PROCESSES): the same answers as the service's own threads,
+conversations kept, the index swapped by a reindex followed, and a worker that dies costs no answer."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.config import load_settings
+from bot.service import QAService
+from retrieval.errors import ConfigError, QuestionError
+
+QUESTION = "When is Netanyahu invited to the White House?"
+GONE = "000_fe643504d8637f7e.txt"  # the document that says it
+QUESTIONS = (QUESTION, "Who was in the White House?", "and then?", "Which ships did the Houthis attack?",
+             "What did the court decide?")
+
+
+@pytest.fixture
+async def pair(tmp_path: Path, docs: Path) -> AsyncIterator[tuple[QAService, QAService]]:
+    """The same documents served twice: by one worker process (every index counts as large), and by threads."""
+    workers = await QAService.open(tmp_path / "w" / "qa.sqlite3", docs, answer_processes=1, answer_min_passages=0)
+    threads = await QAService.open(tmp_path / "t" / "qa.sqlite3", docs)
+    try:
+        assert await workers.workers.started() == 1
+        yield workers, threads
+    finally:
+        await threads.close()
+        await workers.close()
+
+
+async def test_a_worker_answers_as_the_threads_do_follow_ups_included(pair: tuple[QAService, QAService]) -> None:
+    workers, threads = pair
+    for question in QUESTIONS:
+        a = await workers.ask(question, conversation="c:1")
+        b = await threads.ask(question, conversation="c:1")
+        assert a.answer == b.answer, question
+    assert workers.workers.answered == len(QUESTIONS)  # every one of them came from the worker
+    assert threads.workers.answered == 0
+    with pytest.raises(QuestionError):  # the engine's errors reach the caller as they are
+        await workers.ask("   ")
+
+
+async def test_a_worker_follows_the_index_a_reindex_swaps_in(pair: tuple[QAService, QAService], docs: Path) -> None:
+    workers, _ = pair
+    assert (await workers.ask(QUESTION)).answer.quotes[0].source == GONE
+    (docs / GONE).unlink()
+    (docs / "zebra.txt").write_text("The zebra herd crossed the Limpopo river in March.\n", encoding="utf-8")
+    await workers.reindex()
+    answered = workers.workers.answered
+    assert all(q.source != GONE for q in (await workers.ask(QUESTION)).answer.quotes)
+    assert "Limpopo" in (await workers.ask("Which river did the zebra herd cross?")).answer.quotes[0].text
+    assert workers.workers.answered == answered + 2
+
+
+async def test_a_worker_killed_costs_no_answer(pair: tuple[QAService, QAService]) -> None:
+    workers, threads = pair
+    [worker] = workers.workers._workers
+    os.kill(worker.process.pid or 0, signal.SIGKILL)
+    worker.process.join(30)
+    a = await workers.ask(QUESTION)  # answered here, in a thread, while no worker runs
+    assert a.answer == (await threads.ask(QUESTION)).answer
+
+
+def test_answer_processes_setting() -> None:
+    assert load_settings({"QA_ANSWER_PROCESSES": "3"}, env_file=None).answer_processes == 3
+    assert load_settings({"QA_ANSWER_PROCESSES": "0"}, env_file=None).answer_processes == 0
+    cores = os.cpu_count() or 1
+    assert load_settings({}, env_file=None).answer_processes == (cores if cores >= 2 else 0)
+    with pytest.raises(ConfigError):
+        load_settings({"QA_ANSWER_PROCESSES": "many"}, env_file=None)
+    assert load_settings({}, env_file=None).reindex_process
+    assert not load_settings({"QA_REINDEX_PROCESS": "0"}, env_file=None).reindex_process

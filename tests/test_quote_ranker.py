@@ -1,0 +1,130 @@
+"""The fitted quote ranker: its saved model matches the features the code computes, the features are what
+they say (checked against a computation from the text), the lazy answer-kind reading changes no choice,
+and a clearly better sentence is quoted first."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+from retrieval import calibration, quote_ranker
+from retrieval.answer import AnswerSettings, _Match, analyse, answer, quote_candidates
+from retrieval.documents import read_folder
+from retrieval.index import Index
+from retrieval.passages import all_passages
+from retrieval.quote_ranker import FEATURES, Ranker, holds_feature
+from retrieval.sentence_match import candidates
+from retrieval.text import split_sentences
+
+ARTICLES = {
+    "harbour.txt": (
+        "The old harbour of Velmora was rebuilt after the storm. Its lighthouse stands on a granite cliff. "
+        "Fishermen sell their catch at dawn.\n\n"
+        "The Velmora lighthouse is 48 metres tall and was first lit in 1871. Its lamp can be seen from far "
+        "out at sea.\n\n"
+        "Tourists visit the harbour in summer. Ferries leave for the islands twice a day."
+    ),
+    "valley.txt": (
+        "The valley below Velmora grows apples and pears. Farmers bring them to the harbour market.\n\n"
+        "A lighthouse keeper lived in the valley for many years. He wrote about the storms in his diary."
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory) -> Index:
+    folder = tmp_path_factory.mktemp("articles")
+    for name, text in ARTICLES.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    documents, _ = read_folder(folder)
+    return Index.build(documents, all_passages(documents))
+
+
+def spans_and_features(index: Index, question: str) -> tuple[list[str], np.ndarray, object, object]:
+    """The candidate spans' texts and features of a question, every answer-kind column read."""
+    settings = AnswerSettings()
+    query = analyse(index, question, (), settings)
+    hits = index.search(index.query_vector(query.terms), settings.candidates)
+    match = _Match.of(index, query)
+    found = candidates(index.sentence_table, [h.passage for h in hits], match.ids)
+    spans, x, holds = quote_candidates(index, query, hits, match, found, settings)
+    texts = [index.text_of(hits[k].passage)[found.starts[a] : found.ends[b]]
+             for k, a, b in zip(spans.owner.tolist(), spans.first.tolist(), spans.last.tolist(), strict=True)]
+    return texts, x, (query, spans, holds), hits
+
+
+def test_the_saved_model_is_the_features_the_code_computes() -> None:
+    data = json.loads(quote_ranker.MODEL.read_text(encoding="utf-8"))
+    assert tuple(data["features"]) == FEATURES
+    assert len(data["coef"]) == len(data["mean"]) == len(data["scale"]) == len(FEATURES)
+    model = quote_ranker.load()
+    assert all(s > 0 for s in model.scale) and any(c != 0 for c in model.coef)
+
+
+@pytest.mark.parametrize("module", [quote_ranker, calibration], ids=["quote ranker", "not-found model"])
+def test_a_model_fitted_on_other_features_is_refused(tmp_path: Path, module: ModuleType) -> None:
+    data = json.loads(module.MODEL.read_text(encoding="utf-8"))
+    data["features"] = [*data["features"][:-1], "something else"]
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ValueError, match="fitted on features"):
+        module.load(path)
+
+
+def test_features_match_a_computation_from_the_text(index: Index) -> None:
+    texts, x, (query, spans, _), hits = spans_and_features(index, "How tall is the Velmora lighthouse?")
+    col = {name: j for j, name in enumerate(FEATURES)}
+    total = sum(query.idf[t] * w for t, w in query.terms.items() if t not in query.extra)
+    for i, text in enumerate(texts):
+        terms = set(index.analyser(text))
+        own = sum(query.idf[t] * w for t, w in query.terms.items() if t in terms and t not in query.extra)
+        assert x[i, col["own"]] == pytest.approx(own / total)
+        sentences = split_sentences(text)
+        assert x[i, col["pair"]] == (len(sentences) == 2)
+        assert x[i, col["length"]] == pytest.approx(math.log(len(text) / 100))
+        passage = index.text_of(hits[int(spans.owner[i])].passage)
+        assert x[i, col["lead"]] == passage.startswith(text)
+        assert x[i, col["score"]] == pytest.approx(hits[int(spans.owner[i])].score / hits[0].score)
+    assert x[:, col["change_log"]].sum() == 0
+
+
+def test_reading_the_answer_kind_only_where_it_can_matter_changes_no_choice(index: Index) -> None:
+    """The fast path (answer kind read for the spans it could move) against reading it for every span."""
+    for question in ("How tall is the Velmora lighthouse?", "When was the lighthouse first lit?",
+                     "How many times a day do ferries leave?"):
+        _, x, (query, spans, holds), _ = spans_and_features(index, question)
+        model = quote_ranker.load()
+        every = x.copy()
+        every[:, FEATURES.index(holds_feature(query.kind.kind))] = holds(np.arange(len(spans)))
+        lazy = model.scores(x.copy(), spans.owner, query.kind.kind, holds)
+        full = every @ model.weights()
+        for k in np.unique(spans.owner):
+            mine = spans.owner == k
+            assert np.argmax(np.where(mine, lazy, -np.inf)) == np.argmax(np.where(mine, full, -np.inf))
+            assert lazy[mine].max() == pytest.approx(full[mine].max())
+
+
+def test_scores_are_a_weighted_sum_of_standardised_features() -> None:
+    n = len(FEATURES)
+    model = Ranker((1.0,) * n, (2.0,) * n, (0.5,) + (0.0,) * (n - 1))
+    x = np.zeros((2, n))
+    x[:, 0] = [3.0, 5.0]
+    z = model.scores(x, np.array([0, 0]), None, lambda spans: np.zeros(len(spans), bool))
+    assert z[1] - z[0] == pytest.approx(0.5 * (5.0 - 3.0) / 2.0)
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("How tall is the Velmora lighthouse?", "48 metres tall"),
+    ("When was the Velmora lighthouse first lit?", "first lit in 1871"),
+    ("What grows in the valley below Velmora?", "apples and pears"),
+])
+def test_the_sentence_that_answers_is_quoted_first(index: Index, question: str, expected: str) -> None:
+    result = answer(index, question, (), AnswerSettings(min_confidence=0.0))
+    assert expected in result.quotes[0].text
+    scores = [q.score for q in result.quotes]
+    assert scores == sorted(scores, reverse=True) and 0 < sum(scores) <= 1 + 1e-9
