@@ -12,7 +12,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -28,15 +27,6 @@ class Mass:
 
     own: tuple[tuple[int, float], ...]  # (column, weight), in the question's term order
     related: tuple[tuple[int, tuple[int, ...], float], ...]  # (column, related forms' columns, weight)
-
-    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        """The weights as arrays, for `_fits`: (column, weight) rows; and each stand-in as its column, weight,
-        number of forms, then the forms' columns, one after another."""
-        own = np.fromiter(chain.from_iterable(self.own), np.float64, 2 * len(self.own)).reshape(-1, 2)
-        if not self.related:  # a new array: a read-only constant would be another type to numba, compiled again
-            return own, np.zeros(0)
-        flat = [x for j, others, w in self.related for x in (j, w, len(others), *others)]
-        return own, np.array(flat, np.float64)
 
     def __call__(self, held: np.ndarray) -> np.ndarray:
         """The mass of each row of a boolean rows-by-columns matrix."""
@@ -65,28 +55,12 @@ class Candidates:
     # of a reduction by passage.
     firsts: np.ndarray
     filled: np.ndarray | None
-    offsets: np.ndarray  # bounds as an array
     found_by: np.ndarray  # passages by columns: `passage_held` of each
-    compiled: Any = None  # the compiled `_match` when the index is scored with numba: `_spans` is then compiled too
 
     def passage_held(self, k: int) -> np.ndarray:
         """Whether the k-th passage (its sentences or its headings) holds each term: the terms it is found by,
         for an analyser without bigrams (a bigram may span two sentences)."""
         return self.found_by[k]
-
-    def fits(self, mass: Mass, weight: float) -> tuple[np.ndarray, np.ndarray]:
-        """Each row's fit: its mass, plus `weight` times the mass its headings add; and each pair of rows r and
-        r + 1 (of the same passage or not) joined: the pair's mass plus `weight` times what its headings add."""
-        if self.compiled is not None and self.held.size:
-            both = _compiled(_fits)(self.held, self.heading, *mass.arrays(), weight)
-            n = len(self.held)
-            return both[:n], both[n:]
-        held, heading = self.held, self.heading
-        pairs = held[:-1] | held[1:]
-        n = len(held)
-        # Four masses in one pass: each sentence's, its headings' (less its own terms), each pair's, theirs.
-        masses = mass(np.concatenate([held, heading & ~held, pairs, heading[:-1] & ~pairs]))
-        return masses[:n] + weight * masses[n : 2 * n], masses[2 * n : 3 * n - 1] + weight * masses[3 * n - 1 :]
 
     def best_fits(self, fits: np.ndarray) -> np.ndarray:
         """Each passage's largest fit (-inf for a passage without sentences)."""
@@ -106,10 +80,6 @@ class Candidates:
         the earlier, against the best so far)."""
         if not fits.size:
             return []
-        if self.compiled is not None:
-            rows, values = _compiled(_spans)(fits, joined, wanted, self.offsets)
-            k, first, last = rows.tolist()
-            return list(zip(k, values.tolist(), first, last, strict=True))
         owner = self.owner
         top = self.best_fits(fits)
         firsts = (fits == top[owner]).nonzero()[0]
@@ -172,8 +142,7 @@ def candidates(table: SentenceTable, passages: Sequence[int], columns: np.ndarra
         every = n_filled == n
         return Candidates(bounds.tolist(), ints[r : 2 * r].tolist(), ints[2 * r : 3 * r].tolist(), cells[:r],
                           cells[r : 2 * r], ints[:r], cells[2 * r : 2 * r + n],
-                          bounds[:-1] if every else bounds[filled], None if every else filled, bounds,
-                          cells[2 * r + n :], compiled)
+                          bounds[:-1] if every else bounds[filled], None if every else filled, cells[2 * r + n :])
     n = where.size
     lo = table.first[where].astype(np.int64)
     per_passage = table.first[where + 1] - lo
@@ -200,7 +169,7 @@ def candidates(table: SentenceTable, passages: Sequence[int], columns: np.ndarra
     if n_rows:
         found_by[slice(None) if filled is None else filled] |= np.logical_or.reduceat(held, firsts, axis=0)
     return Candidates(bounds.tolist(), table.starts[rows].tolist(), table.ends[rows].tolist(), held,
-                      headings[owner], owner, headings, firsts, filled, bounds, found_by)
+                      headings[owner], owner, headings, firsts, filled, found_by)
 
 
 def _match(first: np.ndarray, term_ptr: np.ndarray, terms: np.ndarray, heading_ptr: np.ndarray,
@@ -262,89 +231,15 @@ def _match(first: np.ndarray, term_ptr: np.ndarray, terms: np.ndarray, heading_p
     return cells, ints, n_filled
 
 
-def _row_mass(row: np.ndarray, own: np.ndarray, related: np.ndarray) -> float:
-    """`Mass` of one row, for numba: the weights of the terms held, then of the stand-ins, added in order (to the
-    float64 `Mass` gives: adding the 0.0 of an absent term changes no sum)."""
-    s = 0.0
-    for i in range(own.shape[0]):
-        if row[int(own[i, 0])]:
-            s += own[i, 1]
-    at = 0
-    while at < related.shape[0]:
-        j, w, n = int(related[at]), related[at + 1], int(related[at + 2])
-        if not row[j]:
-            for x in range(at + 3, at + 3 + n):
-                if row[int(related[x])]:
-                    s += w
-                    break
-        at += 3 + n
-    return s
-
-
-def _fits(held: np.ndarray, heading: np.ndarray, own: np.ndarray, related: np.ndarray, weight: float) -> np.ndarray:
-    """`Candidates.fits` as one loop, for numba: the same float64 sums and products; the fits, then the pairs',
-    in one array."""
-    n, m = held.shape
-    both = np.empty(2 * n - 1)
-    fits = both[:n]
-    joined = both[n:]
-    row = np.empty(m, np.bool_)
-    for r in range(n):
-        for j in range(m):
-            row[j] = heading[r, j] and not held[r, j]
-        fits[r] = _row_mass(held[r], own, related) + weight * _row_mass(row, own, related)
-    pair = np.empty(m, np.bool_)
-    for r in range(n - 1):
-        for j in range(m):
-            pair[j] = held[r, j] or held[r + 1, j]
-            row[j] = heading[r, j] and not pair[j]
-        joined[r] = _row_mass(pair, own, related) + weight * _row_mass(row, own, related)
-    return both
-
-
-def _spans(fits: np.ndarray, joined: np.ndarray, wanted: np.ndarray,
-           bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`Candidates.best_spans` as one loop, for numba: the same comparisons of the same floats."""
-    n = bounds.shape[0] - 1
-    rows = np.empty((3, n), np.int64)  # each passage's position, first row, last row
-    values = np.empty(n, np.float64)
-    c = 0
-    for k in range(n):
-        a, b = bounds[k], bounds[k + 1]
-        if a == b or not wanted[k]:
-            continue
-        i = a
-        f = fits[a]
-        for r in range(a + 1, b):  # the first of equals
-            if fits[r] > f:
-                i = r
-                f = fits[r]
-        before = joined[i - 1] if i > a else -np.inf
-        after = joined[i] if i + 1 < b else -np.inf
-        half = 0.5 * f
-        take_before = before > f and before - f >= half
-        so_far = before if take_before else f
-        take_after = after > so_far and after - f >= half
-        rows[0, c] = k
-        values[c] = after if take_after else so_far
-        rows[1, c] = i if take_after else (i - 1 if take_before else i)
-        rows[2, c] = i + 1 if take_after else i
-        c += 1
-    return rows[:, :c], values[:c]
-
-
 _lock = threading.Lock()
 _made: dict[Any, Any] = {}  # each loop above compiled, once made (None without numba)
 
 
 def _compiled(fn: Any = _match) -> Any:
     """`fn` compiled (kernel.jitted), made on first use; None without numba."""
-    global _row_mass
     if fn not in _made:
         with _lock:
             if fn not in _made:
-                if not _made:  # the helper first, so that `_fits` calls it compiled
-                    _row_mass = kernel.jitted(_row_mass) or _row_mass
                 _made[fn] = kernel.jitted(fn)
     return _made[fn]
 
@@ -359,6 +254,3 @@ def warm_up() -> None:
     for id_type in (np.uint16, np.int32):
         ids = np.array([0], id_type)
         compiled(offsets, offsets, ids, offsets, ids, spans, spans, one, np.array([0, -1], np.int64))
-    _compiled(_spans)(np.zeros(1), np.zeros(0), np.ones(1, bool), np.array([0, 1], np.int64))
-    cells = np.zeros((2, 1), bool)
-    _compiled(_fits)(cells, cells, np.array([[0, 1.0]]), np.array([0, 0.5, 1, 0]), 1.0)

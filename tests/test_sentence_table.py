@@ -157,7 +157,6 @@ def test_candidates_gather_the_sentences_of_the_passages_asked_for(
     ids = np.array([index.vocabulary.get(index.analyser(w)[0], -1) for w in words])
     asked = [len(passages) - 6, 3, len(passages) - 1, 0]
     found = candidates(index.sentence_table, asked, ids)
-    assert (found.compiled is not None) == (backend == "numba")
     for k, p in enumerate(asked):
         lo, hi = found.bounds[k], found.bounds[k + 1]
         spans, terms, headings = by_analysis(index, passages[p])
@@ -248,33 +247,6 @@ def test_term_ids_take_16_bits_only_while_the_vocabulary_fits() -> None:
         sentences = ("Apples fall.", "Rivers flow to the sea.")
         expected = [sorted(vocabulary[t] for t in set(analyser(s))) for s in sentences]
         assert [ids.tolist() for ids in table.sentence_terms(0)] == expected
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
-@settings(max_examples=100, deadline=None)
-@given(data=st.data())
-def test_fits_are_the_set_based_masses_to_the_bit(backend: str, data: st.DataObject) -> None:
-    """A row's fit is its own mass plus the weighted mass its headings add; a pair's likewise, as sets reckon."""
-    found = drawn_candidates(backend, data, ["apples", "rivers", "cats", "dogs", "notaword"])
-    names = [f"t{j}" for j in range(found.held.shape[1])]
-    weight = st.floats(0.01, 20, allow_nan=False)
-    own = [(t, data.draw(weight)) for t in names if data.draw(st.booleans())]
-    related = [(t, tuple(data.draw(st.sets(st.sampled_from(names), min_size=1, max_size=2))), data.draw(weight))
-               for t in names if data.draw(st.booleans())]
-    col = {t: k for k, t in enumerate(names)}
-    mass = Mass(tuple((col[t], w) for t, w in own), tuple((col[t], tuple(col[r] for r in o), w) for t, o, w in related))
-    section = data.draw(st.sampled_from([0.0, 0.5, 1.0]))
-    fits, joined = found.fits(mass, section)
-
-    def terms(row: np.ndarray) -> set[str]:
-        return {names[j] for j in np.flatnonzero(row)}
-
-    held, heading = found.held, found.heading
-    assert fits.tolist() == [set_mass(own, related, terms(held[r]))
-                             + section * set_mass(own, related, terms(heading[r] & ~held[r])) for r in range(len(held))]
-    pairs = [held[r] | held[r + 1] for r in range(len(held) - 1)]
-    assert joined.tolist() == [set_mass(own, related, terms(p))
-                               + section * set_mass(own, related, terms(heading[r] & ~p)) for r, p in enumerate(pairs)]
 
 
 def two_passes(passages: list[Passage], analyser: Analyser) -> tuple[dict[str, int], sp.csc_matrix, SentenceTable]:
