@@ -8,7 +8,8 @@ for real SQuAD questions as asked, the same questions with two misspelt words ea
 swapped in the two longest words: every word then goes through correction), and as follow-ups of
 the previous question. Each question is asked once untimed first (the index keeps no per-passage cache:
 sentences and their terms come from the sentence table made at build, so this warms only what any
-process warms: the analyser's stem cache, the word tables, numba's compiled kernel), then timed.
+process warms: the analyser's stem cache, the word tables, the passages' flags an index makes on its first
+question, and with numba the compiled kernels of the search and of the sentence match), then timed.
 Writes bench/results/answer_speed.md.
 """
 

@@ -13,6 +13,7 @@ import math
 import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
+from itertools import compress
 
 import numpy as np
 
@@ -20,8 +21,9 @@ from . import calibration, quote_ranker
 from .calibration import Evidence
 from .errors import QuestionError
 from .index import Index
-from .lexicon import Correction, choose, expand, known, neighbours
+from .lexicon import Correction, choose, expand, known, neighbours, suspects
 from .model import Answer, Hit, Passage, Quote
+from .passages import PassageTable
 from .question import (
     ANAPHORA,
     HEAD_KIND,
@@ -33,7 +35,7 @@ from .question import (
 )
 from .quote_ranker import Question, Spans, features
 from .sentence_match import Candidates, Mass, candidates
-from .structure import CODE, Section
+from .structure import CODE, KINDS, Section
 from .text import tokenize
 
 MAX_QUESTION_CHARS = 1000
@@ -132,7 +134,9 @@ def is_follow_up(question: str, index: Index) -> bool:
 def analyse(index: Index, question: str, history: Sequence[str], settings: AnswerSettings) -> _Query:
     """The question's terms (typos corrected, related forms added), joined by the previous turn's
     when it is a follow-up."""
-    tokens = [t for t in tokenize(_HOW_ADJECTIVE.sub(r"\1", question)) if t not in _CHAT_FILLER]
+    plain = _HOW_ADJECTIVE.sub(r"\1", question)
+    words = tokenize(plain)
+    tokens = [t for t in words if t not in _CHAT_FILLER]
     analyser = index.analyser
     corrected: list[tuple[str, str]] = []
     if settings.correct_typos:
@@ -155,7 +159,8 @@ def analyse(index: Index, question: str, history: Sequence[str], settings: Answe
     lost = sum(idf[t] * terms[t] for t in required if not known(index, t) and t not in links)
     unknown = lost / total if total else 0.0
     return _Query(terms, idf, required, heads & frozenset(own), links, extra, settings.related_credit, used, kind,
-                  frozenset(tokenize(question)) | frozenset(tokens), tuple(corrected), unknown)
+                  frozenset(words if plain == question else tokenize(question)) | frozenset(tokens), tuple(corrected),
+                  unknown)
 
 
 def _add_context(index: Index, terms: dict[str, float], previous: str, settings: AnswerSettings) -> bool:
@@ -172,7 +177,8 @@ def _corrected(index: Index, tokens: list[str]) -> tuple[list[str], list[tuple[s
     """The tokens with typos corrected against the index, and the (typed, corrected) pairs. Each typo
     is read with the others already corrected ("Stev Witkof": steve, not step, once witkof is witkoff)."""
     # "year", "country" are kinds of answer, never typos
-    near = {i: found for i, t in enumerate(tokens) if t not in HEAD_KIND and (found := neighbours(index, t))}
+    near = {i: found for i in suspects(index, tokens) if tokens[i] not in HEAD_KIND
+            and (found := neighbours(index, tokens[i]))}
     if not near:
         return tokens, []
     each = index.analyser.term_of_each(tokens)
@@ -215,7 +221,7 @@ def deliberate(
     query = analyse(index, question, history, settings)
     hits = index.search(index.query_vector(query.terms), settings.candidates)
     if not _CODE_ASKED.search(question):  # code is evidence for "how do I write…", not an answer to "what is…"
-        hits = [h for h in hits if index.kind_of(h.passage) != CODE]
+        hits = [h for h, flags in zip(hits, _flags_of(index, hits), strict=True) if not flags & _CODE_BLOCK]
     empty = Answer(question, (), closest_titles(index, hits), query.context_used, query.corrected)
     if not hits or not query.required:
         return empty, None
@@ -254,7 +260,7 @@ class _Match:
 
     def terms(self, held: np.ndarray) -> frozenset[str]:
         """The query terms a presence row holds."""
-        return frozenset(self.columns[k] for k in np.flatnonzero(held).tolist())
+        return frozenset(compress(self.columns, held.tolist()))
 
 
 def _another_answers(query: _Query, quotes: Sequence[Quote], settings: AnswerSettings) -> bool:
@@ -277,6 +283,31 @@ def is_change_log(doc_id: str, section: Section) -> bool:
     or in a change-log file."""
     stem = doc_id.rsplit("/", 1)[-1].rsplit(".", 1)[0].casefold()
     return section.date is not None or stem in _CHANGE_LOGS
+
+
+_CODE_BLOCK, _CHANGE_LOG = 1, 2  # the bits of _passage_flags
+
+
+def _passage_flags(index: Index) -> np.ndarray:
+    """Each passage's bits: _CODE_BLOCK for a code block, _CHANGE_LOG for a change-log entry (`is_change_log`),
+    for the whole index, made once (Index.derived) so that a question reads its candidates' in one gather."""
+    passages = index.passages
+    if isinstance(passages, PassageTable):  # by document and by section, then gathered: no loop by passage
+        logs = np.fromiter((is_change_log(d, Section()) for d in passages.doc_ids), bool, len(passages.doc_ids))
+        dated = np.fromiter((s.date is not None for s in passages.sections), bool, len(passages.sections))
+        log = logs[passages.doc_of] | dated[passages.section_of]
+        code = passages.kind == KINDS.index(CODE)
+    else:
+        stems = {d: is_change_log(d, Section()) for d in index.documents}
+        log = np.fromiter((p.section.date is not None or stems[p.doc_id] for p in passages), bool, len(passages))
+        code = np.fromiter((p.kind == CODE for p in passages), bool, len(passages))
+    return code * np.uint8(_CODE_BLOCK) | log * np.uint8(_CHANGE_LOG)
+
+
+def _flags_of(index: Index, hits: Sequence[Hit]) -> list[int]:
+    """The _passage_flags of each hit."""
+    rows = np.fromiter((h.passage for h in hits), np.intp, len(hits))
+    return index.derived(_passage_flags)[rows].tolist()
 
 
 def closest_titles(index: Index, hits: Sequence[Hit], n: int = 3) -> tuple[str, ...]:
@@ -381,7 +412,7 @@ def quote_candidates(index: Index, query: _Query, hits: Sequence[Hit], match: _M
     question = Question(
         match.mass, sum(query.idf[t] * w for t, w in query.terms.items() if t not in query.extra), required,
         np.fromiter((h.score for h in hits), float, len(hits)),
-        np.fromiter((is_change_log(index.doc_id_of(p), index.section_of(p)) for p in passages), bool, len(passages)))
+        np.fromiter((flags & _CHANGE_LOG for flags in _flags_of(index, hits)), bool, len(hits)))
     texts: dict[int, str] = {}
 
     def holds_kind(which: np.ndarray) -> np.ndarray:

@@ -14,8 +14,9 @@ terms' postings, through kernel.py.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -29,6 +30,8 @@ from .structure import KINDS, Section
 from .text import Analyser
 
 __all__ = ["Index", "Progress", "Weighting", "count_terms"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +89,7 @@ class Index:
             self.passages, self.analyser, self.vocabulary)
         self._kinds = self.passages.kind if isinstance(self.passages, PassageTable) else np.fromiter(
             (KINDS.index(p.kind) for p in self.passages), np.uint8, len(self.passages))
+        self._derived: dict[Callable[[Index], Any], Any] = {}
 
     @classmethod
     def build(
@@ -101,6 +105,14 @@ class Index:
 
     def __len__(self) -> int:
         return len(self.passages)
+
+    def derived(self, make: Callable[[Index], T]) -> T:
+        """`make(self)`, computed on first use and kept with the index (which never changes): the tables the
+        answer path reads by passage or by term, made once instead of on every question."""
+        try:
+            return self._derived[make]
+        except KeyError:  # two threads may both make it; either result will do, and the first is kept
+            return self._derived.setdefault(make, make(self))
 
     def passages_of(self, doc_id: str) -> list[int]:
         """Positions of a document's passages, in order."""

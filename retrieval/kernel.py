@@ -395,6 +395,19 @@ def _load_numba() -> None:
     _tried = True
 
 
+def jitted(fn: Any) -> Any:
+    """`fn` compiled like the kernel (nogil, cached on disk), for the answer path's loops
+    (retrieval/sentence_match.py); None when numba is missing. Compiled on its first call."""
+    if _numba_kernel() is None:
+        return None
+    import numba
+
+    try:
+        return numba.njit(nogil=True, cache=True)(fn)
+    except RuntimeError:  # no writable cache directory
+        return numba.njit(nogil=True)(fn)
+
+
 # Each thread owns its scratch (block scores and touched list), so concurrent queries share no buffer.
 _local = threading.local()
 
@@ -461,3 +474,6 @@ def warm_up(n_rows: int | None = None) -> None:
         indptr = np.array([0, 2, 3], indptr_type)
         for k in (1, 5):  # the heap and the keep-everything branches
             _top_k_compiled(indptr, indices, data, terms, qweights, 2, k)
+    from . import sentence_match  # imported here: it imports this module
+
+    sentence_match.warm_up()  # the answer path's compiled loop

@@ -130,10 +130,25 @@ def correct(index: Index, token: str, others: Sequence[str] = ()) -> Correction 
     return choose(index, token, neighbours(index, token), others)
 
 
+def _plain(token: str) -> bool:
+    """Whether a word is one that may be a typo: long enough, of ASCII letters only, and no stop word."""
+    return len(token) >= MIN_TYPO_LENGTH and token.isalpha() and token.isascii() and token not in STOP_WORDS
+
+
+def suspects(index: Index, tokens: Sequence[str]) -> list[int]:
+    """The positions of the words that `neighbours` may take for typos (plain words whose term neither the
+    index nor English holds), read for a whole question at once: one batch of stems, not a call a word."""
+    plain = [i for i, t in enumerate(tokens) if _plain(t)]
+    terms = index.analyser.term_of_each([tokens[i] for i in plain])
+    english = english_terms()
+    return [i for i, term in zip(plain, terms, strict=True)
+            if term is not None and not known(index, term) and term not in english]
+
+
 def neighbours(index: Index, token: str) -> dict[str, tuple[int, str]]:
     """The index terms one edit away from a question word that may be a typo: term -> (its document
     frequency, the first spelling that reads as it); empty when the word is not taken for a typo."""
-    if len(token) < MIN_TYPO_LENGTH or not token.isalpha() or not token.isascii() or token in STOP_WORDS:
+    if not _plain(token):
         return {}
     analyser = index.analyser
     own = analyser.terms([token])

@@ -9,11 +9,14 @@ the set-based reckoning gave (adding 0.0 for an absent term changes no sum, and 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from . import kernel
 from .sentence_table import SentenceTable
 
 
@@ -37,7 +40,7 @@ class Mass:
         return np.add.accumulate(parts, axis=1)[:, -1]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen init sets each of its many fields through object.__setattr__
 class Candidates:
     """The sentences of some passages and which question terms they hold."""
 
@@ -48,17 +51,27 @@ class Candidates:
     heading: np.ndarray  # rows by columns: the headings above the row's passage hold the term
     owner: np.ndarray  # each row's passage (its position among the passages asked for)
     headings: np.ndarray  # passages by columns: the headings above the passage hold the term
+    # The first row of each passage that has rows, and those passages (None when all have): the segments
+    # of a reduction by passage.
+    firsts: np.ndarray
+    filled: np.ndarray | None
+    found_by: np.ndarray  # passages by columns: `passage_held` of each
 
     def passage_held(self, k: int) -> np.ndarray:
         """Whether the k-th passage (its sentences or its headings) holds each term: the terms it is found by,
         for an analyser without bigrams (a bigram may span two sentences)."""
-        return self.held[self.bounds[k] : self.bounds[k + 1]].any(axis=0) | self.headings[k]
+        return self.found_by[k]
 
     def best_fits(self, fits: np.ndarray) -> np.ndarray:
         """Each passage's largest fit (-inf for a passage without sentences)."""
-        top = np.full(len(self.bounds) - 1, -np.inf)
-        np.maximum.at(top, self.owner, fits)
-        return top
+        if not fits.size:
+            return np.full(len(self.bounds) - 1, -np.inf)
+        top = np.maximum.reduceat(fits, self.firsts)  # segments in row order: one per passage with rows
+        if self.filled is None:
+            return top
+        every = np.full(len(self.bounds) - 1, -np.inf)
+        every[self.filled] = top
+        return every
 
     def best_spans(self, fits: np.ndarray, joined: np.ndarray, wanted: np.ndarray) -> list[tuple[int, float, int, int]]:
         """For each `wanted` passage: (its position, the fit, first row, last row) of its best sentence (the
@@ -67,43 +80,50 @@ class Candidates:
         the earlier, against the best so far)."""
         if not fits.size:
             return []
+        owner = self.owner
         top = self.best_fits(fits)
-        firsts = np.flatnonzero(fits == top[self.owner])
-        firsts = firsts[np.concatenate([[True], self.owner[firsts][1:] != self.owner[firsts][:-1]])]
-        bounds = np.asarray(self.bounds)
-        ok = wanted[self.owner[firsts]]
-        i = firsts[ok]
-        k = self.owner[i]
+        firsts = (fits == top[owner]).nonzero()[0]
+        if firsts.size > 1:  # the first of equals: a row whose passage is not the previous best row's
+            keep = np.empty(firsts.size, bool)
+            keep[0] = True
+            mine = owner[firsts]
+            np.not_equal(mine[1:], mine[:-1], out=keep[1:])
+            firsts = firsts[keep]
+        i = firsts[wanted[owner[firsts]]]
+        k = owner[i]
         f = fits[i]
-        pad = np.concatenate([[-np.inf], joined, [-np.inf]])  # pad[r + 1] = joined[r]; none past the ends
+        bounds = np.asarray(self.bounds)
+        pad = np.empty(joined.size + 2)  # pad[r + 1] = joined[r]; none past the ends
+        pad[0] = pad[-1] = -np.inf
+        pad[1:-1] = joined
         before = np.where(i > bounds[k], pad[i], -np.inf)
         after = np.where(i + 1 < bounds[k + 1], pad[i + 1], -np.inf)
-        take_before = (before > f) & (before - f >= 0.5 * f)
+        half = 0.5 * f
+        take_before = (before > f) & (before - f >= half)
         so_far = np.where(take_before, before, f)
-        take_after = (after > so_far) & (after - f >= 0.5 * f)
+        take_after = (after > so_far) & (after - f >= half)
         value = np.where(take_after, after, so_far)
-        first = np.where(take_after, i, np.where(take_before, i - 1, i))
-        last = np.where(take_after, i + 1, i)
+        first = i - take_before * ~take_after
+        last = i + take_after
         return list(zip(k.tolist(), value.tolist(), first.tolist(), last.tolist(), strict=True))
 
 
-def _ranges(ptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The positions ptr[r] .. ptr[r+1]-1 of each of `rows`, one row after another, and each row's size."""
-    first = ptr[rows].astype(np.int64)
-    sizes = ptr[rows + 1].astype(np.int64) - first
-    return np.repeat(first - (np.cumsum(sizes) - sizes), sizes) + np.arange(int(sizes.sum())), sizes
+def _spread(first: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """first[i] .. first[i]+sizes[i]-1 for each i, one range after another (int64)."""
+    ends = sizes.cumsum()
+    return (first - ends + sizes).repeat(sizes) + np.arange(ends[-1] if ends.size else 0)
 
 
-def _held(ids: np.ndarray, sizes: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    """Rows by columns: whether the row's term ids (`ids`, `sizes` a row) include each column's term id."""
-    out = np.zeros((len(sizes), len(columns)), bool)
-    known = np.flatnonzero(columns >= 0)
+def _held(ids: np.ndarray, rows: np.ndarray, n_rows: int, columns: np.ndarray) -> np.ndarray:
+    """Rows by columns: whether row `rows[i]` holds term `ids[i]`, for each column's term id (-1: none)."""
+    out = np.zeros((n_rows, len(columns)), bool)
+    known = (columns >= 0).nonzero()[0]
     if known.size and ids.size:
-        order = known[np.argsort(columns[known])]
+        order = known[columns[known].argsort()]
         sorted_ids = columns[order]
-        at = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
-        hit = sorted_ids[at] == ids
-        rows = np.repeat(np.arange(len(sizes)), sizes)
+        at = sorted_ids.searchsorted(ids)
+        np.minimum(at, sorted_ids.size - 1, out=at)
+        hit = (sorted_ids[at] == ids).nonzero()[0]
         out[rows[hit], order[at[hit]]] = True
     return out
 
@@ -111,11 +131,126 @@ def _held(ids: np.ndarray, sizes: np.ndarray, columns: np.ndarray) -> np.ndarray
 def candidates(table: SentenceTable, passages: Sequence[int], columns: np.ndarray) -> Candidates:
     """The sentences of `passages` (in that order) against the term ids `columns` (-1: a term no passage has)."""
     where = np.asarray(passages, np.int64)
-    rows, per_passage = _ranges(table.first, where)
-    positions, per_row = _ranges(table.term_ptr, rows)
-    held = _held(table.terms[positions], per_row, columns)
-    positions, per_heading = _ranges(table.heading_ptr, where)
-    heading = _held(table.heading_terms[positions], per_heading, columns)
-    bounds = np.concatenate([[0], np.cumsum(per_passage)]).tolist()
-    return Candidates(bounds, table.starts[rows].tolist(), table.ends[rows].tolist(), held,
-                      np.repeat(heading, per_passage, axis=0), np.repeat(np.arange(len(where)), per_passage), heading)
+    if kernel.wants_numba(len(table)) and (compiled := _compiled()) is not None:
+        # Two arrays back, cut here: numba boxes each array it returns at a cost.
+        cells, ints, n_filled = compiled(table.first, table.term_ptr, table.terms, table.heading_ptr,
+                                         table.heading_terms, table.starts, table.ends, where,
+                                         np.asarray(columns, np.int64))
+        n = where.size
+        r = (len(cells) - 2 * n) // 2
+        bounds, filled = ints[3 * r : 3 * r + n + 1], ints[3 * r + n + 1 : 3 * r + n + 1 + n_filled]
+        every = n_filled == n
+        return Candidates(bounds.tolist(), ints[r : 2 * r].tolist(), ints[2 * r : 3 * r].tolist(), cells[:r],
+                          cells[r : 2 * r], ints[:r], cells[2 * r : 2 * r + n],
+                          bounds[:-1] if every else bounds[filled], None if every else filled, cells[2 * r + n :])
+    n = where.size
+    lo = table.first[where].astype(np.int64)
+    per_passage = table.first[where + 1] - lo
+    rows = _spread(lo, per_passage)
+    n_rows = rows.size
+    # A passage's sentences are consecutive rows, so their terms are one run of the table: one range a passage.
+    term_lo = table.term_ptr[rows].astype(np.int64)
+    per_row = table.term_ptr[rows + 1] - term_lo
+    run_lo = table.term_ptr[lo].astype(np.int64)
+    head_lo = table.heading_ptr[where].astype(np.int64)
+    per_heading = table.heading_ptr[where + 1] - head_lo
+    # Sentences and headings in one matrix: a passage's headings are row n_rows + its position.
+    ids = np.concatenate([table.terms[_spread(run_lo, table.term_ptr[lo + per_passage] - run_lo)],
+                          table.heading_terms[_spread(head_lo, per_heading)]])
+    owners = np.concatenate([np.arange(n_rows).repeat(per_row), np.arange(n_rows, n_rows + n).repeat(per_heading)])
+    both = _held(ids, owners, n_rows + n, columns)
+    held, headings = both[:n_rows], both[n_rows:]
+    owner = np.arange(n).repeat(per_passage)
+    bounds = np.zeros(n + 1, np.int64)
+    per_passage.cumsum(out=bounds[1:])
+    filled = None if per_passage.all() else per_passage.nonzero()[0]
+    firsts = bounds[:-1] if filled is None else bounds[filled]
+    found_by = headings.copy()
+    if n_rows:
+        found_by[slice(None) if filled is None else filled] |= np.logical_or.reduceat(held, firsts, axis=0)
+    return Candidates(bounds.tolist(), table.starts[rows].tolist(), table.ends[rows].tolist(), held,
+                      headings[owner], owner, headings, firsts, filled, found_by)
+
+
+def _match(first: np.ndarray, term_ptr: np.ndarray, terms: np.ndarray, heading_ptr: np.ndarray,
+           heading_terms: np.ndarray, starts: np.ndarray, ends: np.ndarray, where: np.ndarray,
+           columns: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """`candidates` as one loop, for numba: held and heading (by row), then headings and found_by (by passage),
+    one after another in one boolean array; owner, starts, ends (by row), bounds, then the positions of the
+    passages that have rows, in one int64 array; and how many of those there are. The table is trusted
+    (`SentenceTable.fits`)."""
+    n = where.shape[0]
+    m = columns.shape[0]
+    order = np.argsort(columns)  # the query's term ids ascending, each with its column
+    ids = columns[order]
+    n_rows = 0
+    for k in range(n):
+        n_rows += first[where[k] + 1] - first[where[k]]
+    cells = np.zeros((2 * n_rows + 2 * n, m), np.bool_)
+    held = cells[:n_rows]
+    heading = cells[n_rows : 2 * n_rows]
+    headings = cells[2 * n_rows : 2 * n_rows + n]
+    found_by = cells[2 * n_rows + n :]
+    ints = np.empty(3 * n_rows + 2 * n + 1, np.int64)
+    owner = ints[:n_rows]
+    row_starts = ints[n_rows : 2 * n_rows]
+    row_ends = ints[2 * n_rows : 3 * n_rows]
+    bounds = ints[3 * n_rows : 3 * n_rows + n + 1]
+    filled = ints[3 * n_rows + n + 1 :]
+    n_filled = 0
+    r = 0
+    for k in range(n):
+        p = where[k]
+        for x in range(heading_ptr[p], heading_ptr[p + 1]):
+            t = np.int64(heading_terms[x])
+            for j in range(m):
+                if ids[j] >= t:
+                    if ids[j] == t:
+                        headings[k, order[j]] = True
+                    break
+        bounds[k] = r
+        if first[p + 1] > first[p]:
+            filled[n_filled] = k
+            n_filled += 1
+        for s in range(first[p], first[p + 1]):
+            owner[r] = k
+            row_starts[r] = starts[s]
+            row_ends[r] = ends[s]
+            heading[r] = headings[k]
+            for x in range(term_ptr[s], term_ptr[s + 1]):
+                t = np.int64(terms[x])
+                for j in range(m):  # a question has a few terms: a scan beats a search
+                    if ids[j] >= t:
+                        if ids[j] == t:
+                            held[r, order[j]] = True
+                        break
+            found_by[k] |= held[r]
+            r += 1
+        found_by[k] |= headings[k]
+    bounds[n] = r
+    return cells, ints, n_filled
+
+
+_lock = threading.Lock()
+_made: dict[Any, Any] = {}  # each loop above compiled, once made (None without numba)
+
+
+def _compiled(fn: Any = _match) -> Any:
+    """`fn` compiled (kernel.jitted), made on first use; None without numba."""
+    if fn not in _made:
+        with _lock:
+            if fn not in _made:
+                _made[fn] = kernel.jitted(fn)
+    return _made[fn]
+
+
+def warm_up() -> None:
+    """Compile `_match` for the array types of common tables (int32 offsets; 16- and 32-bit term ids), so that
+    the first question does not wait (numba loads it from its disk cache after the first time)."""
+    compiled = _compiled()
+    if compiled is None:
+        return
+    offsets, spans, one = np.array([0, 1], np.int32), np.array([0], np.int32), np.array([0], np.int64)
+    for id_type in (np.uint16, np.int32):
+        ids = np.array([0], id_type)
+        compiled(offsets, offsets, ids, offsets, ids, spans, spans, one, np.array([0, -1], np.int64))

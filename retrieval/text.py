@@ -192,6 +192,9 @@ def word_tokens(lowered: str) -> list[str]:
     return [t.replace("’", "'") for t in _TOKEN.findall(lowered)]
 
 
+_FEW = 16  # words `term_of_each` stems one by one, through the cache; more go to the stemmer in one batch
+
+
 class Analyser:
     """Turns text into index terms: tokens, stop words (INDEX_STOP_WORDS) removed, Snowball-stemmed."""
 
@@ -231,7 +234,13 @@ class Analyser:
         """Each word's single term (None for a stop word), stemmed in one batch: for the hundreds of
         candidate spellings a typo has, which the per-word cache would only fill with misses."""
         bases = [IRREGULAR.get(w, w) for w in (_strip_possessive(t) for t in words)]
-        stems = self._stemmer.stemWords(bases) if self.stem else bases
+        if not self.stem:
+            stems = bases
+        elif len(bases) <= _FEW:  # a question's words: the per-word cache mostly hits
+            stem = self._stem_one
+            stems = [stem(b) for b in bases]
+        else:
+            stems = self._stemmer.stemWords(bases)
         return [None if self.stop_words and b in INDEX_STOP_WORDS else s for b, s in zip(bases, stems, strict=True)]
 
 

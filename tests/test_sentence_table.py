@@ -11,14 +11,14 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retrieval import persist, reindex, sentence_table
+from retrieval import kernel, persist, reindex, sentence_table
 from retrieval.counting import count_terms
 from retrieval.documents import read_folder
 from retrieval.errors import IndexFileError
 from retrieval.index import Index, Weighting
 from retrieval.model import Document, Passage
 from retrieval.passages import all_passages, searchable
-from retrieval.sentence_match import Mass, candidates
+from retrieval.sentence_match import Candidates, Mass, candidates
 from retrieval.sentence_table import SentenceTable
 from retrieval.structure import CODE, LIST, PROSE, ROW, Section
 from retrieval.text import Analyser
@@ -135,11 +135,24 @@ def test_the_mass_of_a_row_is_the_set_based_sum_to_the_bit(data: st.DataObject) 
     assert mass(held).tolist() == [set_mass(own, related, row) for row in rows]
 
 
-def test_candidates_gather_the_sentences_of_the_passages_asked_for() -> None:
+BACKENDS = [pytest.param("numpy", id="numpy"),
+            pytest.param("numba", id="numba", marks=pytest.mark.skipif(not kernel.available(), reason="no numba"))]
+
+
+@pytest.fixture(scope="module")
+def odd_index() -> Index:
+    """The seeds and the odd passages (a list, a row, code, Unicode, an empty passage)."""
     documents, _ = read_folder(SEEDS)
-    passages = [*all_passages(documents), *ODD]
     odd = Document("odd.md", "Odd", None, tuple(p.text for p in ODD), "h")
-    index = Index.build([*documents, odd], passages)
+    return Index.build([*documents, odd], [*all_passages(documents), *ODD])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_candidates_gather_the_sentences_of_the_passages_asked_for(
+        backend: str, odd_index: Index, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QA_KERNEL", backend)  # numba: the compiled loop (the index is scored with numba)
+    index = odd_index
+    passages = list(index.passages)
     words = ["limit", "request", "netanyahu", "notaword"]
     ids = np.array([index.vocabulary.get(index.analyser(w)[0], -1) for w in words])
     asked = [len(passages) - 6, 3, len(passages) - 1, 0]
@@ -153,6 +166,73 @@ def test_candidates_gather_the_sentences_of_the_passages_asked_for() -> None:
         # A passage is found by its sentences' terms and its headings': the postings say the same.
         assert found.passage_held(k).tolist() == index.holding(ids, [p])[0].tolist()
     assert found.held[:, 3].sum() == 0 and found.held[found.bounds[0]:found.bounds[1], 0].any()
+    b = found.bounds
+    assert found.owner.tolist() == [k for k in range(len(asked)) for _ in range(b[k + 1] - b[k])]
+    assert b[2] == b[3] and found.filled is not None and found.filled.tolist() == [0, 1, 3]  # the empty passage
+
+
+def spans_by_hand(fits: list[float], joined: list[float], bounds: list[int], wanted: list[bool]
+                  ) -> list[tuple[int, float, int, int]]:
+    """The reference for best_spans: each wanted passage's best row (the first of equals), joined with its
+    previous or else its next neighbour when the pair fits better by at least half the row's own fit."""
+    found = []
+    for k in range(len(bounds) - 1):
+        a, b = bounds[k], bounds[k + 1]
+        if a == b or not wanted[k]:
+            continue
+        i = max(range(a, b), key=lambda r: (fits[r], -r))
+        f = fits[i]
+        best, first, last = f, i, i
+        if i > a and joined[i - 1] > f and joined[i - 1] - f >= 0.5 * f:
+            best, first = joined[i - 1], i - 1
+        if i + 1 < b and joined[i] > best and joined[i] - f >= 0.5 * f:
+            best, first, last = joined[i], i, i + 1
+        found.append((k, best, first, last))
+    return found
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_best_spans_and_best_fits_by_hand(backend: str, data: st.DataObject) -> None:
+    found = drawn_candidates(backend, data, ["apples", "notaword"])
+    n = len(found.starts)
+    value = st.sampled_from([0.0, 0.5, 1.0, 1.5, 2.0, 3.0])  # few values: many ties
+    fits = np.array(data.draw(st.lists(value, min_size=n, max_size=n)))
+    joined = np.array(data.draw(st.lists(value, min_size=max(n - 1, 0), max_size=max(n - 1, 0))))
+    top = found.best_fits(fits)
+    for k in range(len(found.bounds) - 1):
+        rows = fits[found.bounds[k] : found.bounds[k + 1]]
+        assert top[k] == (rows.max() if rows.size else -np.inf)
+    wanted = top > 0
+    assert found.best_spans(fits, joined, wanted) == spans_by_hand(
+        fits.tolist(), joined.tolist(), found.bounds, wanted.tolist())
+
+
+_SPAN_INDEX: list[Index] = []
+
+
+def drawn_candidates(backend: str, data: st.DataObject, words: list[str]) -> Candidates:
+    """The candidates of 1 to 6 drawn passages of the span index (passage i has i sentences) for these words,
+    found by the numpy code or the compiled loop."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("QA_KERNEL", backend)
+        index = _span_index()
+        asked = data.draw(st.lists(st.integers(0, 4), min_size=1, max_size=6))
+        ids = np.array([index.vocabulary.get(index.analyser(w)[0], -1) for w in words])
+        return candidates(index.sentence_table, asked, ids)
+
+
+def _span_index() -> Index:
+    """Passages of 0 to 4 sentences (made once: hypothesis runs the test many times)."""
+    if not _SPAN_INDEX:
+        texts = ["", "Apples fall.", "Apples fall. Rivers flow.", "Apples fall. Rivers flow. Cats sleep.",
+                 "Apples fall. Rivers flow. Cats sleep. Dogs bark."]
+        doc = Document("s.txt", "S", None, tuple(texts), "h")
+        headed = Section(("Rivers and dogs",), "rivers")  # every other passage: its headings hold terms
+        _SPAN_INDEX.append(Index.build([doc], [Passage("s.txt", i + 1, t, section=headed if i % 2 else Section())
+                                               for i, t in enumerate(texts)]))
+    return _SPAN_INDEX[0]
 
 
 def test_term_ids_take_16_bits_only_while_the_vocabulary_fits() -> None:

@@ -11,8 +11,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from retrieval import calibration
+from retrieval import question as reading
 from retrieval.answer import AnswerSettings, answer, deliberate
 from retrieval.calibration import FEATURES, Evidence, Model
 from retrieval.documents import read_folder
@@ -20,7 +23,18 @@ from retrieval.index import Index
 from retrieval.lexicon import correct, derivations, edits, related
 from retrieval.model import Document
 from retrieval.passages import all_passages
-from retrieval.question import DATE, NUMBER, PERSON, PLACE, SPEECH, answer_type, holds, is_elliptical
+from retrieval.question import (
+    DATE,
+    DEFINITION,
+    NUMBER,
+    PERSON,
+    PLACE,
+    SPEECH,
+    VERSION,
+    answer_type,
+    holds,
+    is_elliptical,
+)
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
@@ -176,3 +190,27 @@ def test_the_answer_type_does_not_depend_on_the_hash_seed() -> None:
         for seed in range(6)
     }
     assert kinds == {"entity"}  # the head is the phrase's last noun, "group"
+
+
+_WORDS = ("what which whose how many much long when where who whom is are was were 's the a an of in since until "
+          "year country people said says told version release 1.2 v2 3 1999 1990s May march Monday hundreds half "
+          "means refers called is a called \" “ cog Cog COG WHAT How WHO Said 2024 Version exactly even does "
+          "mean").split()
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_WORDS), min_size=1, max_size=12), st.sampled_from(["", "?", ".", "!"]))
+def test_lower_cased_ascii_reads_as_ignoring_case_does(words: list[str], end: str) -> None:
+    """The fast path (ASCII lower-cased, patterns without IGNORECASE) finds what the IGNORECASE patterns find."""
+    text = " ".join(words) + end
+    assert answer_type(text) == reading._kind(text, reading._READERS)
+    asked = frozenset(w.lower() for w in words[::2])
+    for kind in (NUMBER, DATE, VERSION, DEFINITION, SPEECH):
+        expected = {
+            NUMBER: lambda: any(m.group(0).lower() not in asked for m in reading._NUMBER.finditer(text)),
+            DATE: lambda: any(m.group(0).lower() not in asked for m in reading._DATE.finditer(text)),
+            VERSION: lambda: bool(reading._VERSION.search(text)),
+            DEFINITION: lambda: reading._defines(text, asked),
+            SPEECH: lambda: bool(reading._SAID.search(text)),
+        }[kind]()
+        assert holds(kind, text, asked) == expected, kind
