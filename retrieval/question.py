@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .text import STOP_WORDS, tokenize
 
@@ -190,6 +191,7 @@ def _defines(sentence: str, question_words: frozenset[str], pattern: re.Pattern[
     return False
 
 
+@lru_cache(maxsize=4096)  # a pair's names are its sentences': each is asked about up to three times a question
 def _new_name(name: str, question_words: frozenset[str]) -> bool:
     """Whether a capitalised name has a word the question lacks (and is not a stop word)."""
     return any(w.removesuffix("'s") not in question_words and w not in STOP_WORDS for w in tokenize(name))
