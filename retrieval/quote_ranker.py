@@ -95,7 +95,7 @@ def features(found: Candidates, spans: Spans, question: Question) -> np.ndarray:
     held = found.held[a] | found.held[b]
     heading = found.heading[a]
     n_passages = len(found.bounds) - 1
-    passages = np.stack([found.passage_held(p) for p in range(n_passages)]) if n_passages else held[:0]
+    passages = found.found_by[:n_passages] if n_passages else held[:0]
     masses = question.mass(np.concatenate([held, heading & ~held, passages, found.held]))
     n = len(spans)
     own, head = masses[:n], masses[n : 2 * n]
