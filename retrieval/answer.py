@@ -26,8 +26,11 @@ from .model import Answer, Hit, Passage, Quote
 from .passages import PassageTable
 from .question import (
     ANAPHORA,
+    ENTITY,
     HEAD_KIND,
     KIND_PATTERNS,
+    PERSON,
+    PLACE,
     AnswerType,
     answer_type,
     holds,
@@ -401,6 +404,10 @@ def _rank_quotes(index: Index, query: _Query, hits: Sequence[Hit], settings: Ans
 _OWN, _HEADING = quote_ranker.FEATURES.index("own"), quote_ranker.FEATURES.index("heading")
 
 
+# Kinds answered by a name the question lacks: whether a span holds one is whether one of its sentences does.
+_NAME_KINDS = frozenset({PLACE, PERSON, ENTITY})
+
+
 def quote_candidates(index: Index, query: _Query, hits: Sequence[Hit], match: _Match, found: Candidates,
                      settings: AnswerSettings) -> tuple[Spans, np.ndarray, Callable[[np.ndarray], np.ndarray]]:
     """The candidate spans of the hits' sentences, their features (quote_ranker.FEATURES, the answer-kind
@@ -414,17 +421,29 @@ def quote_candidates(index: Index, query: _Query, hits: Sequence[Hit], match: _M
         np.fromiter((h.score for h in hits), float, len(hits)),
         np.fromiter((flags & _CHANGE_LOG for flags in _flags_of(index, hits)), bool, len(hits)))
     texts: dict[int, str] = {}
+    rows: dict[int, bool] = {}
+
+    def row_holds(kind: str, r: int) -> bool:
+        if r not in rows:
+            k = int(found.owner[r])
+            text = texts.get(k) or texts.setdefault(k, index.text_of(passages[k]))
+            rows[r] = holds(kind, text[found.starts[r] : found.ends[r]], query.question_words)
+        return rows[r]
 
     def holds_kind(which: np.ndarray) -> np.ndarray:
         kind = query.kind
         if kind is None:
             return np.zeros(len(which), bool)
         out = np.zeros(len(which), bool)
+        by_row = kind.kind in _NAME_KINDS
         for i, s in enumerate(which.tolist()):
+            a, b = int(spans.first[s]), int(spans.last[s])
+            if by_row:  # a name in two sentences is a name of one of them: only whitespace lies between
+                out[i] = row_holds(kind.kind, a) or row_holds(kind.kind, b)
+                continue
             k = int(spans.owner[s])
             text = texts.get(k) or texts.setdefault(k, index.text_of(passages[k]))
-            out[i] = holds(kind.kind, text[found.starts[spans.first[s]] : found.ends[spans.last[s]]],
-                           query.question_words)
+            out[i] = holds(kind.kind, text[found.starts[a] : found.ends[b]], query.question_words)
         return out
 
     return spans, features(found, spans, question), holds_kind
