@@ -28,7 +28,6 @@ from .question import (
     ANAPHORA,
     ENTITY,
     HEAD_KIND,
-    KIND_PATTERNS,
     PERSON,
     PLACE,
     AnswerType,
@@ -105,13 +104,6 @@ _CHAT_FILLER = frozenset(
     anymore whats hows wheres whos whys dont doesnt wont isnt arent didnt ive guys exactly pretty kinda sorta
     gonna wanna hey hi hello thanks thx ty help question ok okay ya yeah""".split()
 )
-
-
-def expected_answer(question: str) -> re.Pattern[str] | None:
-    """A pattern the answer's sentence likely holds (a number, a date, a version, a definition), judged
-    by the question's words; None for other questions."""
-    kind = answer_type(question)
-    return KIND_PATTERNS.get(kind.kind) if kind else None
 
 
 def check_question(question: str) -> str:

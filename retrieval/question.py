@@ -91,7 +91,6 @@ _DATE = re.compile(
 _VERSION = re.compile(r"\bv?\d+(?:\.\d+)+\b|\bversions?\s+v?\d", re.IGNORECASE)
 _DEFINITION = re.compile(r"\b(?:is|are)\s+(?:a|an|the|one|not|about|used|when|how)\b|\bmeans?\b|\brefers?\s+to\b|"
                          r"\bstands?\s+for\b|\bcalled\b", re.IGNORECASE)
-KIND_PATTERNS = {NUMBER: _NUMBER, DATE: _DATE, VERSION: _VERSION, DEFINITION: _DEFINITION}
 _SAID = re.compile(r"\b(?:said|says|say|told|tells|stated|states|added|noted|according|argued|warned|insisted|"
                    r"called|described|declared|wrote|explained)\b|[“”\"]", re.IGNORECASE)
 _NAME = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*")

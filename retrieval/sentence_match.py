@@ -62,51 +62,6 @@ class Candidates:
         for an analyser without bigrams (a bigram may span two sentences)."""
         return self.found_by[k]
 
-    def best_fits(self, fits: np.ndarray) -> np.ndarray:
-        """Each passage's largest fit (-inf for a passage without sentences)."""
-        if not fits.size:
-            return np.full(len(self.bounds) - 1, -np.inf)
-        top = np.maximum.reduceat(fits, self.firsts)  # segments in row order: one per passage with rows
-        if self.filled is None:
-            return top
-        every = np.full(len(self.bounds) - 1, -np.inf)
-        every[self.filled] = top
-        return every
-
-    def best_spans(self, fits: np.ndarray, joined: np.ndarray, wanted: np.ndarray) -> list[tuple[int, float, int, int]]:
-        """For each `wanted` passage: (its position, the fit, first row, last row) of its best sentence (the
-        first of equals), joined with the previous or else the next one when the pair (`joined[r]`: rows r and
-        r + 1) fits better and adds at least half the sentence's own fit (the later neighbour is weighed after
-        the earlier, against the best so far)."""
-        if not fits.size:
-            return []
-        owner = self.owner
-        top = self.best_fits(fits)
-        firsts = (fits == top[owner]).nonzero()[0]
-        if firsts.size > 1:  # the first of equals: a row whose passage is not the previous best row's
-            keep = np.empty(firsts.size, bool)
-            keep[0] = True
-            mine = owner[firsts]
-            np.not_equal(mine[1:], mine[:-1], out=keep[1:])
-            firsts = firsts[keep]
-        i = firsts[wanted[owner[firsts]]]
-        k = owner[i]
-        f = fits[i]
-        bounds = np.asarray(self.bounds)
-        pad = np.empty(joined.size + 2)  # pad[r + 1] = joined[r]; none past the ends
-        pad[0] = pad[-1] = -np.inf
-        pad[1:-1] = joined
-        before = np.where(i > bounds[k], pad[i], -np.inf)
-        after = np.where(i + 1 < bounds[k + 1], pad[i + 1], -np.inf)
-        half = 0.5 * f
-        take_before = (before > f) & (before - f >= half)
-        so_far = np.where(take_before, before, f)
-        take_after = (after > so_far) & (after - f >= half)
-        value = np.where(take_after, after, so_far)
-        first = i - take_before * ~take_after
-        last = i + take_after
-        return list(zip(k.tolist(), value.tolist(), first.tolist(), last.tolist(), strict=True))
-
 
 def _spread(first: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     """first[i] .. first[i]+sizes[i]-1 for each i, one range after another (int64)."""

@@ -171,44 +171,6 @@ def test_candidates_gather_the_sentences_of_the_passages_asked_for(
     assert b[2] == b[3] and found.filled is not None and found.filled.tolist() == [0, 1, 3]  # the empty passage
 
 
-def spans_by_hand(fits: list[float], joined: list[float], bounds: list[int], wanted: list[bool]
-                  ) -> list[tuple[int, float, int, int]]:
-    """The reference for best_spans: each wanted passage's best row (the first of equals), joined with its
-    previous or else its next neighbour when the pair fits better by at least half the row's own fit."""
-    found = []
-    for k in range(len(bounds) - 1):
-        a, b = bounds[k], bounds[k + 1]
-        if a == b or not wanted[k]:
-            continue
-        i = max(range(a, b), key=lambda r: (fits[r], -r))
-        f = fits[i]
-        best, first, last = f, i, i
-        if i > a and joined[i - 1] > f and joined[i - 1] - f >= 0.5 * f:
-            best, first = joined[i - 1], i - 1
-        if i + 1 < b and joined[i] > best and joined[i] - f >= 0.5 * f:
-            best, first, last = joined[i], i, i + 1
-        found.append((k, best, first, last))
-    return found
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
-@settings(max_examples=150, deadline=None)
-@given(data=st.data())
-def test_best_spans_and_best_fits_by_hand(backend: str, data: st.DataObject) -> None:
-    found = drawn_candidates(backend, data, ["apples", "notaword"])
-    n = len(found.starts)
-    value = st.sampled_from([0.0, 0.5, 1.0, 1.5, 2.0, 3.0])  # few values: many ties
-    fits = np.array(data.draw(st.lists(value, min_size=n, max_size=n)))
-    joined = np.array(data.draw(st.lists(value, min_size=max(n - 1, 0), max_size=max(n - 1, 0))))
-    top = found.best_fits(fits)
-    for k in range(len(found.bounds) - 1):
-        rows = fits[found.bounds[k] : found.bounds[k + 1]]
-        assert top[k] == (rows.max() if rows.size else -np.inf)
-    wanted = top > 0
-    assert found.best_spans(fits, joined, wanted) == spans_by_hand(
-        fits.tolist(), joined.tolist(), found.bounds, wanted.tolist())
-
-
 _SPAN_INDEX: list[Index] = []
 
 
