@@ -35,7 +35,7 @@ from .question import (
     holds,
     is_elliptical,
 )
-from .quote_ranker import Question, Spans, features
+from .quote_ranker import Question, Spans, spans_and_features
 from .sentence_match import Candidates, Mass, candidates
 from .structure import CODE, KINDS, Section
 from .text import tokenize
@@ -404,7 +404,6 @@ def quote_candidates(index: Index, query: _Query, hits: Sequence[Hit], match: _M
                      settings: AnswerSettings) -> tuple[Spans, np.ndarray, Callable[[np.ndarray], np.ndarray]]:
     """The candidate spans of the hits' sentences, their features (quote_ranker.FEATURES, the answer-kind
     column 0) and a function saying which of some spans hold the kind of answer asked for."""
-    spans = Spans.of(found)
     col = {t: j for j, t in enumerate(match.columns)}
     required = np.fromiter((col[t] for t in query.required), np.int64, len(query.required))
     passages = [h.passage for h in hits]
@@ -412,6 +411,7 @@ def quote_candidates(index: Index, query: _Query, hits: Sequence[Hit], match: _M
         match.mass, sum(query.idf[t] * w for t, w in query.terms.items() if t not in query.extra), required,
         np.fromiter((h.score for h in hits), float, len(hits)),
         np.fromiter((flags & _CHANGE_LOG for flags in _flags_of(index, hits)), bool, len(hits)))
+    spans, x = spans_and_features(found, question)
     texts: dict[int, str] = {}
     rows: dict[int, bool] = {}
 
@@ -438,7 +438,7 @@ def quote_candidates(index: Index, query: _Query, hits: Sequence[Hit], match: _M
             out[i] = holds(kind.kind, text[found.starts[a] : found.ends[b]], query.question_words)
         return out
 
-    return spans, features(found, spans, question), holds_kind
+    return spans, x, holds_kind
 
 
 def _quote(index: Index, passage: Passage, a: int, b: int, score: float) -> Quote:

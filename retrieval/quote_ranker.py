@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import span_loop
 from .question import DATE, DEFINITION, NUMBER, SPEECH, VERSION
 from .sentence_match import Candidates, Mass
 
@@ -87,6 +88,33 @@ class Question:
     required: np.ndarray  # the columns of the words coverage is judged on
     scores: np.ndarray  # each hit's retrieval score
     change_log: np.ndarray  # each hit: whether it is a change-log entry
+
+
+# The columns the compiled loop fills (retrieval/span_loop.py), in its order, then how many there are; and the two
+# it leaves to numpy.
+_LOOP_COLUMNS = np.array([*(FEATURES.index(name) for name in ("own", "heading", "terms", "passage", "score", "pair",
+                                                              "gain", "lead", "position", "best", "change_log")),
+                          len(FEATURES)])
+_RANK, _LENGTH = FEATURES.index("rank"), FEATURES.index("length")
+
+
+def spans_and_features(found: Candidates, question: Question) -> tuple[Spans, np.ndarray]:
+    """The candidate spans (`Spans.of`) and their `features`: in one compiled loop when the candidates came from
+    one (a large index), else by array work."""
+    if found.arrays is not None:
+        top = question.scores[0] if question.scores.size and question.scores[0] > 0 else 1.0
+        made = span_loop.span_features(*found.arrays, len(found.bounds) - 1,
+                                       *question.mass.packed(question.required.tolist()), question.scores,
+                                       question.change_log, question.total or 1.0, float(top), _LOOP_COLUMNS)
+        if made is not None:
+            ints, x = made
+            n = len(x)
+            spans = Spans(ints[:n], ints[n : 2 * n], ints[2 * n : 3 * n])
+            x[:, _RANK] = np.log1p(spans.owner)  # numpy's logarithms, as `features` takes them
+            x[:, _LENGTH] = np.log(ints[3 * n :] / 100)
+            return spans, x
+    spans = Spans.of(found)
+    return spans, features(found, spans, question)
 
 
 def features(found: Candidates, spans: Spans, question: Question) -> np.ndarray:
