@@ -26,10 +26,13 @@ from .model import Answer, Hit, Passage, Quote
 from .passages import PassageTable
 from .question import (
     ANAPHORA,
+    DATE,
     ENTITY,
     HEAD_KIND,
+    NUMBER,
     PERSON,
     PLACE,
+    SPEECH,
     AnswerType,
     answer_type,
     holds,
@@ -376,12 +379,10 @@ def _rank_quotes(index: Index, query: _Query, hits: Sequence[Hit], settings: Ans
     if not len(spans):
         return []
     kind = query.kind.kind if query.kind and settings.answer_kinds else None
-    z = quote_ranker.load().scores(x, spans.owner, kind, holds)
-    z[x[:, _OWN] + x[:, _HEADING] <= 0] = -np.inf  # a span that holds no question word answers nothing
-    order = np.argsort(-z, kind="stable")
-    _, at = np.unique(spans.owner[order], return_index=True)
-    best = order[np.sort(at)]  # each passage's best span (the first of equals), best passage first
-    best = best[np.isfinite(z[best])]
+    compiled = found.arrays is not None  # the index is large enough for the compiled loops
+    z = quote_ranker.load().scores(x, spans.owner, kind, holds, compiled)
+    # a span that holds no question word answers nothing
+    best = quote_ranker.best_of_each(z, spans.owner, x[:, _OWN] + x[:, _HEADING] <= 0, compiled)
     if not best.size:
         return []
     share = np.exp(z[best] - z[best[0]])  # as likely as the first, by the model: falls with the rank
@@ -412,33 +413,58 @@ def quote_candidates(index: Index, query: _Query, hits: Sequence[Hit], match: _M
         np.fromiter((h.score for h in hits), float, len(hits)),
         np.fromiter((flags & _CHANGE_LOG for flags in _flags_of(index, hits)), bool, len(hits)))
     spans, x = spans_and_features(found, question)
-    texts: dict[int, str] = {}
-    rows: dict[int, bool] = {}
+    return spans, x, _KindReader(index, query.kind.kind if query.kind else None, query.question_words, passages,
+                                 found, spans)
 
-    def row_holds(kind: str, r: int) -> bool:
-        if r not in rows:
-            k = int(found.owner[r])
-            text = texts.get(k) or texts.setdefault(k, index.text_of(passages[k]))
-            rows[r] = holds(kind, text[found.starts[r] : found.ends[r]], query.question_words)
-        return rows[r]
 
-    def holds_kind(which: np.ndarray) -> np.ndarray:
-        kind = query.kind
-        if kind is None:
-            return np.zeros(len(which), bool)
+# Kinds whose patterns match within a run of word characters or on a quote mark, never across white space: a span
+# of two sentences parted by white space holds one when either sentence does (`holds`, whose ASCII path reads
+# lower-cased text alike). Names run across white space, but a name in two sentences is a name of one of them.
+_WORD_KINDS = frozenset({NUMBER, DATE, SPEECH})
+
+
+class _KindReader:
+    """Which of some spans hold the kind of answer asked for; each sentence read once a question."""
+
+    def __init__(self, index: Index, kind: str | None, words: frozenset[str], passages: list[int], found: Candidates,
+                 spans: Spans) -> None:
+        self.index, self.kind, self.words, self.passages, self.found = index, kind, words, passages, found
+        self.owner, self.first, self.last = spans.owner.tolist(), spans.first.tolist(), spans.last.tolist()
+        self.texts: dict[int, str] = {}
+        self.rows: dict[int, bool] = {}
+
+    def __call__(self, which: np.ndarray) -> np.ndarray:
+        """Whether each span of `which` holds an answer of the kind (all False when no kind is asked for)."""
         out = np.zeros(len(which), bool)
-        by_row = kind.kind in _NAME_KINDS
+        if self.kind is None:
+            return out
+        starts, ends = self.found.starts, self.found.ends
+        by_row = self.kind in _NAME_KINDS
+        by_word = self.kind in _WORD_KINDS
         for i, s in enumerate(which.tolist()):
-            a, b = int(spans.first[s]), int(spans.last[s])
-            if by_row:  # a name in two sentences is a name of one of them: only whitespace lies between
-                out[i] = row_holds(kind.kind, a) or row_holds(kind.kind, b)
-                continue
-            k = int(spans.owner[s])
-            text = texts.get(k) or texts.setdefault(k, index.text_of(passages[k]))
-            out[i] = holds(kind.kind, text[found.starts[a] : found.ends[b]], query.question_words)
+            a, b = self.first[s], self.last[s]
+            if a == b or by_row or (by_word and self._parted(self.owner[s], ends[a], starts[b])):
+                out[i] = self._row(a) or (a != b and self._row(b))
+            else:
+                out[i] = holds(self.kind, self._text(self.owner[s])[starts[a] : ends[b]], self.words)
         return out
 
-    return spans, x, holds_kind
+    def _text(self, k: int) -> str:
+        """The text of the k-th passage."""
+        text = self.texts.get(k)
+        return text if text is not None else self.texts.setdefault(k, self.index.text_of(self.passages[k]))
+
+    def _parted(self, k: int, end: int, start: int) -> bool:
+        """Whether only white space lies between two sentences of the k-th passage."""
+        return end <= start and (end == start or self._text(k)[end:start].isspace())
+
+    def _row(self, r: int) -> bool:
+        """Whether sentence r holds an answer of the kind."""
+        got = self.rows.get(r)
+        if got is None:
+            text = self._text(int(self.found.owner[r]))
+            got = self.rows[r] = holds(self.kind or "", text[self.found.starts[r] : self.found.ends[r]], self.words)
+        return got
 
 
 def _quote(index: Index, passage: Passage, a: int, b: int, score: float) -> Quote:

@@ -167,19 +167,23 @@ class Ranker:
         return np.asarray(self.coef) / np.asarray(self.scale)
 
     def scores(self, x: np.ndarray, owner: np.ndarray, kind: str | None,
-               holds: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+               holds: Callable[[np.ndarray], np.ndarray], compiled: bool = False) -> np.ndarray:
         """Each span's score. When the question asks for a kind of answer, `holds(spans)` says which of the
         given spans hold one (x's column is set); it is asked only of spans it could move to the top of
-        their passage or off it, since only a passage's best span is quoted."""
+        their passage or off it, since only a passage's best span is quoted. `compiled`: find those spans with
+        a compiled loop (retrieval/span_loop.py) when numba is there."""
         w = self.weights()
         z = x @ w
         if kind is None or not z.size:
             return z
         j = FEATURES.index(holds_feature(kind))
-        low, high = z + min(w[j], 0.0), z + max(w[j], 0.0)
-        floor = np.full(int(owner.max()) + 1, -np.inf)
-        np.maximum.at(floor, owner, low)
-        may = np.flatnonzero(high >= floor[owner])
+        n_passages = int(owner.max()) + 1
+        may = span_loop.may_move(z, owner, n_passages, min(w[j], 0.0), max(w[j], 0.0)) if compiled else None
+        if may is None:
+            low, high = z + min(w[j], 0.0), z + max(w[j], 0.0)
+            floor = np.full(n_passages, -np.inf)
+            np.maximum.at(floor, owner, low)
+            may = np.flatnonzero(high >= floor[owner])
         if may.size and w[j] != 0:
             got = holds(may)
             x[may, j] = got
@@ -190,6 +194,19 @@ class Ranker:
         """The model as JSON, features named, with notes on how it was fitted."""
         return json.dumps({"features": list(FEATURES), "mean": self.mean, "scale": self.scale, "coef": self.coef,
                            "notes": notes}, indent=1)
+
+
+def best_of_each(z: np.ndarray, owner: np.ndarray, barred: np.ndarray, compiled: bool = False) -> np.ndarray:
+    """Each passage's best span by `z` (the first of equals), best passage first; a `barred` span never, and a
+    passage whose spans all are, left out (their scores in `z` are set to -inf). `compiled`: in a compiled loop
+    (retrieval/span_loop.py) when numba is there."""
+    if compiled and (best := span_loop.best_of_each(z, owner, barred, int(owner.max()) + 1)) is not None:
+        return best
+    z[barred] = -np.inf
+    order = np.argsort(-z, kind="stable")
+    _, at = np.unique(owner[order], return_index=True)
+    best = order[np.sort(at)]  # each passage's best span (the first of equals), best passage first
+    return best[np.isfinite(z[best])]
 
 
 @lru_cache(maxsize=4)

@@ -9,8 +9,6 @@ log may round differently from the C library's: the loop returns what they are t
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from . import kernel
@@ -108,10 +106,65 @@ def _loop(found: np.ndarray, found_ints: np.ndarray, n_passages: int, plan: np.n
     return ints, x
 
 
-def warm_up() -> Any:
-    """Compile the loop for the array types the answer path passes (numba loads it from its disk cache after
+def warm_up() -> None:
+    """Compile the loops for the array types the answer path passes (numba loads them from its disk cache after
     the first time): one passage of one sentence, one term."""
     cells, ints = np.zeros((4, 1), np.bool_), np.array([0, 0, 1, 0, 1], np.int64)
     plan = np.array([1, 0, 1, 0, 0, 0], np.int64)
-    return span_features(cells, ints, 1, plan, np.ones(1), np.ones(1), np.zeros(1, np.bool_), 1.0, 1.0,
+    made = span_features(cells, ints, 1, plan, np.ones(1), np.ones(1), np.zeros(1, np.bool_), 1.0, 1.0,
                          np.arange(12, dtype=np.int64))
+    if made is not None:
+        z, owner = np.zeros(1), np.zeros(1, np.int64)
+        may_move(z, owner, 1, np.float64(0.0), np.float64(1.0))
+        best_of_each(z, owner, np.zeros(1, np.bool_), 1)
+
+
+def may_move(z: np.ndarray, owner: np.ndarray, n_passages: int, below: float, above: float) -> np.ndarray | None:
+    """The spans whose score, moved by between `below` and `above`, could reach the best lowest score of their
+    passage (`quote_ranker.Ranker.scores`); None without numba."""
+    compiled = kernel.jitted(_may_move)
+    return None if compiled is None else compiled(z, owner, n_passages, below, above)
+
+
+def _may_move(z: np.ndarray, owner: np.ndarray, n_passages: int, below: float, above: float) -> np.ndarray:
+    """`may_move` for numba."""
+    floor = np.full(n_passages, -np.inf)
+    for s in range(z.shape[0]):
+        floor[owner[s]] = max(floor[owner[s]], z[s] + below)
+    found = np.empty(z.shape[0], np.int64)
+    n = 0
+    for s in range(z.shape[0]):
+        if z[s] + above >= floor[owner[s]]:
+            found[n] = s
+            n += 1
+    return found[:n]
+
+
+def best_of_each(z: np.ndarray, owner: np.ndarray, barred: np.ndarray, n_passages: int) -> np.ndarray | None:
+    """`quote_ranker.best_of_each` in one compiled loop; None without numba."""
+    compiled = kernel.jitted(_best_of_each)
+    return None if compiled is None else compiled(z, owner, barred, n_passages)
+
+
+def _best_of_each(z: np.ndarray, owner: np.ndarray, barred: np.ndarray, n_passages: int) -> np.ndarray:
+    """`best_of_each` for numba: the best by passage, then those ranked by insertion (a few dozen)."""
+    best = np.full(n_passages, -1, np.int64)
+    for s in range(z.shape[0]):
+        if barred[s]:
+            z[s] = -np.inf
+        k = owner[s]
+        if best[k] < 0 or z[s] > z[best[k]]:
+            best[k] = s
+    ranked = np.empty(n_passages, np.int64)
+    n = 0
+    for k in range(n_passages):
+        s = best[k]
+        if s < 0 or z[s] == -np.inf:
+            continue
+        at = n
+        while at > 0 and (z[ranked[at - 1]] < z[s] or (z[ranked[at - 1]] == z[s] and ranked[at - 1] > s)):
+            ranked[at] = ranked[at - 1]
+            at -= 1
+        ranked[at] = s
+        n += 1
+    return ranked[:n]
