@@ -430,6 +430,7 @@ class _KindReader:
                  spans: Spans) -> None:
         self.index, self.kind, self.words, self.passages, self.found = index, kind, words, passages, found
         self.owner, self.first, self.last = spans.owner.tolist(), spans.first.tolist(), spans.last.tolist()
+        self.row_owner: list[int] | None = None  # each sentence's passage, listed when first needed
         self.texts: dict[int, str] = {}
         self.rows: dict[int, bool] = {}
 
@@ -462,7 +463,9 @@ class _KindReader:
         """Whether sentence r holds an answer of the kind."""
         got = self.rows.get(r)
         if got is None:
-            text = self._text(int(self.found.owner[r]))
+            if self.row_owner is None:
+                self.row_owner = self.found.owner.tolist()
+            text = self._text(self.row_owner[r])
             got = self.rows[r] = holds(self.kind or "", text[self.found.starts[r] : self.found.ends[r]], self.words)
         return got
 

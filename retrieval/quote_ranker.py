@@ -129,7 +129,8 @@ def features(found: Candidates, spans: Spans, question: Question) -> np.ndarray:
     own, head = masses[:n], masses[n : 2 * n]
     passage, single = masses[2 * n : 2 * n + n_passages], masses[2 * n + n_passages :]
     best_single = np.full(n_passages, -np.inf)
-    np.maximum.at(best_single, found.owner, single)
+    if found.owner.size:  # a passage's rows are consecutive: one segment each (the maximum, in any order)
+        best_single[slice(None) if found.filled is None else found.filled] = np.maximum.reduceat(single, found.firsts)
     either = held | heading
     bounds = np.asarray(found.bounds)
     size = bounds[k + 1] - bounds[k]
