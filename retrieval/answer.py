@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from itertools import compress
 
@@ -24,6 +24,7 @@ from .index import Index
 from .lexicon import Correction, choose, expand, known, neighbours, suspects
 from .model import Answer, Hit, Passage, Quote
 from .passages import PassageTable
+from .proximity import pairs, phrase_share
 from .question import (
     ANAPHORA,
     ENTITY,
@@ -35,7 +36,7 @@ from .question import (
     holds,
     is_elliptical,
 )
-from .quote_ranker import Question, Spans, features
+from .quote_ranker import Question, Readers, Spans, features
 from .sentence_match import Candidates, Mass, candidates
 from .structure import CODE, KINDS, Section
 from .text import tokenize
@@ -89,6 +90,7 @@ class _Query:
     question_words: frozenset[str]  # the question's own tokens, lower-cased
     corrected: tuple[tuple[str, str], ...] = ()
     unknown: float = 0.0  # share of the required idf mass in words no passage holds
+    phrases: frozenset[tuple[str, str]] = frozenset()  # the question's adjacent terms (retrieval/proximity.py)
 
 
 # "How long", "how old"...: the adjective asks for a quantity; it is not a word the answer contains
@@ -155,7 +157,7 @@ def analyse(index: Index, question: str, history: Sequence[str], settings: Answe
     unknown = lost / total if total else 0.0
     return _Query(terms, idf, required, heads & frozenset(own), links, extra, settings.related_credit, used, kind,
                   frozenset(words if plain == question else tokenize(question)) | frozenset(tokens), tuple(corrected),
-                  unknown)
+                  unknown, pairs([t for t in map(analyser.term, tokens) if t is not None]))
 
 
 def _add_context(index: Index, terms: dict[str, float], previous: str, settings: AnswerSettings) -> bool:
@@ -372,12 +374,11 @@ def _rank_quotes(index: Index, query: _Query, hits: Sequence[Hit], settings: Ans
     """The best sentence (or adjacent pair) of each candidate passage by the fitted quote ranker
     (retrieval/quote_ranker.py), ranked, one per passage; each with the query terms its sentences and
     their headings hold. A quote's score is its share of the probability over the passages' best spans."""
-    spans, x, holds = quote_candidates(index, query, hits, match, found, settings)
+    spans, x, read = quote_candidates(index, query, hits, match, found, settings)
     if not len(spans):
         return []
     kind = query.kind.kind if query.kind and settings.answer_kinds else None
-    z = quote_ranker.load().scores(x, spans.owner, kind, holds)
-    z[x[:, _OWN] + x[:, _HEADING] <= 0] = -np.inf  # a span that holds no question word answers nothing
+    z = quote_ranker.load().scores(x, spans.owner, kind, read)
     order = np.argsort(-z, kind="stable")
     _, at = np.unique(spans.owner[order], return_index=True)
     best = order[np.sort(at)]  # each passage's best span (the first of equals), best passage first
@@ -393,17 +394,14 @@ def _rank_quotes(index: Index, query: _Query, hits: Sequence[Hit], settings: Ans
             for k, i, j, p in zip(spans.owner[kept].tolist(), a.tolist(), b.tolist(), probability, strict=True)]
 
 
-_OWN, _HEADING = quote_ranker.FEATURES.index("own"), quote_ranker.FEATURES.index("heading")
-
-
 # Kinds answered by a name the question lacks: whether a span holds one is whether one of its sentences does.
 _NAME_KINDS = frozenset({PLACE, PERSON, ENTITY})
 
 
 def quote_candidates(index: Index, query: _Query, hits: Sequence[Hit], match: _Match, found: Candidates,
-                     settings: AnswerSettings) -> tuple[Spans, np.ndarray, Callable[[np.ndarray], np.ndarray]]:
-    """The candidate spans of the hits' sentences, their features (quote_ranker.FEATURES, the answer-kind
-    column 0) and a function saying which of some spans hold the kind of answer asked for."""
+                     settings: AnswerSettings) -> tuple[Spans, np.ndarray, Readers]:
+    """The candidate spans of the hits' sentences, their features (quote_ranker.FEATURES, the columns read
+    from text 0) and the readers of those columns for some spans."""
     spans = Spans.of(found)
     col = {t: j for j, t in enumerate(match.columns)}
     required = np.fromiter((col[t] for t in query.required), np.int64, len(query.required))
@@ -438,7 +436,25 @@ def quote_candidates(index: Index, query: _Query, hits: Sequence[Hit], match: _M
             out[i] = holds(kind.kind, text[found.starts[a] : found.ends[b]], query.question_words)
         return out
 
-    return spans, features(found, spans, question), holds_kind
+    phrase_columns = [(col[a], col[b]) for a, b in query.phrases if a in col and b in col]
+
+    def phrase_bound() -> np.ndarray:  # a span says a phrase only if it holds both its terms
+        held = found.held[spans.first] | found.held[spans.last]
+        both = np.zeros(len(spans))
+        for a, b in phrase_columns:
+            both += held[:, a] & held[:, b]
+        return both / max(len(query.phrases), 1)
+
+    def phrases(which: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(which))
+        for i, s in enumerate(which.tolist()):
+            k = int(spans.owner[s])
+            text = texts.get(k) or texts.setdefault(k, index.text_of(passages[k]))
+            span = text[found.starts[int(spans.first[s])] : found.ends[int(spans.last[s])]]
+            out[i] = phrase_share(query.phrases, index.analyser.word_terms(span))
+        return out
+
+    return spans, features(found, spans, question), Readers(holds_kind, phrases, phrase_bound)
 
 
 def _quote(index: Index, passage: Passage, a: int, b: int, score: float) -> Quote:

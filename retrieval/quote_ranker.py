@@ -48,6 +48,7 @@ FEATURES = (
     "holds_definition",  # it asks what something is, and the span defines a word of it
     "holds_speech",  # it asks what someone said, and the span reports speech
     "holds_name",  # it asks for a place, person or thing, and the span names one the question does not
+    "phrases",  # share of the question's phrases (adjacent terms) it holds adjacent (retrieval/proximity.py)
 )
 _HOLDS = {NUMBER: "holds_value", DATE: "holds_value", VERSION: "holds_value", DEFINITION: "holds_definition",
           SPEECH: "holds_speech"}
@@ -56,6 +57,15 @@ _HOLDS = {NUMBER: "holds_value", DATE: "holds_value", VERSION: "holds_value", DE
 def holds_feature(kind: str) -> str:
     """The feature that says a span holds an answer of this kind."""
     return _HOLDS.get(kind, "holds_name")
+
+
+@dataclass(frozen=True, slots=True)
+class Readers:
+    """The features read from the spans' text, for some spans only (each takes span numbers)."""
+
+    holds: Callable[[np.ndarray], np.ndarray]  # whether each holds the kind of answer asked for
+    phrases: Callable[[np.ndarray], np.ndarray]  # each one's share of the question's phrases
+    phrase_bound: Callable[[], np.ndarray]  # every span's highest possible share (from the terms it holds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,16 +148,33 @@ class Ranker:
         """The weight of each raw feature."""
         return np.asarray(self.coef) / np.asarray(self.scale)
 
-    def scores(self, x: np.ndarray, owner: np.ndarray, kind: str | None,
-               holds: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-        """Each span's score. When the question asks for a kind of answer, `holds(spans)` says which of the
-        given spans hold one (x's column is set); it is asked only of spans it could move to the top of
-        their passage or off it, since only a passage's best span is quoted."""
+    def scores(self, x: np.ndarray, owner: np.ndarray, kind: str | None, read: Readers) -> np.ndarray:
+        """Each span's score; the columns read from text are read only where they can matter, and set in x.
+        When the question asks for a kind of answer, `read.holds` is asked only of the spans it could move
+        to the top of their passage or off it (only a passage's best span is quoted). The phrases' share is
+        read only for the spans that could be quoted first by it (the others keep 0, exact for those that
+        cannot hold a phrase). A span that holds no question word answers nothing: -inf."""
         w = self.weights()
         z = x @ w
-        if kind is None or not z.size:
+        if not z.size:
             return z
-        j = FEATURES.index(holds_feature(kind))
+        if kind is not None:
+            self._read_holds(x, z, w, owner, FEATURES.index(holds_feature(kind)), read.holds)
+        z[x[:, _OWN] + x[:, _HEADING] <= 0] = -np.inf
+        j = _PHRASES
+        bound = read.phrase_bound() * w[j]
+        low, high = z + np.minimum(bound, 0.0), z + np.maximum(bound, 0.0)
+        may = np.flatnonzero((bound != 0) & (high >= low.max()))
+        x[:, j] = 0.0
+        if may.size and low.max() > -np.inf:
+            x[may, j] = read.phrases(may)
+            z[may] += w[j] * x[may, j]
+        return z
+
+    @staticmethod
+    def _read_holds(x: np.ndarray, z: np.ndarray, w: np.ndarray, owner: np.ndarray, j: int,
+                    holds: Callable[[np.ndarray], np.ndarray]) -> None:
+        """Read the answer-kind column j for the spans it could move within their passage; add it to z."""
         low, high = z + min(w[j], 0.0), z + max(w[j], 0.0)
         floor = np.full(int(owner.max()) + 1, -np.inf)
         np.maximum.at(floor, owner, low)
@@ -156,12 +183,14 @@ class Ranker:
             got = holds(may)
             x[may, j] = got
             z[may] += w[j] * got
-        return z
 
     def to_json(self, notes: dict[str, object]) -> str:
         """The model as JSON, features named, with notes on how it was fitted."""
         return json.dumps({"features": list(FEATURES), "mean": self.mean, "scale": self.scale, "coef": self.coef,
                            "notes": notes}, indent=1)
+
+
+_PHRASES, _OWN, _HEADING = FEATURES.index("phrases"), FEATURES.index("own"), FEATURES.index("heading")
 
 
 @lru_cache(maxsize=4)
