@@ -411,7 +411,7 @@ def worker_startup(db: Path, docs: Path, qs: Sequence[str]) -> dict[str, Any]:
                 break
         t2 = time.perf_counter()
         ready_at = time.time()
-        to_first = stalls.worst_ms
+        to_first, stalls.worst_ms = stalls.worst_ms, 0.0
         by_workers = service.workers.answered
         running = await service.workers.started()  # the answering processes (if any) up and loaded
         t3 = time.perf_counter()
@@ -420,7 +420,7 @@ def worker_startup(db: Path, docs: Path, qs: Sequence[str]) -> dict[str, Any]:
         stalls.stop()
         return {"ready_at": ready_at, "open_s": t1 - t0, "first_answer_s": t2 - t1, "asked": asked,
                 "passages": n, "processes": processes, "running": running, "workers_s": t3 - t0,
-                "by_workers": by_workers, "stall_to_first_ms": to_first, "stall_ms": stalls.worst_ms}
+                "by_workers": by_workers, "stall_to_first_ms": to_first, "stall_after_ms": stalls.worst_ms}
 
     res = asyncio.run(ready())
     res["rebuilt"] = bool(rebuilt)
@@ -809,7 +809,7 @@ def startup_lines(extras: dict[str, Any]) -> list[str]:
             f"{st['workers_s']:.2f} s after `QAService.open` began; the first answer came from "
             f"{source}. The event loop's longest stall "
             f"(a task waking every 5 ms): {st['stall_to_first_ms']:.0f} ms up to the first answer, "
-            f"{st['stall_ms']:.0f} ms until the answering processes were loaded.")
+            f"{st['stall_after_ms']:.0f} ms from then until the answering processes were loaded.")
     again = extras.get("restart")
     if again and "error" not in again:
         lines.append(

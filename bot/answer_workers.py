@@ -5,20 +5,21 @@ and the event loop (the Discord heartbeat with it) waits for the GIL behind them
 loop lag of 27 ms p50, 82 ms max with two answering threads, and every syscall of the loop (a stat, a
 socket read) paid a wait for the GIL. A worker process has a GIL of its own.
 
-What crosses: the question, the conversation's recent turns and what was just quoted (the conversation
-stays in the service), and the identity of the saved index version in force (`Collection.saved`: path and
-file id) with its store's path. A worker loads that version itself the first time it is asked about it, and
-keeps a few: the arrays mapped from the file (the page cache is shared; their checksums are not computed
-again: the service verified this very version), the documents' titles, dates and hashes read from the
-store. Nothing large crosses the pipe: sent by the service, 100,000 documents cost its event loop 0.6 s of
-pickling per worker. A version a worker cannot load as that very one (the file or the store moved on) is
-refused, and the service answers in its own thread, as it does for an index served from memory only, for a
-small one (QA_ANSWER_MIN_PASSAGES), while the workers start, and when one dies. The answers are the same
-either way: the engine is one pure function of these arguments.
+What crosses: the question, the conversation's recent turns and what was just quoted (the conversation stays
+in the service), and the identity of the saved index version in force (`Collection.saved`: path and file id)
+with its store's path. A worker loads that version itself the first time it is asked about it, and keeps a
+few: the arrays mapped from the file (the page cache is shared; their checksums are not computed again: the
+service verified this very version), the documents' titles, dates and hashes read from the store. Nothing
+large crosses the pipe: sent by the service, the 100,000 documents of a 1M-passage index stalled its event
+loop 0.3-0.7 s while the workers started (bench/scale.py --startup-only). A version a worker cannot load as
+that very one (the file or the store moved on) is refused, and the service answers in its own thread, as it
+does for an index served from memory only, for a small one (QA_ANSWER_MIN_PASSAGES), while the workers start,
+and when one dies. The answers are the same either way: the engine is one pure function of these arguments.
 
-When they start: after the service has answered its first question about a large index, not when it opens.
-Started with it, two workers importing the engine and loading a 1M-passage index took the two cores the
-first answer needed."""
+When they start: after the service has answered its first question about a large index, not when it opens:
+started with it, two workers importing the engine and loading a 1M-passage index shared the two cores with
+the first answer (0.46-1.1 s against 0.31-0.33 s without them, on a busy machine); started after it, they
+also find numba's disk cache filled by that answer instead of compiling the same kernels beside it."""
 
 from __future__ import annotations
 
@@ -178,7 +179,7 @@ class AnswerWorkers:
 
     def _start_soon(self) -> None:
         """Start the missing workers in the background (not more often than RESTART_SECONDS)."""
-        if self._starting is not None or time.monotonic() - self._last_start < RESTART_SECONDS:
+        if self._closed or self._starting is not None or time.monotonic() - self._last_start < RESTART_SECONDS:
             return
         self._last_start = time.monotonic()
         self._starting = asyncio.create_task(self._start(self.processes - len(self._workers)))
