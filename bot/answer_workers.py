@@ -407,7 +407,7 @@ def _reply(indexes: OrderedDict[Key, Index], request: tuple[Any, ...]) -> tuple[
 def _load(key: Key, weighting: Weighting) -> Index | None:
     """The saved index version `key` names, if its file and store still hold that version."""
     try:
-        return source.load_verified(Path(key[0]), key[1], Path(key[2]), weighting)
+        return source.load_version(Path(key[0]), key[1], Path(key[2]), weighting)
     except (OSError, sqlite3.Error) as exc:  # the store cannot be read here: the service answers
         log.warning("could not load the index %s: %s", key[0], exc)
         return None

@@ -108,7 +108,7 @@ def load(path: Path, documents: list[Document], weighting: Weighting, read: Read
     return Loaded(index, read.file if persist.is_mapped(index) else None, read.file)
 
 
-def load_verified(path: Path, file: persist.FileId, db: Path, weighting: Weighting) -> Index | None:
+def load_version(path: Path, file: persist.FileId, db: Path, weighting: Weighting) -> Index | None:
     """The saved index version `file` at `path`, which this machine's service verified, loaded by another of
     its processes: the documents read from the store at `db`, the checksums not computed again (the same
     bytes, through the same page cache); None when the file or the store holds another version now."""
