@@ -59,7 +59,7 @@ class Group:
 
 def spans_of(index: Index, question: str, settings: AnswerSettings) -> tuple[np.ndarray, list[str]] | None:
     """The features and texts of a question's candidate spans, as the answer path weighs them (every
-    answer-kind column read), or None when nothing is a candidate."""
+    column read from text read for every span), or None when nothing is a candidate."""
     query = analyse(index, question, (), settings)
     hits = index.search(index.query_vector(query.terms), settings.candidates)
     if not _CODE_ASKED.search(question):
@@ -68,9 +68,11 @@ def spans_of(index: Index, question: str, settings: AnswerSettings) -> tuple[np.
         return None
     match = _Match.of(index, query)
     found = candidates(index.sentence_table, [h.passage for h in hits], match.ids)
-    spans, x, holds = quote_candidates(index, query, hits, match, found, settings)
+    spans, x, read = quote_candidates(index, query, hits, match, found, settings)
+    every = np.arange(len(spans))
     if query.kind is not None:
-        x[:, FEATURES.index(holds_feature(query.kind.kind))] = holds(np.arange(len(spans)))
+        x[:, FEATURES.index(holds_feature(query.kind.kind))] = read.holds(every)
+    x[:, FEATURES.index("phrases")] = read.phrases(every)
     valid = x[:, FEATURES.index("own")] + x[:, FEATURES.index("heading")] > 0
     texts = {k: index.text_of(h.passage) for k, h in enumerate(hits)}
     span_texts = [texts[k][found.starts[a] : found.ends[b]]

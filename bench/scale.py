@@ -361,14 +361,34 @@ def worker_rank_bm25(corpus: Corpus, qs: list[str]) -> dict[str, Any]:
     return res | time_queries(analyser, lambda toks: top_ids(model.get_scores(toks)), qs, QUERY_BUDGET_S)
 
 
+class LoopStalls:
+    """The event loop's longest stall: a task asks to wake every 5 ms and records how late it woke."""
+
+    def __init__(self, every: float = 0.005) -> None:
+        self.worst_ms = 0.0
+        self._task = asyncio.ensure_future(self._sample(every))
+
+    async def _sample(self, every: float) -> None:
+        while True:
+            t = time.perf_counter()
+            await asyncio.sleep(every)
+            self.worst_ms = max(self.worst_ms, (time.perf_counter() - t - every) * 1000)
+
+    def stop(self) -> None:
+        self._task.cancel()
+
+
 def worker_startup(db: Path, docs: Path, qs: Sequence[str]) -> dict[str, Any]:
-    """A fresh `QAService.open` on a built store, up to the first answered question; then a breakdown."""
+    """A fresh `QAService.open` on a built store, as the bot opens it (QA_ANSWER_PROCESSES as set, else one
+    answering process per core), up to the first answered question; then a breakdown."""
+    from bot.config import load_settings
     from bot.service import QAService, index_path
     from retrieval import persist
     from retrieval.index import Weighting
     from retrieval.store import Store
 
     rebuilt: list[str] = []
+    processes = load_settings(env_file=None).answer_processes
 
     class Catch(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
@@ -380,8 +400,9 @@ def worker_startup(db: Path, docs: Path, qs: Sequence[str]) -> dict[str, Any]:
         logging.getLogger(name).setLevel(logging.INFO)
 
     async def ready() -> dict[str, Any]:
+        stalls = LoopStalls()
         t0 = time.perf_counter()
-        service = await QAService.open(db, docs)
+        service = await QAService.open(db, docs, answer_processes=processes)
         t1 = time.perf_counter()
         asked = 0
         for q in qs:  # up to the first question the documents answer
@@ -390,10 +411,16 @@ def worker_startup(db: Path, docs: Path, qs: Sequence[str]) -> dict[str, Any]:
                 break
         t2 = time.perf_counter()
         ready_at = time.time()
+        to_first, stalls.worst_ms = stalls.worst_ms, 0.0
+        by_workers = service.workers.answered
+        running = await service.workers.started()  # the answering processes (if any) up and loaded
+        t3 = time.perf_counter()
         n = len(service.index)
         await service.close()
-        return {"ready_at": ready_at, "open_s": t1 - t0, "first_answer_s": t2 - t1,
-                "asked": asked, "passages": n}
+        stalls.stop()
+        return {"ready_at": ready_at, "open_s": t1 - t0, "first_answer_s": t2 - t1, "asked": asked,
+                "passages": n, "processes": processes, "running": running, "workers_s": t3 - t0,
+                "by_workers": by_workers, "stall_to_first_ms": to_first, "stall_after_ms": stalls.worst_ms}
 
     res = asyncio.run(ready())
     res["rebuilt"] = bool(rebuilt)
@@ -775,6 +802,20 @@ def startup_lines(extras: dict[str, Any]) -> list[str]:
         f"again, warm: Store.open {b['store_open_s']:.2f} s, documents(text=False) {b['documents_s']:.2f} s, "
         f"persist.load {b['load_index_s']:.2f} s (every array's CRC-32 verified, arrays of 64 MiB or more "
         "then mapped, smaller ones read).")
+    if "processes" in st:
+        source = "a worker" if st["by_workers"] else "the service's thread"
+        lines.append(
+            f"\nAnswering processes (QA_ANSWER_PROCESSES): {st['processes']}, {st['running']} running and loaded "
+            f"{st['workers_s']:.2f} s after `QAService.open` began; the first answer came from "
+            f"{source}. The event loop's longest stall "
+            f"(a task waking every 5 ms): {st['stall_to_first_ms']:.0f} ms up to the first answer, "
+            f"{st['stall_after_ms']:.0f} ms from then until the answering processes were loaded.")
+    again = extras.get("restart")
+    if again and "error" not in again:
+        lines.append(
+            f"\nThe same start again (a restart: numba's disk cache now holds whatever the first start compiled): "
+            f"first answer {again['ready_s']:.2f} s after the process started (`QAService.open` "
+            f"{again['open_s']:.2f} s, first answered question {again['first_answer_s'] * 1000:.0f} ms).")
     if "verify_s" in b:
         lines.append(
             f"\nThe verification alone (`persist.read`: every member read once and its CRC-32 compared, in "
@@ -800,6 +841,7 @@ def run_startup(args: argparse.Namespace) -> None:
         docs = tmp / "docs-unused"  # the store is not empty, so the folder is not read at start
         docs.mkdir()
         extras["startup"] = spawn("startup", size, 1, ["--store", str(db), "--docs", str(docs)])
+        extras["restart"] = spawn("startup", size, 1, ["--store", str(db), "--docs", str(docs)])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     results = {size: {"ours": ours}}

@@ -5,13 +5,21 @@ and the event loop (the Discord heartbeat with it) waits for the GIL behind them
 loop lag of 27 ms p50, 82 ms max with two answering threads, and every syscall of the loop (a stat, a
 socket read) paid a wait for the GIL. A worker process has a GIL of its own.
 
-What crosses: the question, the conversation's recent turns and what was just quoted (the conversation
-stays in the service), and the identity of the saved index version in force (`Collection.saved`): path and
-file id. A worker loads that version from the file (every checksum verified, large arrays mapped, so the
-page cache is shared) the first time it is asked about it, and keeps a few; a version it cannot load as
-that very one (replaced meanwhile) is refused, and the service answers in its own thread, as it does for an
-index served from memory only, for a small one (QA_ANSWER_MIN_PASSAGES), while the workers start, and when
-one dies. The answers are the same either way: the engine is one pure function of these arguments."""
+What crosses: the question, the conversation's recent turns and what was just quoted (the conversation stays
+in the service), and the identity of the saved index version in force (`Collection.saved`: path and file id)
+with its store's path. A worker loads that version itself the first time it is asked about it, and keeps a
+few: the arrays mapped from the file (the page cache is shared; their checksums are not computed again: the
+service verified this very version), the documents' titles, dates and hashes read from the store. Nothing
+large crosses the pipe: sent by the service, the 100,000 documents of a 1M-passage index stalled its event
+loop 0.3-0.7 s while the workers started (bench/scale.py --startup-only). A version a worker cannot load as
+that very one (the file or the store moved on) is refused, and the service answers in its own thread, as it
+does for an index served from memory only, for a small one (QA_ANSWER_MIN_PASSAGES), while the workers start,
+and when one dies. The answers are the same either way: the engine is one pure function of these arguments.
+
+When they start: after the service has answered its first question about a large index, not when it opens:
+started with it, two workers importing the engine and loading a 1M-passage index shared the two cores with
+the first answer (0.46-1.1 s against 0.31-0.33 s without them, on a busy machine); started after it, they
+also find numba's disk cache filled by that answer instead of compiling the same kernels beside it."""
 
 from __future__ import annotations
 
@@ -22,9 +30,10 @@ import logging
 import multiprocessing
 import multiprocessing.connection as mpc
 import signal
+import sqlite3
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from multiprocessing.process import BaseProcess
 from multiprocessing.reduction import ForkingPickler
@@ -46,11 +55,12 @@ KEEP_INDEXES = 4  # saved versions a worker keeps loaded (the default collection
 IN_FLIGHT = 2  # questions queued per worker: one answering, one waiting in its pipe, so it never idles
 RESTART_SECONDS = 30.0  # after a worker died, how long before another is started in its place
 
-Key = tuple[str, persist.FileId]  # a saved index version: its path and file id
+Key = tuple[str, persist.FileId, str]  # a saved index version: its path and file id, and its store's path
+REFUSED = 16  # versions remembered as refused (their file or store moved on): not asked for again
 
 
 class AnswerWorkers:
-    """A few worker processes answering questions; `answer` returns None when the service must answer."""
+    """A few worker processes answering questions; `answer` has the service answer when none can."""
 
     def __init__(self, processes: int, min_passages: int = MIN_PASSAGES) -> None:
         self.processes = processes
@@ -62,62 +72,72 @@ class AnswerWorkers:
         self._last_start = -RESTART_SECONDS
         self._closed = False
         self._waiting: deque[asyncio.Future[None]] = deque()  # questions waiting for a free worker, in order
-        self._preload: tuple[Key, Index] | None = None  # what `warm` has each new worker load first
+        self._preload: tuple[Key, Weighting] | None = None  # what `warm` has each new worker load first
+        self._refused: deque[Key] = deque(maxlen=REFUSED)  # versions the workers could not load as such
         self.answered = 0  # questions the workers answered (tests and bench/load.py read it)
 
-    async def answer(self, saved: tuple[Path, persist.FileId] | None, index: Index, question: str,
+    async def answer(self, saved: tuple[Path, persist.FileId] | None, store: Path, index: Index, question: str,
                      history: Sequence[str], settings: AnswerSettings, quoted: tuple[str, ...],
-                     links: tuple[str | None] | None = None) -> Answer | None:
-        """The answer from a worker process, or None: the caller answers (see the module's docstring)."""
-        if self.processes <= 0 or self._closed or saved is None or len(index) < self.min_passages:
-            return None
+                     links: tuple[str | None] | None, here: Callable[[], Awaitable[Answer]]) -> Answer:
+        """The answer from a worker process, else from `here` (the service's thread; see the module's
+        docstring). `saved`: the index's saved version, `store`: the path of the store it shows."""
+        key: Key | None = None if saved is None else (str(saved[0]), saved[1], str(store))
+        if self.processes <= 0 or self._closed or key is None or key in self._refused or len(index) < self.min_passages:
+            return await here()
         worker = await self._free_worker()
         if worker is None:
-            return None
-        key: Key = (str(saved[0]), saved[1])
+            result = await here()
+            self._start_soon()  # after the answer, not competing with it (at start: the first answer)
+            return result
         for _attempt in range(2):
-            if not await self._loaded(worker, key, index):
-                return None  # the file is another version now (or the worker died): the caller answers
+            if not await self._loaded(worker, key, index.weighting):
+                break  # the file or store holds another version now (or the worker died)
             reply = await worker.ask(("ask", key, question, list(history), settings, quoted, links))
             if reply is None or reply[0] == "failed":
-                return None  # died, or the engine raised: the caller answers, and raises the error itself
+                break  # died, or the engine raised: answered here, where the error is raised again
             if reply[0] == "ok":
                 self.answered += 1
-                result: Answer = reply[1]
+                result = reply[1]
                 return result
             worker.keys.discard(key)  # "need": it let that version go (it keeps KEEP_INDEXES)
-        return None
+        return await here()
 
-    async def _loaded(self, worker: _Worker, key: Key, index: Index) -> bool:
+    async def _loaded(self, worker: _Worker, key: Key, weighting: Weighting) -> bool:
         """Whether the worker has the version `key` loaded, having it load it (once) if need be."""
         if key in worker.keys:
             return True
+        if key in self._refused:
+            return False
         loading = worker.loading.get(key)
         if loading is None:
-            loading = worker.loading[key] = asyncio.ensure_future(self._load(worker, key, index))
+            loading = worker.loading[key] = asyncio.ensure_future(self._load(worker, key, weighting))
         return await asyncio.shield(loading)
 
-    async def _load(self, worker: _Worker, key: Key, index: Index) -> bool:
-        """Send the worker the documents of version `key` to load it with, once its pipe is idle: a message
-        this large written behind questions in hand filled the pipe and blocked the event loop until the
-        worker read it (a 619 ms stall in bench/load.py)."""
+    async def _load(self, worker: _Worker, key: Key, weighting: Weighting) -> bool:
+        """Have the worker load version `key` (from the file and the store: a message of a few hundred
+        bytes); a version it refuses is remembered, so no later question waits for it to refuse it again."""
         try:
-            while worker.pending:
-                await asyncio.wait({worker.pending[-1]})
-            reply = await worker.ask(("load", key, index.weighting, list(index.documents.values())))
+            reply = await worker.ask(("load", key, weighting))
             if reply is not None and reply[0] == "ok":
                 worker.keys.add(key)
                 return True
+            if reply is not None and key not in self._refused:
+                self._refused.append(key)
             return False
         finally:
             worker.loading.pop(key, None)
+
+    @property
+    def largest_message(self) -> int:
+        """The largest request (pickled bytes) sent to a worker running now: a question, never an index."""
+        return max((w.largest_sent for w in self._workers), default=0)
 
     async def _free_worker(self) -> _Worker | None:
         """The least busy worker with room, waiting in line for one; None when none runs (yet)."""
         while True:
             self._workers = [w for w in self._workers if w.alive]
-            if len(self._workers) < self.processes:
-                self._start_soon()
+            if self._workers and len(self._workers) < self.processes:
+                self._start_soon()  # one died: its replacement (when none runs, `answer` starts them)
             if not self._workers:
                 return None
             ready = [w for w in self._workers if len(w.pending) < IN_FLIGHT]
@@ -142,22 +162,24 @@ class AnswerWorkers:
                 turn.set_result(None)
                 count = None if count is None else count - 1
 
-    def warm(self, index: Index, saved: tuple[Path, persist.FileId] | None) -> None:
-        """Start the workers now, each loading `index` (saved as `saved`), if it is one they would answer
-        about: the first answers then need not come from the service's threads while they start."""
+    def warm(self, index: Index, saved: tuple[Path, persist.FileId] | None, store: Path) -> None:
+        """Have each worker, once started, load `index` (saved as `saved`, of the store at `store`) first, if
+        it is one they would answer about: their first questions then do not wait for it. They start after
+        the first answer (see the module's docstring)."""
         if self.processes > 0 and not self._closed and saved is not None and len(index) >= self.min_passages:
-            self._preload = ((str(saved[0]), saved[1]), index)
-            self._start_soon()
+            self._preload = ((str(saved[0]), saved[1], str(store)), index.weighting)
 
     async def started(self) -> int:
-        """Wait for the workers being started; how many run."""
+        """Start the workers now if none runs (or is starting) yet, and wait for them; how many run."""
+        if self.processes > 0 and not self._closed and not self._workers:
+            self._start_soon()
         if self._starting is not None:
             await asyncio.wait({self._starting})
         return sum(w.alive for w in self._workers)
 
     def _start_soon(self) -> None:
         """Start the missing workers in the background (not more often than RESTART_SECONDS)."""
-        if self._starting is not None or time.monotonic() - self._last_start < RESTART_SECONDS:
+        if self._closed or self._starting is not None or time.monotonic() - self._last_start < RESTART_SECONDS:
             return
         self._last_start = time.monotonic()
         self._starting = asyncio.create_task(self._start(self.processes - len(self._workers)))
@@ -213,6 +235,7 @@ class _Worker:
         self.pending: deque[asyncio.Future[tuple[Any, ...] | None]] = deque()
         self.keys: set[Key] = set()  # versions it has loaded
         self.loading: dict[Key, asyncio.Future[bool]] = {}  # versions it is loading
+        self.largest_sent = 0  # bytes of the largest request sent to it
         self.alive = True
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -245,7 +268,9 @@ class _Worker:
         assert self._loop is not None
         future: asyncio.Future[tuple[Any, ...] | None] = self._loop.create_future()
         try:
-            self.conn.send(request)
+            message = ForkingPickler.dumps(request)  # what `conn.send` would write: its size is kept
+            self.largest_sent = max(self.largest_sent, len(message))
+            self.conn.send_bytes(message)
         except (OSError, ValueError):
             self._died()
             future.set_result(None)
@@ -355,12 +380,12 @@ def serve(conn: mpc.Connection) -> None:
 
 
 def _reply(indexes: OrderedDict[Key, Index], request: tuple[Any, ...]) -> tuple[Any, ...]:
-    """To ("load", key, weighting, documents): ("ok",), or ("stale",) when the file is another version now.
+    """To ("load", key, weighting): ("ok",), or ("stale",) when the file or the store holds another version now.
     To ("ask", key, question, history, settings, quoted): ("ok", answer); ("need",) when that version is
     not loaded; ("failed",) when the engine raised (the service answers, and raises the error itself)."""
     if request[0] == "load":
-        _, key, weighting, documents = request
-        found = _load(key, documents, weighting)
+        _, key, weighting = request
+        found = _load(key, weighting)
         if found is None:
             return ("stale",)
         indexes[key] = found
@@ -379,11 +404,10 @@ def _reply(indexes: OrderedDict[Key, Index], request: tuple[Any, ...]) -> tuple[
         return ("failed",)
 
 
-def _load(key: Key, documents: list[Any], weighting: Weighting) -> Index | None:
-    """The saved index version `key` names, if the file at its path is still that version."""
-    path, wanted = Path(key[0]), key[1]
-    read = source.read_file(path)
-    if read.file != wanted:
+def _load(key: Key, weighting: Weighting) -> Index | None:
+    """The saved index version `key` names, if its file and store still hold that version."""
+    try:
+        return source.load_version(Path(key[0]), key[1], Path(key[2]), weighting)
+    except (OSError, sqlite3.Error) as exc:  # the store cannot be read here: the service answers
+        log.warning("could not load the index %s: %s", key[0], exc)
         return None
-    loaded = source.load(path, documents, weighting, read)
-    return None if loaded is None else loaded.index

@@ -145,7 +145,7 @@ class QAService:
                                   reindex_elsewhere=reindex_process)
         service = cls(collections, questions, follow_up_seconds=follow_up_seconds, source_url=source_url,
                       workers=AnswerWorkers(answer_processes, answer_min_passages))
-        service.workers.warm(default.index, default.saved)
+        service.workers.warm(default.index, default.saved, default.store.path)
         service._tasks.append(asyncio.create_task(service._watch()))
         if watch:
             service._watcher = asyncio.create_task(watch_folders(collections, watch_quiet, service._stop_watching))
@@ -247,10 +247,10 @@ class QAService:
             quoted = self.conversations.quoted(conversation) if conversation else ()
             links = (self.source_url,) if collection is self.default else None  # QA_SOURCE_URL: the default's
             # A follow-up does not quote again what was just quoted, unless nothing else answers.
-            result = await self.workers.answer(saved, index, question, history, self.answer_settings, quoted, links)
-            if result is None:
-                result = await asyncio.get_running_loop().run_in_executor(_ANSWERING, functools.partial(
-                    answer_linked, index, question, history, self.answer_settings, quoted, links))
+            here = functools.partial(asyncio.get_running_loop().run_in_executor, _ANSWERING, functools.partial(
+                answer_linked, index, question, history, self.answer_settings, quoted, links))
+            result = await self.workers.answer(saved, collection.store.path, index, question, history,
+                                               self.answer_settings, quoted, links, here)
         if conversation:
             # A follow-up is remembered with its context, so "and then?" chains keep the topic.
             remembered = f"{history[-1]} {result.question}" if result.context_used and history else result.question

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from itertools import compress
 
@@ -24,6 +24,7 @@ from .index import Index
 from .lexicon import Correction, choose, expand, known, neighbours, suspects
 from .model import Answer, Hit, Passage, Quote
 from .passages import PassageTable
+from .proximity import pairs, phrase_share
 from .question import (
     ANAPHORA,
     DATE,
@@ -38,7 +39,7 @@ from .question import (
     holds,
     is_elliptical,
 )
-from .quote_ranker import Question, Spans, spans_and_features
+from .quote_ranker import Question, Readers, Spans, spans_and_features
 from .sentence_match import Candidates, Mass, candidates
 from .structure import CODE, KINDS, Section
 from .text import tokenize
@@ -92,6 +93,7 @@ class _Query:
     question_words: frozenset[str]  # the question's own tokens, lower-cased
     corrected: tuple[tuple[str, str], ...] = ()
     unknown: float = 0.0  # share of the required idf mass in words no passage holds
+    phrases: frozenset[tuple[str, str]] = frozenset()  # the question's adjacent terms (retrieval/proximity.py)
 
 
 # "How long", "how old"...: the adjective asks for a quantity; it is not a word the answer contains
@@ -158,7 +160,7 @@ def analyse(index: Index, question: str, history: Sequence[str], settings: Answe
     unknown = lost / total if total else 0.0
     return _Query(terms, idf, required, heads & frozenset(own), links, extra, settings.related_credit, used, kind,
                   frozenset(words if plain == question else tokenize(question)) | frozenset(tokens), tuple(corrected),
-                  unknown)
+                  unknown, pairs([t for t in map(analyser.term, tokens) if t is not None]))
 
 
 def _add_context(index: Index, terms: dict[str, float], previous: str, settings: AnswerSettings) -> bool:
@@ -375,14 +377,13 @@ def _rank_quotes(index: Index, query: _Query, hits: Sequence[Hit], settings: Ans
     """The best sentence (or adjacent pair) of each candidate passage by the fitted quote ranker
     (retrieval/quote_ranker.py), ranked, one per passage; each with the query terms its sentences and
     their headings hold. A quote's score is its share of the probability over the passages' best spans."""
-    spans, x, holds = quote_candidates(index, query, hits, match, found, settings)
+    spans, x, read = quote_candidates(index, query, hits, match, found, settings)
     if not len(spans):
         return []
     kind = query.kind.kind if query.kind and settings.answer_kinds else None
     compiled = found.arrays is not None  # the index is large enough for the compiled loops
-    z = quote_ranker.load().scores(x, spans.owner, kind, holds, compiled)
-    # a span that holds no question word answers nothing
-    best = quote_ranker.best_of_each(z, spans.owner, x[:, _OWN] + x[:, _HEADING] <= 0, compiled)
+    z = quote_ranker.load().scores(x, spans.owner, kind, read, compiled)
+    best = quote_ranker.best_of_each(z, spans.owner, compiled)
     if not best.size:
         return []
     share = np.exp(z[best] - z[best[0]])  # as likely as the first, by the model: falls with the rank
@@ -394,17 +395,14 @@ def _rank_quotes(index: Index, query: _Query, hits: Sequence[Hit], settings: Ans
             for k, i, j, p in zip(spans.owner[kept].tolist(), a.tolist(), b.tolist(), probability, strict=True)]
 
 
-_OWN, _HEADING = quote_ranker.FEATURES.index("own"), quote_ranker.FEATURES.index("heading")
-
-
 # Kinds answered by a name the question lacks: whether a span holds one is whether one of its sentences does.
 _NAME_KINDS = frozenset({PLACE, PERSON, ENTITY})
 
 
 def quote_candidates(index: Index, query: _Query, hits: Sequence[Hit], match: _Match, found: Candidates,
-                     settings: AnswerSettings) -> tuple[Spans, np.ndarray, Callable[[np.ndarray], np.ndarray]]:
-    """The candidate spans of the hits' sentences, their features (quote_ranker.FEATURES, the answer-kind
-    column 0) and a function saying which of some spans hold the kind of answer asked for."""
+                     settings: AnswerSettings) -> tuple[Spans, np.ndarray, Readers]:
+    """The candidate spans of the hits' sentences, their features (quote_ranker.FEATURES, the columns read
+    from text 0) and the readers of those columns for some spans."""
     col = {t: j for j, t in enumerate(match.columns)}
     required = np.fromiter((col[t] for t in query.required), np.int64, len(query.required))
     passages = [h.passage for h in hits]
@@ -413,8 +411,9 @@ def quote_candidates(index: Index, query: _Query, hits: Sequence[Hit], match: _M
         np.fromiter((h.score for h in hits), float, len(hits)),
         np.fromiter((flags & _CHANGE_LOG for flags in _flags_of(index, hits)), bool, len(hits)))
     spans, x = spans_and_features(found, question)
-    return spans, x, _KindReader(index, query.kind.kind if query.kind else None, query.question_words, passages,
-                                 found, spans)
+    reader = _SpanReader(index, query, passages, found, spans, [(col[a], col[b]) for a, b in query.phrases
+                                                                if a in col and b in col])
+    return spans, x, Readers(reader.holds, reader.phrases, reader.phrase_bound)
 
 
 # Kinds whose patterns match within a run of word characters or on a quote mark, never across white space: a span
@@ -423,19 +422,22 @@ def quote_candidates(index: Index, query: _Query, hits: Sequence[Hit], match: _M
 _WORD_KINDS = frozenset({NUMBER, DATE, SPEECH})
 
 
-class _KindReader:
-    """Which of some spans hold the kind of answer asked for; each sentence read once a question."""
+class _SpanReader:
+    """The features read from the candidate spans' text, for some spans; each passage's text and each sentence's
+    answer kind read once a question."""
 
-    def __init__(self, index: Index, kind: str | None, words: frozenset[str], passages: list[int], found: Candidates,
-                 spans: Spans) -> None:
-        self.index, self.kind, self.words, self.passages, self.found = index, kind, words, passages, found
+    def __init__(self, index: Index, query: _Query, passages: list[int], found: Candidates, spans: Spans,
+                 phrase_columns: list[tuple[int, int]]) -> None:
+        self.index, self.query, self.passages, self.found, self.spans = index, query, passages, found, spans
+        self.kind = query.kind.kind if query.kind else None
         self.owner, self.first, self.last = spans.owner.tolist(), spans.first.tolist(), spans.last.tolist()
+        self.phrase_columns = phrase_columns
         self.row_owner: list[int] | None = None  # each sentence's passage, listed when first needed
         self.texts: dict[int, str] = {}
         self.rows: dict[int, bool] = {}
 
-    def __call__(self, which: np.ndarray) -> np.ndarray:
-        """Whether each span of `which` holds an answer of the kind (all False when no kind is asked for)."""
+    def holds(self, which: np.ndarray) -> np.ndarray:
+        """Whether each span of `which` holds an answer of the kind asked for (all False when none is)."""
         out = np.zeros(len(which), bool)
         if self.kind is None:
             return out
@@ -447,7 +449,25 @@ class _KindReader:
             if a == b or by_row or (by_word and self._parted(self.owner[s], ends[a], starts[b])):
                 out[i] = self._row(a) or (a != b and self._row(b))
             else:
-                out[i] = holds(self.kind, self._text(self.owner[s])[starts[a] : ends[b]], self.words)
+                out[i] = holds(self.kind, self._text(self.owner[s])[starts[a] : ends[b]], self.query.question_words)
+        return out
+
+    def phrase_bound(self) -> np.ndarray:
+        """Every span's highest possible share of the question's phrases: it says a phrase only if it holds both
+        its terms."""
+        held = self.found.held[self.spans.first] | self.found.held[self.spans.last]
+        both = np.zeros(len(self.spans))
+        for a, b in self.phrase_columns:
+            both += held[:, a] & held[:, b]
+        return both / max(len(self.query.phrases), 1)
+
+    def phrases(self, which: np.ndarray) -> np.ndarray:
+        """Each span's share of the question's phrases (retrieval/proximity.py)."""
+        out = np.zeros(len(which))
+        starts, ends = self.found.starts, self.found.ends
+        for i, s in enumerate(which.tolist()):
+            span = self._text(self.owner[s])[starts[self.first[s]] : ends[self.last[s]]]
+            out[i] = phrase_share(self.query.phrases, self.index.analyser.word_terms(span))
         return out
 
     def _text(self, k: int) -> str:
@@ -466,7 +486,8 @@ class _KindReader:
             if self.row_owner is None:
                 self.row_owner = self.found.owner.tolist()
             text = self._text(self.row_owner[r])
-            got = self.rows[r] = holds(self.kind or "", text[self.found.starts[r] : self.found.ends[r]], self.words)
+            got = self.rows[r] = holds(self.kind or "", text[self.found.starts[r] : self.found.ends[r]],
+                                       self.query.question_words)
         return got
 
 

@@ -21,7 +21,7 @@ from .errors import IndexDamagedError, IndexFileError
 from .index import Index, Weighting
 from .model import Document
 from .persist import fingerprint
-from .store import Checked, DocumentStore
+from .store import Checked, DocumentStore, document_heads
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +106,24 @@ def load(path: Path, documents: list[Document], weighting: Weighting, read: Read
         return None
     kernel.warm_up(len(index))  # numba imported and its kernel loaded now if this index needs them
     return Loaded(index, read.file if persist.is_mapped(index) else None, read.file)
+
+
+def load_version(path: Path, file: persist.FileId, db: Path, weighting: Weighting) -> Index | None:
+    """The saved index version `file` at `path`, which this machine's service verified, loaded by another of
+    its processes: the documents read from the store at `db`, the checksums not computed again (the same
+    bytes, through the same page cache); None when the file or the store holds another version now."""
+    if persist.file_id(path) != file:
+        return None
+    documents = document_heads(db)
+    try:
+        arrays = persist.read(path, verify=False)
+        if persist.file_id(path) != file:  # a writer renamed another version in meanwhile
+            return None
+        index = persist.index_of(arrays, path, documents, fingerprint(documents), weighting)
+    except IndexFileError:  # gone, or the store moved on to other documents (a reindex committed)
+        return None
+    kernel.warm_up(len(index))
+    return index
 
 
 def saved(index: Index, path: Path, documents: list[Document], locked: bool = False) -> Current:

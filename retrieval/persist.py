@@ -240,13 +240,15 @@ def load(path: Path, documents: Sequence[Document], corpus: str, weighting: Weig
     return index_of(read(path), path, documents, corpus, weighting)
 
 
-def read(path: Path) -> dict[str, np.ndarray]:
-    """The arrays of a saved index, each verified against its checksums; IndexFileError if missing or damaged."""
+def read(path: Path, verify: bool = True) -> dict[str, np.ndarray]:
+    """The arrays of a saved index, each verified against its checksums (`verify=False`: a version that this
+    machine's service verified already, read by another of its processes); IndexFileError if missing or
+    damaged."""
     try:
         for _attempt in range(3):
             folder = Path(os.path.realpath(path))  # resolved once: every file comes from one version
             try:
-                return _verified_arrays(folder)
+                return _verified_arrays(folder, verify)
             except FileNotFoundError:
                 if os.path.realpath(path) == str(folder):
                     raise
@@ -305,11 +307,11 @@ def _text(blob: np.ndarray) -> str:
     return blob.tobytes().decode()
 
 
-def _verified_arrays(folder: Path) -> dict[str, np.ndarray]:
+def _verified_arrays(folder: Path, verify: bool = True) -> dict[str, np.ndarray]:
     """Every array of a version folder, each `.npy` header checked against index.json and its data against
-    the recorded CRC-32s: small arrays read into memory (then nothing done to the files later can reach
-    them), large ones mapped read-only. Files are read and chunks checked by parallel threads (zlib and
-    file reads release the GIL), so that the largest array does not make all the others wait."""
+    the recorded CRC-32s (if `verify`): small arrays read into memory (then nothing done to the files later
+    can reach them), large ones mapped read-only. Files are read and chunks checked by parallel threads (zlib
+    and file reads release the GIL), so that the largest array does not make all the others wait."""
     manifest = json.loads((folder / MANIFEST).read_bytes())
     if manifest["container"] != CONTAINER:
         raise ValueError(f"its layout is {manifest['container']!r}, not {CONTAINER}")
@@ -320,7 +322,7 @@ def _verified_arrays(folder: Path) -> dict[str, np.ndarray]:
     with ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as pool:
         arrays = dict(zip(entries, pool.map(lambda name: _array(folder, name, entries[name], chunk), entries),
                           strict=True))
-        checks = [(name, i) for name, entry in entries.items() for i in range(len(entry["crc32"]))]
+        checks = [(name, i) for name, entry in entries.items() for i in range(len(entry["crc32"]) if verify else 0)]
         crcs = list(pool.map(lambda c: zlib.crc32(_bytes_of(arrays[c[0]])[c[1] * chunk:(c[1] + 1) * chunk]), checks))
     for (name, i), crc in zip(checks, crcs, strict=True):
         if crc != entries[name]["crc32"][i]:

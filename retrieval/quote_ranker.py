@@ -49,6 +49,7 @@ FEATURES = (
     "holds_definition",  # it asks what something is, and the span defines a word of it
     "holds_speech",  # it asks what someone said, and the span reports speech
     "holds_name",  # it asks for a place, person or thing, and the span names one the question does not
+    "phrases",  # share of the question's phrases (adjacent terms) it holds adjacent (retrieval/proximity.py)
 )
 _HOLDS = {NUMBER: "holds_value", DATE: "holds_value", VERSION: "holds_value", DEFINITION: "holds_definition",
           SPEECH: "holds_speech"}
@@ -57,6 +58,15 @@ _HOLDS = {NUMBER: "holds_value", DATE: "holds_value", VERSION: "holds_value", DE
 def holds_feature(kind: str) -> str:
     """The feature that says a span holds an answer of this kind."""
     return _HOLDS.get(kind, "holds_name")
+
+
+@dataclass(frozen=True, slots=True)
+class Readers:
+    """The features read from the spans' text, for some spans only (each takes span numbers)."""
+
+    holds: Callable[[np.ndarray], np.ndarray]  # whether each holds the kind of answer asked for
+    phrases: Callable[[np.ndarray], np.ndarray]  # each one's share of the question's phrases
+    phrase_bound: Callable[[], np.ndarray]  # every span's highest possible share (from the terms it holds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,17 +177,35 @@ class Ranker:
         """The weight of each raw feature."""
         return np.asarray(self.coef) / np.asarray(self.scale)
 
-    def scores(self, x: np.ndarray, owner: np.ndarray, kind: str | None,
-               holds: Callable[[np.ndarray], np.ndarray], compiled: bool = False) -> np.ndarray:
-        """Each span's score. When the question asks for a kind of answer, `holds(spans)` says which of the
-        given spans hold one (x's column is set); it is asked only of spans it could move to the top of
-        their passage or off it, since only a passage's best span is quoted. `compiled`: find those spans with
-        a compiled loop (retrieval/span_loop.py) when numba is there."""
+    def scores(self, x: np.ndarray, owner: np.ndarray, kind: str | None, read: Readers,
+               compiled: bool = False) -> np.ndarray:
+        """Each span's score; the columns read from text are read only where they can matter, and set in x.
+        When the question asks for a kind of answer, `read.holds` is asked only of the spans it could move
+        to the top of their passage or off it (only a passage's best span is quoted). The phrases' share is
+        read only for the spans that could be quoted first by it (the others keep 0, exact for those that
+        cannot hold a phrase). A span that holds no question word answers nothing: -inf. `compiled`: the spans
+        the answer kind could move found by a compiled loop (retrieval/span_loop.py) when numba is there."""
         w = self.weights()
         z = x @ w
-        if kind is None or not z.size:
+        if not z.size:
             return z
-        j = FEATURES.index(holds_feature(kind))
+        if kind is not None:
+            self._read_holds(x, z, w, owner, FEATURES.index(holds_feature(kind)), read.holds, compiled)
+        z[x[:, _OWN] + x[:, _HEADING] <= 0] = -np.inf
+        j = _PHRASES
+        bound = read.phrase_bound() * w[j]
+        low, high = z + np.minimum(bound, 0.0), z + np.maximum(bound, 0.0)
+        may = np.flatnonzero((bound != 0) & (high >= low.max()))
+        x[:, j] = 0.0
+        if may.size and low.max() > -np.inf:
+            x[may, j] = read.phrases(may)
+            z[may] += w[j] * x[may, j]
+        return z
+
+    @staticmethod
+    def _read_holds(x: np.ndarray, z: np.ndarray, w: np.ndarray, owner: np.ndarray, j: int,
+                    holds: Callable[[np.ndarray], np.ndarray], compiled: bool = False) -> None:
+        """Read the answer-kind column j for the spans it could move within their passage; add it to z."""
         n_passages = int(owner.max()) + 1
         may = span_loop.may_move(z, owner, n_passages, min(w[j], 0.0), max(w[j], 0.0)) if compiled else None
         if may is None:
@@ -189,7 +217,6 @@ class Ranker:
             got = holds(may)
             x[may, j] = got
             z[may] += w[j] * got
-        return z
 
     def to_json(self, notes: dict[str, object]) -> str:
         """The model as JSON, features named, with notes on how it was fitted."""
@@ -197,13 +224,14 @@ class Ranker:
                            "notes": notes}, indent=1)
 
 
-def best_of_each(z: np.ndarray, owner: np.ndarray, barred: np.ndarray, compiled: bool = False) -> np.ndarray:
-    """Each passage's best span by `z` (the first of equals), best passage first; a `barred` span never, and a
-    passage whose spans all are, left out (their scores in `z` are set to -inf). `compiled`: in a compiled loop
-    (retrieval/span_loop.py) when numba is there."""
-    if compiled and (best := span_loop.best_of_each(z, owner, barred, int(owner.max()) + 1)) is not None:
+_PHRASES, _OWN, _HEADING = FEATURES.index("phrases"), FEATURES.index("own"), FEATURES.index("heading")
+
+
+def best_of_each(z: np.ndarray, owner: np.ndarray, compiled: bool = False) -> np.ndarray:
+    """Each passage's best span by `z` (the first of equals), best passage first; a passage whose spans all score
+    -inf left out. `compiled`: in a compiled loop (retrieval/span_loop.py) when numba is there."""
+    if compiled and (best := span_loop.best_of_each(z, owner, int(owner.max()) + 1)) is not None:
         return best
-    z[barred] = -np.inf
     order = np.argsort(-z, kind="stable")
     _, at = np.unique(owner[order], return_index=True)
     best = order[np.sort(at)]  # each passage's best span (the first of equals), best passage first

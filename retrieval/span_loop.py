@@ -116,7 +116,7 @@ def warm_up() -> None:
     if made is not None:
         z, owner = np.zeros(1), np.zeros(1, np.int64)
         may_move(z, owner, 1, np.float64(0.0), np.float64(1.0))
-        best_of_each(z, owner, np.zeros(1, np.bool_), 1)
+        best_of_each(z, owner, 1)
 
 
 def may_move(z: np.ndarray, owner: np.ndarray, n_passages: int, below: float, above: float) -> np.ndarray | None:
@@ -140,18 +140,16 @@ def _may_move(z: np.ndarray, owner: np.ndarray, n_passages: int, below: float, a
     return found[:n]
 
 
-def best_of_each(z: np.ndarray, owner: np.ndarray, barred: np.ndarray, n_passages: int) -> np.ndarray | None:
+def best_of_each(z: np.ndarray, owner: np.ndarray, n_passages: int) -> np.ndarray | None:
     """`quote_ranker.best_of_each` in one compiled loop; None without numba."""
     compiled = kernel.jitted(_best_of_each)
-    return None if compiled is None else compiled(z, owner, barred, n_passages)
+    return None if compiled is None else compiled(z, owner, n_passages)
 
 
-def _best_of_each(z: np.ndarray, owner: np.ndarray, barred: np.ndarray, n_passages: int) -> np.ndarray:
+def _best_of_each(z: np.ndarray, owner: np.ndarray, n_passages: int) -> np.ndarray:
     """`best_of_each` for numba: the best by passage, then those ranked by insertion (a few dozen)."""
     best = np.full(n_passages, -1, np.int64)
     for s in range(z.shape[0]):
-        if barred[s]:
-            z[s] = -np.inf
         k = owner[s]
         if best[k] < 0 or z[s] > z[best[k]]:
             best[k] = s

@@ -18,6 +18,7 @@ import asyncio
 import hashlib
 import sqlite3
 from collections.abc import Iterable, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -185,8 +186,7 @@ class SQLiteStore:
         """Every stored document, by id; with `text=False` without their paragraphs (a start needs
         only titles, dates and hashes: the passages hold the text)."""
         if not text:
-            rows = await self._sql.execute_fetchall("SELECT id, title, date, content_hash FROM documents ORDER BY id")
-            return [Document(i, t, d, (), h) for i, t, d, h in rows]
+            return [Document(i, t, d, (), h) for i, t, d, h in await self._sql.execute_fetchall(_HEADS)]
         rows = await self._sql.execute_fetchall(
             "SELECT id, title, date, content_hash, text FROM documents ORDER BY id")
         return [Document(i, t, d, tuple(x.split("\n")) if x else (), h) for i, t, d, h, x in rows]
@@ -271,6 +271,16 @@ class SQLiteStore:
 
 
 Store = SQLiteStore  # the name the rest of the code knew it by
+
+
+_HEADS = "SELECT id, title, date, content_hash FROM documents ORDER BY id"  # documents without their text
+
+
+def document_heads(path: Path) -> list[Document]:
+    """`documents(text=False)` of the store at `path`, read synchronously through a read-only connection: for
+    a process with no event loop (an answering process loading the saved index of these documents)."""
+    with closing(sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)) as db:
+        return [Document(i, t, d, (), h) for i, t, d, h in db.execute(_HEADS)]
 
 
 def _passage(row: Sequence[Any]) -> Passage:

@@ -189,7 +189,7 @@ def tokenize(text: str) -> list[str]:
 
 def word_tokens(lowered: str) -> list[str]:
     """The word tokens of text already NFKC-normalised and lower-cased."""
-    return [t.replace("’", "'") for t in _TOKEN.findall(lowered)]
+    return _TOKEN.findall(lowered.replace("’", "'"))  # the pattern treats both apostrophes alike
 
 
 _FEW = 16  # words `term_of_each` stems one by one, through the cache; more go to the stemmer in one batch
@@ -204,6 +204,7 @@ class Analyser:
         self.bigrams = bigrams
         self._stemmer = Stemmer.Stemmer("english")
         self._stem_one = lru_cache(maxsize=200_000)(self._stemmer.stemWord)
+        self.term = lru_cache(maxsize=200_000)(self._term)
 
     def params(self) -> dict[str, object]:
         """The settings that index and query must share."""
@@ -229,6 +230,18 @@ class Analyser:
         if self.bigrams and len(words) > 1:
             return words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
         return words
+
+    def _term(self, token: str) -> str | None:
+        """One token's term (None for a stop word), as `terms` makes it; `term` is this, memoised."""
+        word = IRREGULAR.get(_strip_possessive(token), _strip_possessive(token))
+        if self.stop_words and word in INDEX_STOP_WORDS:
+            return None
+        return self._stem_one(word) if self.stem else word
+
+    def word_terms(self, text: str) -> list[str]:
+        """The terms of `text`'s words in order (no bigrams), one memoised lookup a token."""
+        term = self.term
+        return [t for t in map(term, tokenize(text)) if t is not None]
 
     def term_of_each(self, words: Sequence[str]) -> list[str | None]:
         """Each word's single term (None for a stop word), stemmed in one batch: for the hundreds of

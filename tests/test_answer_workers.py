@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 from collections.abc import AsyncIterator
+from contextlib import closing
+from multiprocessing.reduction import ForkingPickler
 from pathlib import Path
 
 import pytest
@@ -75,3 +78,59 @@ def test_answer_processes_setting() -> None:
         load_settings({"QA_ANSWER_PROCESSES": "many"}, env_file=None)
     assert load_settings({}, env_file=None).reindex_process
     assert not load_settings({"QA_REINDEX_PROCESS": "0"}, env_file=None).reindex_process
+
+
+async def test_the_workers_start_after_the_first_answer_not_with_the_service(tmp_path: Path, docs: Path) -> None:
+    service = await QAService.open(tmp_path / "qa.sqlite3", docs, answer_processes=1, answer_min_passages=0)
+    workers = service.workers
+    try:
+        # Opened: no answering process started, so none competes with the first answer for the cores.
+        assert workers._starting is None and not workers._workers
+        first = await service.ask(QUESTION)
+        assert workers.answered == 0  # the service's thread answered it
+        assert workers._starting is not None or workers._workers  # and the workers start after it
+        assert await workers.started() == 1
+        again = await service.ask(QUESTION)
+        assert workers.answered == 1  # the worker answers from now on, the same answer
+        assert again.answer == first.answer
+    finally:
+        await service.close()
+
+
+async def test_a_worker_reads_the_documents_itself_none_cross_the_pipe(tmp_path: Path) -> None:
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(300):  # enough documents that sending them would dwarf any question
+        (folder / f"harbour-report-{i:04d}-of-the-northern-lighthouse-keepers.txt").write_text(
+            f"Report {i} of the lighthouse keepers.\n\nThe keeper of lighthouse {i} logged {i % 7 + 2} storms "
+            f"and {i % 5 + 1} ships in distress during the winter season.\n", encoding="utf-8")
+    service = await QAService.open(tmp_path / "qa.sqlite3", folder, answer_processes=1, answer_min_passages=0)
+    try:
+        assert await service.workers.started() == 1
+        asked = await service.ask("How many storms did the keeper of lighthouse 17 log?", conversation="c:1")
+        await service.ask("and ships in distress?", conversation="c:1")
+        assert service.workers.answered == 2
+        assert "lighthouse 17 logged 5 storms" in asked.answer.quotes[0].text
+        documents = len(ForkingPickler.dumps(list(service.index.documents.values())))
+        assert service.workers.largest_message * 10 < documents  # questions crossed, the documents did not
+    finally:
+        await service.close()
+
+
+async def test_a_store_that_moved_on_is_refused_once_and_answered_here(tmp_path: Path, docs: Path) -> None:
+    service = await QAService.open(tmp_path / "qa.sqlite3", docs, answer_processes=1, answer_min_passages=0)
+    workers = service.workers
+    try:
+        # Another process's reindex committed new documents; the index in force (and its file) is still the
+        # old one: a worker reading the store cannot load that version as it is, so the service answers.
+        with closing(sqlite3.connect(service.store.path)) as db:
+            db.execute("UPDATE documents SET content_hash = 'changed' WHERE id = ?", (GONE,))
+            db.commit()
+        assert await workers.started() == 1  # it tried the version in force first, and refused it
+        [refused] = workers._refused
+        for _ in range(2):  # not asked for again: each question goes straight to the service's thread
+            assert (await service.ask(QUESTION)).answer.quotes[0].source == GONE
+            assert list(workers._refused) == [refused] and workers.answered == 0
+            assert not workers._workers[0].keys and not workers._workers[0].loading
+    finally:
+        await service.close()

@@ -1,5 +1,5 @@
 """The fitted quote ranker: its saved model matches the features the code computes, the features are what
-they say (checked against a computation from the text), the lazy answer-kind reading changes no choice,
+they say (checked against a computation from the text), the lazy reading of text features changes no choice,
 and a clearly better sentence is quoted first."""
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from retrieval.answer import AnswerSettings, _Match, analyse, answer, quote_cand
 from retrieval.documents import read_folder
 from retrieval.index import Index
 from retrieval.passages import all_passages
-from retrieval.quote_ranker import FEATURES, Ranker, holds_feature
+from retrieval.proximity import pairs, phrase_share
+from retrieval.quote_ranker import FEATURES, Ranker, Readers, holds_feature
 from retrieval.sentence_match import Mass, candidates
 from retrieval.text import split_sentences
 
@@ -95,20 +96,55 @@ def test_features_match_a_computation_from_the_text(index: Index) -> None:
     assert x[:, col["change_log"]].sum() == 0
 
 
-def test_reading_the_answer_kind_only_where_it_can_matter_changes_no_choice(index: Index) -> None:
-    """The fast path (answer kind read for the spans it could move) against reading it for every span."""
+def test_reading_text_features_only_where_they_can_matter_changes_no_choice(index: Index) -> None:
+    """The fast path (answer kind read for the spans it could move within their passage, phrases for the spans
+    that could be quoted first) against reading both for every span."""
     for question in ("How tall is the Velmora lighthouse?", "When was the lighthouse first lit?",
-                     "How many times a day do ferries leave?"):
-        _, x, (query, spans, holds), _ = spans_and_features(index, question)
+                     "How many times a day do ferries leave?", "Where do farmers bring apples and pears?"):
+        _, x, (query, spans, read), _ = spans_and_features(index, question)
         model = quote_ranker.load()
+        kind = query.kind.kind if query.kind else None
         every = x.copy()
-        every[:, FEATURES.index(holds_feature(query.kind.kind))] = holds(np.arange(len(spans)))
-        lazy = model.scores(x.copy(), spans.owner, query.kind.kind, holds)
+        if kind:
+            every[:, FEATURES.index(holds_feature(kind))] = read.holds(np.arange(len(spans)))
+        every[:, FEATURES.index("phrases")] = read.phrases(np.arange(len(spans)))
         full = every @ model.weights()
+        full[every[:, FEATURES.index("own")] + every[:, FEATURES.index("heading")] <= 0] = -np.inf
+        lazy = model.scores(x.copy(), spans.owner, kind, read)
+        assert np.argmax(lazy) == np.argmax(full) and lazy.max() == pytest.approx(full.max())
+        # Without the phrases, the answer kind is exact for each passage's best span.
+        coef = list(model.coef)
+        coef[FEATURES.index("phrases")] = 0.0
+        no_phrases = Ranker(model.mean, model.scale, tuple(coef))
+        lazy = no_phrases.scores(x.copy(), spans.owner, kind, read)
+        every[:, FEATURES.index("phrases")] = 0.0
+        full = np.where(np.isfinite(full), every @ no_phrases.weights(), -np.inf)
         for k in np.unique(spans.owner):
             mine = spans.owner == k
             assert np.argmax(np.where(mine, lazy, -np.inf)) == np.argmax(np.where(mine, full, -np.inf))
             assert lazy[mine].max() == pytest.approx(full[mine].max())
+
+
+def test_the_phrases_feature_counts_the_question_s_adjacent_terms(index: Index) -> None:
+    texts, x, (query, spans, read), _ = spans_and_features(index, "How tall is the Velmora lighthouse?")
+    # "how tall" asks for a quantity: "tall" is no word of the answer's phrases
+    assert query.phrases == {tuple(index.analyser("Velmora lighthouse"))}
+    got = read.phrases(np.arange(len(spans)))
+    for text, share in zip(texts, got.tolist(), strict=True):
+        terms = index.analyser(text)
+        adjacent = {p for p in query.phrases if any(terms[i : i + 2] == list(p) for i in range(len(terms)))}
+        assert share == len(adjacent)
+    said = [t for t, share in zip(texts, got.tolist(), strict=True) if share > 0]
+    assert said and all("Velmora lighthouse" in t for t in said)
+    assert quote_ranker.load().weights()[FEATURES.index("phrases")] > 0  # saying the phrase counts for a span
+
+
+def test_phrase_share() -> None:
+    phrases = pairs(["velmora", "lighthouse", "tall"])
+    assert phrase_share(phrases, ["old", "velmora", "lighthouse", "stand"]) == 0.5
+    assert phrase_share(phrases, ["lighthouse", "velmora", "tall"]) == 0.0  # reversed is not the phrase
+    assert phrase_share(phrases, ["velmora", "lighthouse", "tall"]) == 1.0
+    assert phrase_share(frozenset(), ["velmora"]) == 0.0
 
 
 def test_scores_are_a_weighted_sum_of_standardised_features() -> None:
@@ -116,7 +152,9 @@ def test_scores_are_a_weighted_sum_of_standardised_features() -> None:
     model = Ranker((1.0,) * n, (2.0,) * n, (0.5,) + (0.0,) * (n - 1))
     x = np.zeros((2, n))
     x[:, 0] = [3.0, 5.0]
-    z = model.scores(x, np.array([0, 0]), None, lambda spans: np.zeros(len(spans), bool))
+    none = Readers(lambda spans: np.zeros(len(spans), bool), lambda spans: np.zeros(len(spans)),
+                   lambda: np.zeros(2))
+    z = model.scores(x, np.array([0, 0]), None, none)
     assert z[1] - z[0] == pytest.approx(0.5 * (5.0 - 3.0) / 2.0)
 
 
@@ -156,7 +194,7 @@ def test_the_compiled_loops_choose_as_the_array_work_does(index: Index, question
     assert columns >= 2
     stand_ins = Mass(match.mass.own, ((0, (1, columns - 1), 0.3), (columns - 1, (0,), 0.2)))
     for weights in (match.mass, stand_ins):
-        spans, x, holds = quote_candidates(index, query, hits, replace(match, mass=weights), found, settings)
+        spans, x, read = quote_candidates(index, query, hits, replace(match, mass=weights), found, settings)
         plain_spans, plain_x, _ = quote_candidates(index, query, hits, replace(match, mass=weights),
                                                    replace(found, arrays=None), settings)
         for got, expected in ((spans.owner, plain_spans.owner), (spans.first, plain_spans.first),
@@ -165,22 +203,20 @@ def test_the_compiled_loops_choose_as_the_array_work_does(index: Index, question
         assert x.tobytes() == plain_x.tobytes()
     model = quote_ranker.load()
     kind = query.kind.kind if query.kind else None
-    z = model.scores(x.copy(), spans.owner, kind, holds, compiled=True)
-    plain_z = model.scores(x.copy(), spans.owner, kind, holds)
+    z = model.scores(x.copy(), spans.owner, kind, read, compiled=True)
+    plain_z = model.scores(x.copy(), spans.owner, kind, read)
     assert z.tobytes() == plain_z.tobytes()
-    barred = x[:, FEATURES.index("own")] + x[:, FEATURES.index("heading")] <= 0
-    best = quote_ranker.best_of_each(z, spans.owner, barred, compiled=True)
-    assert best.tolist() == quote_ranker.best_of_each(plain_z, spans.owner, barred).tolist()
+    best = quote_ranker.best_of_each(z, spans.owner, compiled=True)
+    assert best.tolist() == quote_ranker.best_of_each(plain_z, spans.owner).tolist()
 
 
 @needs_numba
-def test_the_compiled_choice_keeps_the_first_of_equals_and_leaves_out_what_is_barred() -> None:
+def test_the_compiled_choice_keeps_the_first_of_equals_and_leaves_out_what_answers_nothing() -> None:
     owner = np.array([0, 0, 1, 1, 2, 2, 3, 0, 1], np.int64)
-    z = np.array([1.0, 2.0, 2.0, 2.0, 5.0, 0.5, 9.0, 2.0, 1.0])
-    barred = np.array([False, False, False, False, True, True, False, False, False])
-    expected = quote_ranker.best_of_each(z.copy(), owner, barred)
-    got = quote_ranker.best_of_each(z.copy(), owner, barred, compiled=True)
-    assert got.tolist() == expected.tolist() == [6, 1, 2]  # passage 2 all barred; ties go to the earlier span
+    z = np.array([1.0, 2.0, 2.0, 2.0, -np.inf, -np.inf, 9.0, 2.0, 1.0])
+    expected = quote_ranker.best_of_each(z, owner)
+    got = quote_ranker.best_of_each(z, owner, compiled=True)
+    assert got.tolist() == expected.tolist() == [6, 1, 2]  # passage 2 answers nothing; ties go to the earlier span
 
 
 @pytest.mark.parametrize(("question", "kind"), [
@@ -190,9 +226,9 @@ def test_the_compiled_choice_keeps_the_first_of_equals_and_leaves_out_what_is_ba
 ])
 def test_the_answer_kind_of_two_sentences_is_read_as_the_text_says(index: Index, question: str, kind: str) -> None:
     """The kind read sentence by sentence (a span of two: either sentence) against `holds` of each span's text."""
-    texts, x, (query, spans, holds), _ = spans_and_features(index, question)
+    texts, x, (query, spans, read), _ = spans_and_features(index, question)
     assert query.kind.kind == kind
-    got = holds(np.arange(len(spans)))
+    got = read.holds(np.arange(len(spans)))
     expected = [reading.holds(kind, text, query.question_words) for text in texts]
     pairs = spans.last > spans.first
     assert pairs.any() and got.tolist() == expected
