@@ -224,11 +224,13 @@ def test_the_compiled_choice_keeps_the_first_of_equals_and_leaves_out_what_answe
     ("How many times a day do ferries leave?", "number"),
     ("Who wrote about the storms?", "person"),
 ])
-def test_the_answer_kind_of_two_sentences_is_read_as_the_text_says(index: Index, question: str, kind: str) -> None:
-    """The kind read sentence by sentence (a span of two: either sentence) against `holds` of each span's text."""
+def test_two_sentences_are_read_as_the_text_says(index: Index, question: str, kind: str) -> None:
+    """The answer kind and the phrases read sentence by sentence (a span of two: either sentence; the terms of
+    one, then the other's) against reading each span's text."""
     texts, x, (query, spans, read), _ = spans_and_features(index, question)
-    assert query.kind.kind == kind
-    got = read.holds(np.arange(len(spans)))
-    expected = [reading.holds(kind, text, query.question_words) for text in texts]
-    pairs = spans.last > spans.first
-    assert pairs.any() and got.tolist() == expected
+    assert query.kind.kind == kind and query.phrases
+    every = np.arange(len(spans))
+    assert (spans.last > spans.first).any()
+    assert read.holds(every).tolist() == [reading.holds(kind, text, query.question_words) for text in texts]
+    shares = [phrase_share(query.phrases, index.analyser.word_terms(text)) for text in texts]
+    assert read.phrases(every).tolist() == shares
