@@ -1,10 +1,12 @@
-"""The quote ranker's candidate spans and features (retrieval/quote_ranker.py) as one compiled loop, for the
-indexes whose candidates the compiled loop of retrieval/sentence_match.py made: the array version's thirty-odd
-numpy calls on arrays of a few hundred cells cost more in overhead than in work.
+"""The quote ranker's work (retrieval/quote_ranker.py) as compiled loops, for the indexes whose candidates the
+compiled loop of retrieval/sentence_match.py made: the candidate spans and their features in one loop, the spans
+the answer kind may move, and each passage's best span. The array versions' dozens of numpy calls on arrays of a
+few hundred cells cost more in overhead than in work.
 
-Every value is the array version's, bit for bit: masses are summed term by term in the question's order, as
-`Mass` sums them; shares are the same divisions. The two logarithms (rank, length) are left to numpy, whose
-log may round differently from the C library's: the loop returns what they are taken of.
+Every value is the array version's, bit for bit (tests/test_quote_ranker.py): masses are summed term by term in
+the question's order, as `Mass` sums them; shares are the same divisions; the first of equals is the best. The
+two logarithms (rank, length) are left to numpy, whose log may round differently from the C library's: the loop
+returns what they are taken of. The scores' weighted sum stays numpy's too (BLAS).
 """
 
 from __future__ import annotations
