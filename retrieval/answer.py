@@ -27,16 +27,19 @@ from .passages import PassageTable
 from .proximity import pairs, phrase_share
 from .question import (
     ANAPHORA,
+    DATE,
     ENTITY,
     HEAD_KIND,
+    NUMBER,
     PERSON,
     PLACE,
+    SPEECH,
     AnswerType,
     answer_type,
     holds,
     is_elliptical,
 )
-from .quote_ranker import Question, Readers, Spans, features
+from .quote_ranker import Question, Readers, Spans, spans_and_features
 from .sentence_match import Candidates, Mass, candidates
 from .structure import CODE, KINDS, Section
 from .text import tokenize
@@ -378,11 +381,9 @@ def _rank_quotes(index: Index, query: _Query, hits: Sequence[Hit], settings: Ans
     if not len(spans):
         return []
     kind = query.kind.kind if query.kind and settings.answer_kinds else None
-    z = quote_ranker.load().scores(x, spans.owner, kind, read)
-    order = np.argsort(-z, kind="stable")
-    _, at = np.unique(spans.owner[order], return_index=True)
-    best = order[np.sort(at)]  # each passage's best span (the first of equals), best passage first
-    best = best[np.isfinite(z[best])]
+    compiled = found.arrays is not None  # the index is large enough for the compiled loops
+    z = quote_ranker.load().scores(x, spans.owner, kind, read, compiled)
+    best = quote_ranker.best_of_each(z, spans.owner, compiled)
     if not best.size:
         return []
     share = np.exp(z[best] - z[best[0]])  # as likely as the first, by the model: falls with the rank
@@ -402,7 +403,6 @@ def quote_candidates(index: Index, query: _Query, hits: Sequence[Hit], match: _M
                      settings: AnswerSettings) -> tuple[Spans, np.ndarray, Readers]:
     """The candidate spans of the hits' sentences, their features (quote_ranker.FEATURES, the columns read
     from text 0) and the readers of those columns for some spans."""
-    spans = Spans.of(found)
     col = {t: j for j, t in enumerate(match.columns)}
     required = np.fromiter((col[t] for t in query.required), np.int64, len(query.required))
     passages = [h.passage for h in hits]
@@ -410,51 +410,85 @@ def quote_candidates(index: Index, query: _Query, hits: Sequence[Hit], match: _M
         match.mass, sum(query.idf[t] * w for t, w in query.terms.items() if t not in query.extra), required,
         np.fromiter((h.score for h in hits), float, len(hits)),
         np.fromiter((flags & _CHANGE_LOG for flags in _flags_of(index, hits)), bool, len(hits)))
-    texts: dict[int, str] = {}
-    rows: dict[int, bool] = {}
+    spans, x = spans_and_features(found, question)
+    reader = _SpanReader(index, query, passages, found, spans, [(col[a], col[b]) for a, b in query.phrases
+                                                                if a in col and b in col])
+    return spans, x, Readers(reader.holds, reader.phrases, reader.phrase_bound)
 
-    def row_holds(kind: str, r: int) -> bool:
-        if r not in rows:
-            k = int(found.owner[r])
-            text = texts.get(k) or texts.setdefault(k, index.text_of(passages[k]))
-            rows[r] = holds(kind, text[found.starts[r] : found.ends[r]], query.question_words)
-        return rows[r]
 
-    def holds_kind(which: np.ndarray) -> np.ndarray:
-        kind = query.kind
-        if kind is None:
-            return np.zeros(len(which), bool)
+# Kinds whose patterns match within a run of word characters or on a quote mark, never across white space: a span
+# of two sentences parted by white space holds one when either sentence does (`holds`, whose ASCII path reads
+# lower-cased text alike). Names run across white space, but a name in two sentences is a name of one of them.
+_WORD_KINDS = frozenset({NUMBER, DATE, SPEECH})
+
+
+class _SpanReader:
+    """The features read from the candidate spans' text, for some spans; each passage's text and each sentence's
+    answer kind read once a question."""
+
+    def __init__(self, index: Index, query: _Query, passages: list[int], found: Candidates, spans: Spans,
+                 phrase_columns: list[tuple[int, int]]) -> None:
+        self.index, self.query, self.passages, self.found, self.spans = index, query, passages, found, spans
+        self.kind = query.kind.kind if query.kind else None
+        self.owner, self.first, self.last = spans.owner.tolist(), spans.first.tolist(), spans.last.tolist()
+        self.phrase_columns = phrase_columns
+        self.row_owner: list[int] | None = None  # each sentence's passage, listed when first needed
+        self.texts: dict[int, str] = {}
+        self.rows: dict[int, bool] = {}
+
+    def holds(self, which: np.ndarray) -> np.ndarray:
+        """Whether each span of `which` holds an answer of the kind asked for (all False when none is)."""
         out = np.zeros(len(which), bool)
-        by_row = kind.kind in _NAME_KINDS
+        if self.kind is None:
+            return out
+        starts, ends = self.found.starts, self.found.ends
+        by_row = self.kind in _NAME_KINDS
+        by_word = self.kind in _WORD_KINDS
         for i, s in enumerate(which.tolist()):
-            a, b = int(spans.first[s]), int(spans.last[s])
-            if by_row:  # a name in two sentences is a name of one of them: only whitespace lies between
-                out[i] = row_holds(kind.kind, a) or row_holds(kind.kind, b)
-                continue
-            k = int(spans.owner[s])
-            text = texts.get(k) or texts.setdefault(k, index.text_of(passages[k]))
-            out[i] = holds(kind.kind, text[found.starts[a] : found.ends[b]], query.question_words)
+            a, b = self.first[s], self.last[s]
+            if a == b or by_row or (by_word and self._parted(self.owner[s], ends[a], starts[b])):
+                out[i] = self._row(a) or (a != b and self._row(b))
+            else:
+                out[i] = holds(self.kind, self._text(self.owner[s])[starts[a] : ends[b]], self.query.question_words)
         return out
 
-    phrase_columns = [(col[a], col[b]) for a, b in query.phrases if a in col and b in col]
-
-    def phrase_bound() -> np.ndarray:  # a span says a phrase only if it holds both its terms
-        held = found.held[spans.first] | found.held[spans.last]
-        both = np.zeros(len(spans))
-        for a, b in phrase_columns:
+    def phrase_bound(self) -> np.ndarray:
+        """Every span's highest possible share of the question's phrases: it says a phrase only if it holds both
+        its terms."""
+        held = self.found.held[self.spans.first] | self.found.held[self.spans.last]
+        both = np.zeros(len(self.spans))
+        for a, b in self.phrase_columns:
             both += held[:, a] & held[:, b]
-        return both / max(len(query.phrases), 1)
+        return both / max(len(self.query.phrases), 1)
 
-    def phrases(which: np.ndarray) -> np.ndarray:
+    def phrases(self, which: np.ndarray) -> np.ndarray:
+        """Each span's share of the question's phrases (retrieval/proximity.py)."""
         out = np.zeros(len(which))
+        starts, ends = self.found.starts, self.found.ends
         for i, s in enumerate(which.tolist()):
-            k = int(spans.owner[s])
-            text = texts.get(k) or texts.setdefault(k, index.text_of(passages[k]))
-            span = text[found.starts[int(spans.first[s])] : found.ends[int(spans.last[s])]]
-            out[i] = phrase_share(query.phrases, index.analyser.word_terms(span))
+            span = self._text(self.owner[s])[starts[self.first[s]] : ends[self.last[s]]]
+            out[i] = phrase_share(self.query.phrases, self.index.analyser.word_terms(span))
         return out
 
-    return spans, features(found, spans, question), Readers(holds_kind, phrases, phrase_bound)
+    def _text(self, k: int) -> str:
+        """The text of the k-th passage."""
+        text = self.texts.get(k)
+        return text if text is not None else self.texts.setdefault(k, self.index.text_of(self.passages[k]))
+
+    def _parted(self, k: int, end: int, start: int) -> bool:
+        """Whether only white space lies between two sentences of the k-th passage."""
+        return end <= start and (end == start or self._text(k)[end:start].isspace())
+
+    def _row(self, r: int) -> bool:
+        """Whether sentence r holds an answer of the kind."""
+        got = self.rows.get(r)
+        if got is None:
+            if self.row_owner is None:
+                self.row_owner = self.found.owner.tolist()
+            text = self._text(self.row_owner[r])
+            got = self.rows[r] = holds(self.kind or "", text[self.found.starts[r] : self.found.ends[r]],
+                                       self.query.question_words)
+        return got
 
 
 def _quote(index: Index, passage: Passage, a: int, b: int, score: float) -> Quote:

@@ -395,11 +395,23 @@ def _load_numba() -> None:
     _tried = True
 
 
+_made: dict[Any, Any] = {}  # each answer-path loop, once wrapped by `jitted`
+
+
 def jitted(fn: Any) -> Any:
     """`fn` compiled like the kernel (nogil, cached on disk), for the answer path's loops
-    (retrieval/sentence_match.py); None when numba is missing. Compiled on its first call."""
-    if _numba_kernel() is None:
-        return None
+    (retrieval/sentence_match.py, retrieval/span_loop.py), wrapped once per process; None when numba is
+    missing. Compiled on its first call."""
+    if fn not in _made:
+        found = _numba_kernel() is not None  # before the lock: the first use takes it to import numba
+        with _lock:
+            if fn not in _made:
+                _made[fn] = _jit(fn) if found else None
+    return _made[fn]
+
+
+def _jit(fn: Any) -> Any:
+    """`fn` wrapped by numba: nogil, cached on disk when a cache is writable."""
     import numba
 
     try:
@@ -474,6 +486,7 @@ def warm_up(n_rows: int | None = None) -> None:
         indptr = np.array([0, 2, 3], indptr_type)
         for k in (1, 5):  # the heap and the keep-everything branches
             _top_k_compiled(indptr, indices, data, terms, qweights, 2, k)
-    from . import sentence_match  # imported here: it imports this module
+    from . import sentence_match, span_loop  # imported here: they import this module
 
-    sentence_match.warm_up()  # the answer path's compiled loop
+    sentence_match.warm_up()  # the answer path's compiled loops
+    span_loop.warm_up()

@@ -93,11 +93,12 @@ _DEFINITION = re.compile(r"\b(?:is|are)\s+(?:a|an|the|one|not|about|used|when|ho
                          r"\bstands?\s+for\b|\bcalled\b", re.IGNORECASE)
 _SAID = re.compile(r"\b(?:said|says|say|told|tells|stated|states|added|noted|according|argued|warned|insisted|"
                    r"called|described|declared|wrote|explained)\b|[“”\"]", re.IGNORECASE)
-_NAME = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*")
+# A name: capitalised words. `[A-Z](?<!\w.)` is `\b[A-Z]` (no word character before the capital) written to open
+# with a character class, which the matcher skips to directly: twice as fast.
+_NAME = re.compile(r"[A-Z](?<!\w.)[\w'’-]*(?:\s+[A-Z][\w'’-]*)*")
 
 
-_LOWER_NUMBER, _LOWER_DATE, _LOWER_VERSION, _LOWER_DEFINITION, _LOWER_SAID = map(
-    _cased, (_NUMBER, _DATE, _VERSION, _DEFINITION, _SAID))
+_LOWER_DATE, _LOWER_VERSION, _LOWER_DEFINITION, _LOWER_SAID = map(_cased, (_DATE, _VERSION, _DEFINITION, _SAID))
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +171,7 @@ _LOWER_KINDS = frozenset({NUMBER, DATE, VERSION, DEFINITION, SPEECH})
 def _holds_lowered(kind: str, lowered: str, question_words: frozenset[str]) -> bool:
     """`holds` for one of _LOWER_KINDS and a lower-cased ASCII sentence (`_cased`)."""
     if kind == NUMBER:
-        return any(m.group(0) not in question_words for m in _LOWER_NUMBER.finditer(lowered))
+        return _new_number(lowered, question_words)
     if kind == DATE:
         return any(m.group(0) not in question_words for m in _LOWER_DATE.finditer(lowered))
     if kind == VERSION:
@@ -178,6 +179,24 @@ def _holds_lowered(kind: str, lowered: str, question_words: frozenset[str]) -> b
     if kind == DEFINITION:
         return _defines(lowered, question_words, _LOWER_DEFINITION)
     return bool(_LOWER_SAID.search(lowered))
+
+
+# In ASCII text a match of _NUMBER is a digit or a whole word (a run of \w: `\b` bounds the words) naming a number,
+# so digits and words can be looked for apart, each the fast way: digits as substrings, and the words by the
+# pattern only when one of their letters occurs as a substring (most sentences hold none): twice as fast.
+# tests/test_understanding.py checks that the answers are the pattern's.
+_DIGITS = "0123456789"
+_NUMBER_WORDS = ("one two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty hundred "
+                 "thousand million billion dozen half several").split()
+_LOWER_NUMBER_WORD = re.compile(_NUMBER.pattern.removeprefix("\\d|"))
+
+
+def _new_number(lowered: str, question_words: frozenset[str]) -> bool:
+    """Whether a lower-cased ASCII sentence holds a match of _NUMBER the question lacks."""
+    if any(d in lowered and d not in question_words for d in _DIGITS):
+        return True
+    return any(w in lowered for w in _NUMBER_WORDS) and any(
+        m.group(0) not in question_words for m in _LOWER_NUMBER_WORD.finditer(lowered))
 
 
 def _defines(sentence: str, question_words: frozenset[str], pattern: re.Pattern[str] = _DEFINITION) -> bool:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import span_loop
 from .question import DATE, DEFINITION, NUMBER, SPEECH, VERSION
 from .sentence_match import Candidates, Mass
 
@@ -99,6 +100,33 @@ class Question:
     change_log: np.ndarray  # each hit: whether it is a change-log entry
 
 
+# The columns the compiled loop fills (retrieval/span_loop.py), in its order, then how many there are; and the two
+# it leaves to numpy.
+_LOOP_COLUMNS = np.array([*(FEATURES.index(name) for name in ("own", "heading", "terms", "passage", "score", "pair",
+                                                              "gain", "lead", "position", "best", "change_log")),
+                          len(FEATURES)])
+_RANK, _LENGTH = FEATURES.index("rank"), FEATURES.index("length")
+
+
+def spans_and_features(found: Candidates, question: Question) -> tuple[Spans, np.ndarray]:
+    """The candidate spans (`Spans.of`) and their `features`: in one compiled loop when the candidates came from
+    one (a large index), else by array work."""
+    if found.arrays is not None:
+        top = question.scores[0] if question.scores.size and question.scores[0] > 0 else 1.0
+        made = span_loop.span_features(*found.arrays, len(found.bounds) - 1,
+                                       *question.mass.packed(question.required.tolist()), question.scores,
+                                       question.change_log, question.total or 1.0, float(top), _LOOP_COLUMNS)
+        if made is not None:
+            ints, x = made
+            n = len(x)
+            spans = Spans(ints[:n], ints[n : 2 * n], ints[2 * n : 3 * n])
+            x[:, _RANK] = np.log1p(spans.owner)  # numpy's logarithms, as `features` takes them
+            x[:, _LENGTH] = np.log(ints[3 * n :] / 100)
+            return spans, x
+    spans = Spans.of(found)
+    return spans, features(found, spans, question)
+
+
 def features(found: Candidates, spans: Spans, question: Question) -> np.ndarray:
     """Spans by FEATURES; the answer-kind columns are left 0 (see `Ranker.scores`)."""
     k, a, b = spans.owner, spans.first, spans.last
@@ -111,7 +139,8 @@ def features(found: Candidates, spans: Spans, question: Question) -> np.ndarray:
     own, head = masses[:n], masses[n : 2 * n]
     passage, single = masses[2 * n : 2 * n + n_passages], masses[2 * n + n_passages :]
     best_single = np.full(n_passages, -np.inf)
-    np.maximum.at(best_single, found.owner, single)
+    if found.owner.size:  # a passage's rows are consecutive: one segment each (the maximum, in any order)
+        best_single[slice(None) if found.filled is None else found.filled] = np.maximum.reduceat(single, found.firsts)
     either = held | heading
     bounds = np.asarray(found.bounds)
     size = bounds[k + 1] - bounds[k]
@@ -148,18 +177,20 @@ class Ranker:
         """The weight of each raw feature."""
         return np.asarray(self.coef) / np.asarray(self.scale)
 
-    def scores(self, x: np.ndarray, owner: np.ndarray, kind: str | None, read: Readers) -> np.ndarray:
+    def scores(self, x: np.ndarray, owner: np.ndarray, kind: str | None, read: Readers,
+               compiled: bool = False) -> np.ndarray:
         """Each span's score; the columns read from text are read only where they can matter, and set in x.
         When the question asks for a kind of answer, `read.holds` is asked only of the spans it could move
         to the top of their passage or off it (only a passage's best span is quoted). The phrases' share is
         read only for the spans that could be quoted first by it (the others keep 0, exact for those that
-        cannot hold a phrase). A span that holds no question word answers nothing: -inf."""
+        cannot hold a phrase). A span that holds no question word answers nothing: -inf. `compiled`: the spans
+        the answer kind could move found by a compiled loop (retrieval/span_loop.py) when numba is there."""
         w = self.weights()
         z = x @ w
         if not z.size:
             return z
         if kind is not None:
-            self._read_holds(x, z, w, owner, FEATURES.index(holds_feature(kind)), read.holds)
+            self._read_holds(x, z, w, owner, FEATURES.index(holds_feature(kind)), read.holds, compiled)
         z[x[:, _OWN] + x[:, _HEADING] <= 0] = -np.inf
         j = _PHRASES
         bound = read.phrase_bound() * w[j]
@@ -173,12 +204,15 @@ class Ranker:
 
     @staticmethod
     def _read_holds(x: np.ndarray, z: np.ndarray, w: np.ndarray, owner: np.ndarray, j: int,
-                    holds: Callable[[np.ndarray], np.ndarray]) -> None:
+                    holds: Callable[[np.ndarray], np.ndarray], compiled: bool = False) -> None:
         """Read the answer-kind column j for the spans it could move within their passage; add it to z."""
-        low, high = z + min(w[j], 0.0), z + max(w[j], 0.0)
-        floor = np.full(int(owner.max()) + 1, -np.inf)
-        np.maximum.at(floor, owner, low)
-        may = np.flatnonzero(high >= floor[owner])
+        n_passages = int(owner.max()) + 1
+        may = span_loop.may_move(z, owner, n_passages, min(w[j], 0.0), max(w[j], 0.0)) if compiled else None
+        if may is None:
+            low, high = z + min(w[j], 0.0), z + max(w[j], 0.0)
+            floor = np.full(n_passages, -np.inf)
+            np.maximum.at(floor, owner, low)
+            may = np.flatnonzero(high >= floor[owner])
         if may.size and w[j] != 0:
             got = holds(may)
             x[may, j] = got
@@ -191,6 +225,17 @@ class Ranker:
 
 
 _PHRASES, _OWN, _HEADING = FEATURES.index("phrases"), FEATURES.index("own"), FEATURES.index("heading")
+
+
+def best_of_each(z: np.ndarray, owner: np.ndarray, compiled: bool = False) -> np.ndarray:
+    """Each passage's best span by `z` (the first of equals), best passage first; a passage whose spans all score
+    -inf left out. `compiled`: in a compiled loop (retrieval/span_loop.py) when numba is there."""
+    if compiled and (best := span_loop.best_of_each(z, owner, int(owner.max()) + 1)) is not None:
+        return best
+    order = np.argsort(-z, kind="stable")
+    _, at = np.unique(owner[order], return_index=True)
+    best = order[np.sort(at)]  # each passage's best span (the first of equals), best passage first
+    return best[np.isfinite(z[best])]
 
 
 @lru_cache(maxsize=4)

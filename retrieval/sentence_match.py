@@ -9,10 +9,8 @@ the set-based reckoning gave (adding 0.0 for an absent term changes no sum, and 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -39,6 +37,20 @@ class Mass:
         # Summed strictly left to right (accumulate, not sum's pairwise order): the set-based sum's float64.
         return np.add.accumulate(parts, axis=1)[:, -1]
 
+    def packed(self, required: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """The weights in two arrays, for a compiled loop (retrieval/span_loop.py), with the columns coverage is
+        judged on: [counted terms, stand-ins, required columns; the counted columns; the stand-ins' columns;
+        where each one's related forms start (and the last one's end) in the forms' columns; the required
+        columns; the forms' columns] and [the counted terms' weights, the stand-ins' weights]."""
+        ptr = [0]
+        for _, others, _ in self.related:
+            ptr.append(ptr[-1] + len(others))
+        ints = [len(self.own), len(self.related), len(required), *(j for j, _ in self.own),
+                *(j for j, _, _ in self.related), *ptr, *required]
+        ints += [c for _, others, _ in self.related for c in others]
+        weights = [w for _, w in self.own] + [w for _, _, w in self.related]
+        return np.array(ints, np.int64), np.array(weights, np.float64)
+
 
 @dataclass(slots=True)  # not frozen: a frozen init sets each of its many fields through object.__setattr__
 class Candidates:
@@ -56,6 +68,9 @@ class Candidates:
     firsts: np.ndarray
     filled: np.ndarray | None
     found_by: np.ndarray  # passages by columns: `passage_held` of each
+    # The compiled loop's two arrays (`_match`), when it made the rest: the next compiled loop (retrieval/span_loop.py)
+    # takes them as they are.
+    arrays: tuple[np.ndarray, np.ndarray] | None = None
 
     def passage_held(self, k: int) -> np.ndarray:
         """Whether the k-th passage (its sentences or its headings) holds each term: the terms it is found by,
@@ -86,7 +101,7 @@ def _held(ids: np.ndarray, rows: np.ndarray, n_rows: int, columns: np.ndarray) -
 def candidates(table: SentenceTable, passages: Sequence[int], columns: np.ndarray) -> Candidates:
     """The sentences of `passages` (in that order) against the term ids `columns` (-1: a term no passage has)."""
     where = np.asarray(passages, np.int64)
-    if kernel.wants_numba(len(table)) and (compiled := _compiled()) is not None:
+    if kernel.wants_numba(len(table)) and (compiled := kernel.jitted(_match)) is not None:
         # Two arrays back, cut here: numba boxes each array it returns at a cost.
         cells, ints, n_filled = compiled(table.first, table.term_ptr, table.terms, table.heading_ptr,
                                          table.heading_terms, table.starts, table.ends, where,
@@ -95,9 +110,10 @@ def candidates(table: SentenceTable, passages: Sequence[int], columns: np.ndarra
         r = (len(cells) - 2 * n) // 2
         bounds, filled = ints[3 * r : 3 * r + n + 1], ints[3 * r + n + 1 : 3 * r + n + 1 + n_filled]
         every = n_filled == n
-        return Candidates(bounds.tolist(), ints[r : 2 * r].tolist(), ints[2 * r : 3 * r].tolist(), cells[:r],
-                          cells[r : 2 * r], ints[:r], cells[2 * r : 2 * r + n],
-                          bounds[:-1] if every else bounds[filled], None if every else filled, cells[2 * r + n :])
+        starts, ends = ints[r : 2 * r], ints[2 * r : 3 * r]
+        return Candidates(bounds.tolist(), starts.tolist(), ends.tolist(), cells[:r], cells[r : 2 * r], ints[:r],
+                          cells[2 * r : 2 * r + n], bounds[:-1] if every else bounds[filled],
+                          None if every else filled, cells[2 * r + n :], (cells, ints))
     n = where.size
     lo = table.first[where].astype(np.int64)
     per_passage = table.first[where + 1] - lo
@@ -186,23 +202,10 @@ def _match(first: np.ndarray, term_ptr: np.ndarray, terms: np.ndarray, heading_p
     return cells, ints, n_filled
 
 
-_lock = threading.Lock()
-_made: dict[Any, Any] = {}  # each loop above compiled, once made (None without numba)
-
-
-def _compiled(fn: Any = _match) -> Any:
-    """`fn` compiled (kernel.jitted), made on first use; None without numba."""
-    if fn not in _made:
-        with _lock:
-            if fn not in _made:
-                _made[fn] = kernel.jitted(fn)
-    return _made[fn]
-
-
 def warm_up() -> None:
     """Compile `_match` for the array types of common tables (int32 offsets; 16- and 32-bit term ids), so that
     the first question does not wait (numba loads it from its disk cache after the first time)."""
-    compiled = _compiled()
+    compiled = kernel.jitted(_match)
     if compiled is None:
         return
     offsets, spans, one = np.array([0, 1], np.int32), np.array([0], np.int32), np.array([0], np.int64)

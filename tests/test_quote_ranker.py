@@ -6,20 +6,22 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
 
-from retrieval import calibration, quote_ranker
+from retrieval import calibration, kernel, quote_ranker
+from retrieval import question as reading
 from retrieval.answer import AnswerSettings, _Match, analyse, answer, quote_candidates
 from retrieval.documents import read_folder
 from retrieval.index import Index
 from retrieval.passages import all_passages
 from retrieval.proximity import pairs, phrase_share
 from retrieval.quote_ranker import FEATURES, Ranker, Readers, holds_feature
-from retrieval.sentence_match import candidates
+from retrieval.sentence_match import Mass, candidates
 from retrieval.text import split_sentences
 
 ARTICLES = {
@@ -166,3 +168,69 @@ def test_the_sentence_that_answers_is_quoted_first(index: Index, question: str, 
     assert expected in result.quotes[0].text
     scores = [q.score for q in result.quotes]
     assert scores == sorted(scores, reverse=True) and 0 < sum(scores) <= 1 + 1e-9
+
+
+needs_numba = pytest.mark.skipif(not kernel.available(), reason="numba is not installed")
+QUESTIONS = ("How tall is the Velmora lighthouse?", "When was the lighthouse first lit?",
+             "How many times a day do ferries leave?", "Who wrote about the storms?", "What grows in the valley?",
+             "Where does the lighthouse stand?")
+
+
+@needs_numba
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_the_compiled_loops_choose_as_the_array_work_does(index: Index, question: str,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Spans, features (bit for bit), the spans the answer kind may move, and each passage's best span: the
+    compiled loops (a large index's path, forced here) against the array version on the same candidates."""
+    monkeypatch.setenv("QA_KERNEL", "numba")
+    settings = AnswerSettings()
+    query = analyse(index, question, (), settings)
+    hits = index.search(index.query_vector(query.terms), settings.candidates)
+    match = _Match.of(index, query)
+    found = candidates(index.sentence_table, [h.passage for h in hits], match.ids)
+    assert found.arrays is not None  # made by the compiled loop
+    # and with stand-ins (related forms) weighed too: this corpus has none of its own
+    columns = len(match.columns)
+    assert columns >= 2
+    stand_ins = Mass(match.mass.own, ((0, (1, columns - 1), 0.3), (columns - 1, (0,), 0.2)))
+    for weights in (match.mass, stand_ins):
+        spans, x, read = quote_candidates(index, query, hits, replace(match, mass=weights), found, settings)
+        plain_spans, plain_x, _ = quote_candidates(index, query, hits, replace(match, mass=weights),
+                                                   replace(found, arrays=None), settings)
+        for got, expected in ((spans.owner, plain_spans.owner), (spans.first, plain_spans.first),
+                              (spans.last, plain_spans.last)):
+            assert got.tolist() == expected.tolist()
+        assert x.tobytes() == plain_x.tobytes()
+    model = quote_ranker.load()
+    kind = query.kind.kind if query.kind else None
+    z = model.scores(x.copy(), spans.owner, kind, read, compiled=True)
+    plain_z = model.scores(x.copy(), spans.owner, kind, read)
+    assert z.tobytes() == plain_z.tobytes()
+    best = quote_ranker.best_of_each(z, spans.owner, compiled=True)
+    assert best.tolist() == quote_ranker.best_of_each(plain_z, spans.owner).tolist()
+
+
+@needs_numba
+def test_the_compiled_choice_keeps_the_first_of_equals_and_leaves_out_what_answers_nothing() -> None:
+    owner = np.array([0, 0, 1, 1, 2, 2, 3, 0, 1], np.int64)
+    z = np.array([1.0, 2.0, 2.0, 2.0, -np.inf, -np.inf, 9.0, 2.0, 1.0])
+    expected = quote_ranker.best_of_each(z, owner)
+    got = quote_ranker.best_of_each(z, owner, compiled=True)
+    assert got.tolist() == expected.tolist() == [6, 1, 2]  # passage 2 answers nothing; ties go to the earlier span
+
+
+@pytest.mark.parametrize(("question", "kind"), [
+    ("When was the Velmora lighthouse first lit?", "date"),
+    ("How many times a day do ferries leave?", "number"),
+    ("Who wrote about the storms?", "person"),
+])
+def test_two_sentences_are_read_as_the_text_says(index: Index, question: str, kind: str) -> None:
+    """The answer kind and the phrases read sentence by sentence (a span of two: either sentence; the terms of
+    one, then the other's) against reading each span's text."""
+    texts, x, (query, spans, read), _ = spans_and_features(index, question)
+    assert query.kind.kind == kind and query.phrases
+    every = np.arange(len(spans))
+    assert (spans.last > spans.first).any()
+    assert read.holds(every).tolist() == [reading.holds(kind, text, query.question_words) for text in texts]
+    shares = [phrase_share(query.phrases, index.analyser.word_terms(text)) for text in texts]
+    assert read.phrases(every).tolist() == shares

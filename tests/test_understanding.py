@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -195,7 +196,7 @@ def test_the_answer_type_does_not_depend_on_the_hash_seed() -> None:
 _WORDS = ("what which whose how many much long when where who whom is are was were 's the a an of in since until "
           "year country people said says told version release 1.2 v2 3 1999 1990s May march Monday hundreds half "
           "means refers called is a called \" “ cog Cog COG WHAT How WHO Said 2024 Version exactly even does "
-          "mean").split()
+          "mean someone often Tens ten, one's 5one one_ 7 Eleven twelve-year O’Brien McDonald New York's").split()
 
 
 @settings(max_examples=400, deadline=None)
@@ -214,3 +215,12 @@ def test_lower_cased_ascii_reads_as_ignoring_case_does(words: list[str], end: st
             SPEECH: lambda: bool(reading._SAID.search(text)),
         }[kind]()
         assert holds(kind, text, asked) == expected, kind
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_WORDS), min_size=1, max_size=12), st.sampled_from([" ", "\n", "-", "", "'"]))
+def test_a_name_is_found_as_the_word_boundary_pattern_finds_it(words: list[str], joint: str) -> None:
+    """`_NAME`, written to open with a character class, finds the names `\\b[A-Z]…` finds, at the same places."""
+    text = joint.join(words)
+    boundary = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*")
+    assert [m.span() for m in reading._NAME.finditer(text)] == [m.span() for m in boundary.finditer(text)]
