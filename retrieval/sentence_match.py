@@ -208,7 +208,10 @@ def warm_up() -> None:
     compiled = kernel.jitted(_match)
     if compiled is None:
         return
-    offsets, spans, one = np.array([0, 1], np.int32), np.array([0], np.int32), np.array([0], np.int64)
-    for id_type in (np.uint16, np.int32):
-        ids = np.array([0], id_type)
-        compiled(offsets, offsets, ids, offsets, ids, spans, spans, one, np.array([0, -1], np.int64))
+    one = np.array([0], np.int64)
+    for fixed in (False, True):  # a saved table is mapped read-only: a type of its own to numba
+        offsets = kernel.read_only(np.array([0, 1], np.int32), fixed)
+        spans = kernel.read_only(np.array([0], np.int32), fixed)
+        for id_type in (np.uint16, np.int32):
+            ids = kernel.read_only(np.array([0], id_type), fixed)
+            compiled(offsets, offsets, ids, offsets, ids, spans, spans, one, np.array([0, -1], np.int64))

@@ -22,7 +22,7 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retrieval import kernel
+from retrieval import kernel, sentence_match
 
 ROOT = Path(__file__).resolve().parent.parent
 TopK = Callable[..., tuple[np.ndarray, np.ndarray]]
@@ -311,8 +311,12 @@ def test_property_every_implementation_equals_brute_force(
 def test_warm_up_compiles_the_index_types(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("QA_KERNEL", "numba")
     kernel.warm_up()
-    indptr_types = {sig[0].dtype.name for sig in kernel._compiled.signatures}
-    assert {"int32", "int64"} <= indptr_types
+    indptr_types = {(sig[0].dtype.name, sig[0].mutable) for sig in kernel._compiled.signatures}
+    # a saved index's arrays are mapped read-only: without those versions its first question compiles them
+    assert {("int32", True), ("int64", True), ("int32", False), ("int64", False)} <= indptr_types
+    table = kernel.jitted(sentence_match._match)
+    assert {(sig[0].mutable, sig[2].dtype.name) for sig in table.signatures} >= {
+        (True, "uint16"), (True, "int32"), (False, "uint16"), (False, "int32")}
 
 
 # In a fresh interpreter: score a matrix of `rows` passages (one posting), print the answer and whether
