@@ -448,7 +448,8 @@ def _top_k_compiled(
     k = min(int(k), n_rows)  # no more hits than passages; also keeps a huge k within int64
     acc, touched = _scratch()
     try:
-        ids, scores, status = compiled(indptr, indices, data, terms, qweights, n_rows, k, strategy, acc, touched)
+        ids, scores, status = compiled(*frozen(indptr, indices, data), terms, qweights, n_rows, k, strategy, acc,
+                                       touched)
     except BaseException:
         _local.acc = None  # the scratch may be dirty now: this thread starts afresh next time
         raise
@@ -472,10 +473,14 @@ def top_k(
     return top_k_numpy(indptr, indices, data, terms, qweights, n_rows, k)
 
 
-def read_only(array: np.ndarray, fixed: bool = True) -> np.ndarray:
-    """The array, made read-only when `fixed` (as a memory-mapped saved index's arrays are)."""
-    array.flags.writeable = not fixed
-    return array
+def frozen(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Read-only views of the arrays. Numba compiles a version per writability of each argument, and a
+    saved index maps its large arrays read-only but reads its small ones: the compiled loops are always
+    given read-only views, so one version (compiled at warm-up) serves built and saved indexes alike."""
+    views = tuple(a.view() for a in arrays)
+    for view in views:
+        view.flags.writeable = False
+    return views
 
 
 def warm_up(n_rows: int | None = None) -> None:
@@ -486,15 +491,12 @@ def warm_up(n_rows: int | None = None) -> None:
         return
     terms = np.array([0, 1], np.int64)
     qweights = np.array([1.0, 0.5])
-    # A saved index maps its arrays read-only, a type of its own to numba: both are compiled here, or the
-    # first question about a saved index would wait seconds for the read-only versions.
-    for fixed in (False, True):
-        indices = read_only(np.array([0, 1, 1], np.int32), fixed)
-        data = read_only(np.array([1.0, 2.0, 3.0], np.float32), fixed)  # the index's weights are float32
-        for indptr_type in (np.int32, np.int64):  # scipy picks either, by the matrix's size
-            indptr = read_only(np.array([0, 2, 3], indptr_type), fixed)
-            for k in (1, 5):  # the heap and the keep-everything branches
-                _top_k_compiled(indptr, indices, data, terms, qweights, 2, k)
+    indices = np.array([0, 1, 1], np.int32)
+    data = np.array([1.0, 2.0, 3.0], np.float32)  # the index's weights are float32
+    for indptr_type in (np.int32, np.int64):  # scipy picks either, by the matrix's size
+        indptr = np.array([0, 2, 3], indptr_type)
+        for k in (1, 5):  # the heap and the keep-everything branches
+            _top_k_compiled(indptr, indices, data, terms, qweights, 2, k)
     from . import sentence_match, span_loop  # imported here: they import this module
 
     sentence_match.warm_up()  # the answer path's compiled loops

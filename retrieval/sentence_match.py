@@ -103,8 +103,8 @@ def candidates(table: SentenceTable, passages: Sequence[int], columns: np.ndarra
     where = np.asarray(passages, np.int64)
     if kernel.wants_numba(len(table)) and (compiled := kernel.jitted(_match)) is not None:
         # Two arrays back, cut here: numba boxes each array it returns at a cost.
-        cells, ints, n_filled = compiled(table.first, table.term_ptr, table.terms, table.heading_ptr,
-                                         table.heading_terms, table.starts, table.ends, where,
+        cells, ints, n_filled = compiled(*kernel.frozen(table.first, table.term_ptr, table.terms, table.heading_ptr,
+                                                        table.heading_terms, table.starts, table.ends), where,
                                          np.asarray(columns, np.int64))
         n = where.size
         r = (len(cells) - 2 * n) // 2
@@ -208,10 +208,7 @@ def warm_up() -> None:
     compiled = kernel.jitted(_match)
     if compiled is None:
         return
-    one = np.array([0], np.int64)
-    for fixed in (False, True):  # a saved table is mapped read-only: a type of its own to numba
-        offsets = kernel.read_only(np.array([0, 1], np.int32), fixed)
-        spans = kernel.read_only(np.array([0], np.int32), fixed)
-        for id_type in (np.uint16, np.int32):
-            ids = kernel.read_only(np.array([0], id_type), fixed)
-            compiled(offsets, offsets, ids, offsets, ids, spans, spans, one, np.array([0, -1], np.int64))
+    offsets, spans, one = np.array([0, 1], np.int32), np.array([0], np.int32), np.array([0], np.int64)
+    for id_type in (np.uint16, np.int32):
+        ids = np.array([0], id_type)
+        compiled(*kernel.frozen(offsets, offsets, ids, offsets, ids, spans, spans), one, np.array([0, -1], np.int64))
