@@ -160,7 +160,7 @@ def analyse(index: Index, question: str, history: Sequence[str], settings: Answe
     unknown = lost / total if total else 0.0
     return _Query(terms, idf, required, heads & frozenset(own), links, extra, settings.related_credit, used, kind,
                   frozenset(words if plain == question else tokenize(question)) | frozenset(tokens), tuple(corrected),
-                  unknown, pairs([t for t in map(analyser.term, tokens) if t is not None]))
+                  unknown, pairs(analyser.words(tokens)))
 
 
 def _add_context(index: Index, terms: dict[str, float], previous: str, settings: AnswerSettings) -> bool:

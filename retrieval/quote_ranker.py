@@ -194,10 +194,10 @@ class Ranker:
         z[x[:, _OWN] + x[:, _HEADING] <= 0] = -np.inf
         j = _PHRASES
         bound = read.phrase_bound() * w[j]
-        low, high = z + np.minimum(bound, 0.0), z + np.maximum(bound, 0.0)
-        may = np.flatnonzero((bound != 0) & (high >= low.max()))
+        floor = (z + np.minimum(bound, 0.0)).max()  # the first quote scores at least this
+        may = np.flatnonzero((bound != 0) & (z + np.maximum(bound, 0.0) >= floor))
         x[:, j] = 0.0
-        if may.size and low.max() > -np.inf:
+        if may.size and floor > -np.inf:
             x[may, j] = read.phrases(may)
             z[may] += w[j] * x[may, j]
         return z

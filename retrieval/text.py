@@ -221,27 +221,26 @@ class Analyser:
 
     def terms(self, tokens: Sequence[str]) -> list[str]:
         """Index terms of already tokenized text."""
-        words = [IRREGULAR.get(w, w) for w in (_strip_possessive(t) for t in tokens)]
-        if self.stop_words:
-            words = [w for w in words if w not in INDEX_STOP_WORDS]
-        if self.stem:
-            stem = self._stem_one
-            words = [stem(w) for w in words]
+        words = self.words(tokens)
         if self.bigrams and len(words) > 1:
             return words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
         return words
 
     def _term(self, token: str) -> str | None:
         """One token's term (None for a stop word), as `terms` makes it; `term` is this, memoised."""
-        word = IRREGULAR.get(_strip_possessive(token), _strip_possessive(token))
+        base = _strip_possessive(token)
+        word = IRREGULAR.get(base, base)
         if self.stop_words and word in INDEX_STOP_WORDS:
             return None
         return self._stem_one(word) if self.stem else word
 
+    def words(self, tokens: Sequence[str]) -> list[str]:
+        """The terms of the tokens' words in order (no bigrams), one memoised lookup a token."""
+        return [t for t in map(self.term, tokens) if t is not None]
+
     def word_terms(self, text: str) -> list[str]:
-        """The terms of `text`'s words in order (no bigrams), one memoised lookup a token."""
-        term = self.term
-        return [t for t in map(term, tokenize(text)) if t is not None]
+        """The terms of `text`'s words in order (no bigrams)."""
+        return self.words(tokenize(text))
 
     def term_of_each(self, words: Sequence[str]) -> list[str | None]:
         """Each word's single term (None for a stop word), stemmed in one batch: for the hundreds of
