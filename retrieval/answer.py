@@ -21,7 +21,7 @@ from . import calibration, quote_ranker
 from .calibration import Evidence
 from .errors import QuestionError
 from .index import Index
-from .lexicon import Correction, choose, expand, known, neighbours, suspects
+from .lexicon import Correction, choose, expand, known, neighbours, rarity, suspects
 from .model import Answer, Hit, Passage, Quote
 from .passages import PassageTable
 from .proximity import pairs, phrase_share
@@ -368,8 +368,20 @@ def _evidence(index: Index, query: _Query, hits: Sequence[Hit], first: tuple[Quo
         margin=(hits[0].score - second) / hits[0].score if hits[0].score > 0 else 0.0, unknown=query.unknown,
         typed_held=float(kind is not None and has), typed_lacked=float(kind is not None and not has),
         terms=math.log1p(len(query.required)), context=float(query.context_used), absent=math.log1p(len(absent)),
-        quote_share=quote.score,
+        quote_share=quote.score, subject_absent=_subject_absent(query, best),
     )
+
+
+def _subject_absent(query: _Query, present: Collection[str]) -> float:
+    """Share of the question's required mass not in `present` (nor any related form), each term's idf mass
+    weighed also by its rarity in English (lexicon.rarity)."""
+    lacked = total = 0.0
+    for t in query.required:
+        mass = query.idf[t] * query.terms[t] * rarity(t)
+        total += mass
+        if t not in present and not any(r in present for r in query.related.get(t, ())):
+            lacked += mass
+    return lacked / total if total else 0.0
 
 
 def _rank_quotes(index: Index, query: _Query, hits: Sequence[Hit], settings: AnswerSettings, match: _Match,

@@ -1,7 +1,7 @@
 """Whether to answer: a small logistic model over the evidence an answer has, fitted on data (not by hand)
 and saved with the code as retrieval/data/not_found.json.
 
-The model is fitted by `python -m bench.quality --fit` on SQuAD with half of its articles indexed (a
+The model is fitted by `python -m bench.calibrate --save` on SQuAD with half of its articles indexed (a
 question is answerable when its article is) plus the questions of the documentation sets, and its
 threshold is the operating point chosen on that curve: at most 10 % of unanswerable questions answered.
 """
@@ -35,6 +35,9 @@ class Evidence:
     context: float  # 1 for a follow-up read with the previous turn
     absent: float  # ln(1 + number of the question's own terms the best passage lacks, related forms included)
     quote_share: float  # the first quote's probability among the passages' best quotes (retrieval/quote_ranker.py)
+    # The share of the question's weight the best passage lacks, each word weighed also by its rarity in English
+    # (lexicon.rarity): lacking the chat words docs seldom write ("keeps", "whole") matters less than "smtp".
+    subject_absent: float
     # No feature for typos: a question with a corrected word is judged as the question spelt right.
 
     def vector(self) -> tuple[float, ...]:

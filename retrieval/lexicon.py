@@ -1,8 +1,9 @@
 """Word knowledge beyond the stemmer: derivationally related forms (respond ~ response, die ~ death) and
-synonyms of frequent words (stage ~ phase, nation ~ country) from tables made from WordNet and shipped
-with the code, and typo correction against the index's own vocabulary. None needs a network or a model
-download at run time. (Co-occurrence in the index, pseudo-relevance feedback and latent similarity were
-measured as further sources of related words and left out: bench/related.py, README.)"""
+synonyms of frequent words (stage ~ phase, nation ~ country) from tables made from WordNet, how common
+each word is in English (a table made from wordfreq), all shipped with the code, and typo correction
+against the index's own vocabulary. None needs a network or a model download at run time. (Co-occurrence
+in the index, pseudo-relevance feedback and latent similarity were measured as further sources of related
+words and left out: bench/related.py, README.)"""
 
 from __future__ import annotations
 
@@ -51,6 +52,21 @@ def english_terms() -> frozenset[str]:
     """The terms of every single-word WordNet lemma (retrieval/data/english_terms.txt.gz): a question
     word with one of these is a real word that the documents lack, never read as a typo."""
     return frozenset(gzip.decompress((DATA / "english_terms.txt.gz").read_bytes()).decode().split())
+
+
+@lru_cache(maxsize=1)
+def english_frequency() -> dict[str, float]:
+    """Analysed term -> the Zipf frequency of its commonest English word (retrieval/data/english_frequency.txt.gz,
+    made by bench/english_frequency.py from wordfreq); terms rarer than once in a million words are left out."""
+    text = gzip.decompress((DATA / "english_frequency.txt.gz").read_bytes()).decode()
+    rows = (line.split() for line in text.splitlines() if not line.startswith("#"))
+    return {term: float(zipf) for term, zipf in rows}
+
+
+def rarity(term: str) -> float:
+    """How rare a term is in English at large: 7 less its Zipf frequency, at least 0 (1.3 for "keep", 4 for a
+    word used once in a million words, 7 for one rarer still, such as "smtp", or one the table lacks)."""
+    return max(0.0, 7.0 - english_frequency().get(term, 0.0))
 
 
 def known(index: Index, term: str) -> bool:

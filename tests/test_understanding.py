@@ -21,7 +21,7 @@ from retrieval.answer import AnswerSettings, answer, deliberate
 from retrieval.calibration import FEATURES, Evidence, Model
 from retrieval.documents import read_folder
 from retrieval.index import Index
-from retrieval.lexicon import correct, derivations, edits, related
+from retrieval.lexicon import correct, derivations, edits, english_frequency, rarity, related
 from retrieval.model import Document
 from retrieval.passages import all_passages
 from retrieval.question import (
@@ -179,6 +179,59 @@ def test_the_threshold_decides_and_min_confidence_overrides_it(seeds: Index) -> 
     assert forced.confidence < calibration.load().threshold
     strict = replace(AnswerSettings(), min_confidence=1.0)
     assert not answer(seeds, "Who is Steve Witkoff?", (), strict).answered
+
+
+def test_rarity_is_how_seldom_english_uses_a_word() -> None:
+    assert len(english_frequency()) > 10_000
+    assert rarity("keep") < rarity("heartbeat") < rarity("smtp") == 7.0  # smtp: rarer than the table goes
+    assert rarity("keep") == pytest.approx(7.0 - english_frequency()["keep"])
+
+
+def test_subject_absent_weighs_each_lacked_word_by_its_rarity_in_english() -> None:
+    index = small_index("The gateway sends a heartbeat at every interval.", "Shards split the guilds between sockets.")
+    got = {}
+    for lacked in ("keeps", "smtp"):  # neither is in the index: both have its largest idf
+        question = f"heartbeat interval {lacked}"
+        _, evidence = deliberate(index, question)
+        assert evidence is not None
+        mass = {t: index.term_idf(t) * rarity(t) for t in index.analyser(question)}
+        (term,) = index.analyser(lacked)
+        assert evidence.subject_absent == pytest.approx(mass[term] / sum(mass.values()))
+        got[lacked] = evidence.subject_absent
+    assert 0 < got["keeps"] < got["smtp"] < 1
+
+
+_TASKS_GUIDE = """# Tasks guide
+
+## Running a loop in the background
+
+The `tasks` extension runs a coroutine again and again in the background. Decorate the coroutine with
+`tasks.loop(minutes=5)` and call `start()` once the client is ready. A loop stops when `cancel()` is called
+or when the coroutine raises an exception it does not handle.
+
+## Blocking calls
+
+A blocking call stops the event loop, so no other coroutine runs until it returns. Calling `time.sleep()`
+inside a coroutine is the most common mistake: use `await asyncio.sleep()` instead, which lets other
+coroutines run while it waits.
+
+## Rate limits
+
+The gateway allows 120 commands every 60 seconds. Sending more closes the connection with code 4008.
+"""
+
+
+def test_a_chatty_question_is_answered_and_an_off_topic_one_is_not(tmp_path: Path) -> None:
+    # Before the rarity of lacked words was evidence, "keeps" and "while" (words docs seldom write) counted
+    # as much as a subject word the docs lack, and this question was told "not found" (confidence 0.27).
+    (tmp_path / "tasks.md").write_text(_TASKS_GUIDE, encoding="utf-8")
+    documents, _ = read_folder(tmp_path)
+    index = Index.build(documents, all_passages(documents))
+    chatty = answer(index, "my loop keeps stopping after a while, why?")
+    assert chatty.answered and "A loop stops when" in chatty.quotes[0].text
+    for off_topic in ("how do i configure SMTP to send email from a task?", "what's the max number of slash commands?"):
+        assert deliberate(index, off_topic)[0].quotes  # something matched, and still it is not an answer
+        assert not answer(index, off_topic).answered
 
 
 def test_the_answer_type_does_not_depend_on_the_hash_seed() -> None:
