@@ -85,3 +85,11 @@ def test_a_question_typing_the_identifier_joined_reads_it_as_the_parts_the_index
 def test_a_word_is_not_split_into_words_no_passage_holds_together(index: Index) -> None:
     assert joined(index, "kingbridge") is None
     assert joined(index, "stonebridge") == ["stone", "bridge"]
+
+
+def test_a_typo_one_slip_from_a_word_is_corrected_not_read_as_joined_words() -> None:
+    doc = Document("notes.md", "Notes", None, ("The two totals differ by the net amount of the fees.",
+                                               "A different approach charges no fees at all."), "hash")
+    index = Index.build([doc], all_passages([doc]))
+    assert joined(index, "differnet") == ["differ", "net"]
+    assert answer(index, "which approach is differnet?").corrected == (("differnet", "different"),)
