@@ -21,7 +21,7 @@ from . import calibration, quote_ranker
 from .calibration import Evidence
 from .errors import QuestionError
 from .index import Index
-from .lexicon import Correction, choose, expand, known, neighbours, rarity, suspects
+from .lexicon import Correction, choose, expand, joined, known, neighbours, rarity, suspects
 from .model import Answer, Hit, Passage, Quote
 from .passages import PassageTable
 from .proximity import pairs, phrase_share
@@ -175,11 +175,18 @@ def _add_context(index: Index, terms: dict[str, float], previous: str, settings:
 
 def _corrected(index: Index, tokens: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
     """The tokens with typos corrected against the index, and the (typed, corrected) pairs. Each typo
-    is read with the others already corrected ("Stev Witkof": steve, not step, once witkof is witkoff)."""
-    # "year", "country" are kinds of answer, never typos
-    near = {i: found for i in suspects(index, tokens) if tokens[i] not in HEAD_KIND
-            and (found := neighbours(index, tokens[i]))}
-    if not near:
+    is read with the others already corrected ("Stev Witkof": steve, not step, once witkof is witkoff).
+    A word with no spelling one slip away that is words typed joined ("hybridcommand") becomes those words."""
+    near: dict[int, dict[str, tuple[int, str]]] = {}
+    parts: dict[int, list[str]] = {}
+    for i in suspects(index, tokens):
+        if tokens[i] in HEAD_KIND:  # "year", "country" are kinds of answer, never typos
+            continue
+        if found := neighbours(index, tokens[i]):
+            near[i] = found
+        elif split := joined(index, tokens[i]):
+            parts[i] = split
+    if not near and not parts:
         return tokens, []
     each = index.analyser.term_of_each(tokens)
     fixed: dict[int, Correction] = {}
@@ -188,8 +195,10 @@ def _corrected(index: Index, tokens: list[str]) -> tuple[list[str], list[tuple[s
             fix = choose(index, tokens[i], found, [t for j, t in enumerate(each) if j != i and t is not None])
             if fix is not None:
                 fixed[i], each[i] = fix, fix.term
-    return ([fixed[i].meant if i in fixed else t for i, t in enumerate(tokens)],
-            [(tokens[i], fixed[i].meant) for i in sorted(fixed)])
+    out: list[str] = []
+    for i, t in enumerate(tokens):
+        out += parts[i] if i in parts else [fixed[i].meant if i in fixed else t]
+    return out, [(tokens[i], fixed[i].meant) for i in sorted(fixed)]
 
 
 def answer(

@@ -1,12 +1,13 @@
 """Term counting for indexing: the analyser's terms of many passages, as a sparse count matrix.
 
 The analyser tokenizes with a Unicode regex, which costs ~300 ns a token in Python. Indexing instead
-splits each lower-cased, UTF-8 encoded passage at ASCII whitespace and punctuation (bytes.translate
-and bytes.split run in C) and looks each chunk up in a dictionary from chunk to term id, so the regex,
-the stop-word test and the stemmer run once per distinct chunk, not once per token. The terms are the
+splits each UTF-8 encoded passage at ASCII whitespace and punctuation (bytes.translate and bytes.split
+run in C) and looks each chunk up in a dictionary from chunk to term id, so the regex, lower case, the
+stop-word test and the stemmer run once per distinct chunk, not once per token. Chunks keep their case,
+which CamelCase parts need ("HybridCommand" and "hybridcommand" are two chunks). The terms are the
 analyser's own: a chunk is resolved with the same tokenizer and `Analyser.terms`, and a token never
 spans a split point, since tokens hold no whitespace and no ASCII punctuation but the apostrophe.
-A batch of texts is lower-cased, encoded, translated and split in one call each (`prepared_batch`).
+A batch of texts is encoded, translated and split in one call each (`prepared_batch`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import NamedTuple, cast
 import numpy as np
 import scipy.sparse as sp
 
-from .text import Analyser, word_tokens
+from .text import Analyser, has_camel, normal_tokens, sigmas_in_context
 
 Progress = Callable[[int, int], None]
 
@@ -37,9 +38,10 @@ _NO_TERM = -2  # a chunk with no index term (stop words, punctuation)
 
 
 def prepared(text: str) -> bytes:
-    """Text as the analyser reads it (NFKC, lower case), UTF-8, with every separator a space."""
-    lowered = text.lower() if text.isascii() else unicodedata.normalize("NFKC", text).lower()
-    return lowered.encode().translate(_SEPARATORS)
+    """Text as the analyser reads it (NFKC, each capital sigma in its context's lower case), UTF-8, with
+    every separator a space."""
+    normal = text if text.isascii() else sigmas_in_context(unicodedata.normalize("NFKC", text))
+    return normal.encode().translate(_SEPARATORS)
 
 
 class ChunkTerms(dict[bytes, int]):
@@ -54,8 +56,12 @@ class ChunkTerms(dict[bytes, int]):
         self.several: list[list[int]] = []
 
     def __missing__(self, chunk: bytes) -> int:
+        lowered = chunk.lower()  # ASCII letters only
+        if lowered != chunk and chunk.isascii() and not has_camel(chunk):  # "The" is "the": resolved once
+            value = self[chunk] = self[lowered]
+            return value
         # Each chunk is resolved once, so the analyser's per-word stem cache would only fill up here.
-        terms = [t for t in self.analyser.term_of_each(word_tokens(chunk.decode())) if t is not None]
+        terms = [t for t in self.analyser.term_of_each(normal_tokens(chunk.decode())) if t is not None]
         if self.grow:  # counting: the vocabulary is the caller's dict, grown here
             grown = cast(dict[str, int], self.vocabulary)
             found: list[int | None] = [grown.setdefault(t, len(grown)) for t in terms]
@@ -119,15 +125,16 @@ class Counter:
 
 
 def prepared_batch(texts: Sequence[str]) -> bytes:
-    """`JOIN.join(map(prepared, texts))`, lower-cased, encoded and translated in one pass for all texts (a
-    separator between two texts, a space, ends every context that lower case looks at). NFKC stays per text:
-    only the few that are not ASCII need it, and CPython normalises a long string far slower than its parts."""
+    """`JOIN.join(map(prepared, texts))`, encoded and translated in one pass for all texts (a separator
+    between two texts, a space, ends every context that lower case looks at). NFKC stays per text: only the
+    few that are not ASCII need it, and CPython normalises a long string far slower than its parts."""
     joined = " \0 ".join(texts)
     if joined.count("\0") != max(len(texts) - 1, 0):  # a text holds a NUL, which must read as a space
         return JOIN.join(map(prepared, texts))
     if not joined.isascii():
-        joined = " \0 ".join([t if t.isascii() else unicodedata.normalize("NFKC", t) for t in texts])
-    return joined.lower().encode().translate(_SEPARATORS_BUT_NUL)
+        joined = sigmas_in_context(" \0 ".join([t if t.isascii() else unicodedata.normalize("NFKC", t)
+                                                for t in texts]))
+    return joined.encode().translate(_SEPARATORS_BUT_NUL)
 
 
 def terms_by_row(texts: Sequence[str], lookup: ChunkTerms) -> tuple[np.ndarray, np.ndarray]:

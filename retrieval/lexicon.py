@@ -161,6 +161,37 @@ def suspects(index: Index, tokens: Sequence[str]) -> list[int]:
             if term is not None and not known(index, term) and term not in english]
 
 
+MIN_PART = 3  # the shortest part a word typed joined is read as ("autoshardedclient": auto, sharded, client)
+MAX_JOINED = 40  # longer "words" are no identifiers typed joined: not read as parts
+
+
+def joined(index: Index, word: str) -> list[str] | None:
+    """The words, each known and at least MIN_PART letters, that a word the index lacks is made of when typed
+    joined ("hybridcommand", "quickbooks" for documents that write HybridCommand, QuickBooks), the first held
+    in a passage with the others, as a CamelCase word's parts are; the shortest first word that leads to a
+    whole split; None when there are none."""
+    return _split(index, word, {}) if len(word) <= MAX_JOINED else None
+
+
+def _split(index: Index, word: str, seen: dict[str, list[str] | None]) -> list[str] | None:
+    """`joined` of a word or of the tail of one, each tail tried once (`seen`)."""
+    if word in seen:
+        return seen[word]
+    seen[word] = None
+    analyser = index.analyser
+    heads = [word[:i] for i in range(MIN_PART, len(word) - MIN_PART + 1)]
+    for head, term in zip(heads, analyser.term_of_each(heads), strict=True):
+        if term is None or not known(index, term):
+            continue
+        tail = word[len(head):]
+        tail_term = analyser.terms([tail])
+        rest = [tail] if tail_term and known(index, tail_term[0]) else _split(index, tail, seen)
+        if rest and _together(index, index.vocabulary[term], [index.vocabulary[t] for t in analyser.terms(rest)]):
+            seen[word] = [head, *rest]
+            break
+    return seen[word]
+
+
 def neighbours(index: Index, token: str) -> dict[str, tuple[int, str]]:
     """The index terms one edit away from a question word that may be a typo: term -> (its document
     frequency, the first spelling that reads as it); empty when the word is not taken for a typo."""

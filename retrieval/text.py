@@ -11,9 +11,16 @@ from pathlib import Path
 
 import Stemmer
 
-ANALYSER_VERSION = "3"
+ANALYSER_VERSION = "4"  # 4: CamelCase words are split into their parts
 
 _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
+# Where a word may split into parts: a capital after a small letter or a digit ("hybridCommand", "OAuth2Password"),
+# or the last capital of a run before a small letter ("CORSMiddleware"). ASCII only: identifiers are.
+_CAMEL = re.compile(r"[a-z0-9][A-Z]|[A-Z][A-Z][a-z]")
+_CAMEL_BYTES = re.compile(_CAMEL.pattern.encode())
+_CAMEL_SPLIT = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+# A word holding a capital sigma: lower case reads its context (final ς or σ), which ends at a space.
+_SIGMA_WORD = re.compile(r"\S*Σ\S*")
 # A sentence ends at . ! ? (or …), possibly followed by closing quotes or brackets, then space; a quote
 # mark standing alone between spaces after it closes that sentence too (`City. " Salt`).
 _SENTENCE_END = re.compile(r"""[.!?…]+["'”’)\]]*(?:\s+(?:["”]|'')(?=\s))?(?=\s)""")
@@ -183,12 +190,57 @@ def _ends_after_all(text: str, start: int, end: int) -> bool:
 
 
 def tokenize(text: str) -> list[str]:
-    """Lower-cased word tokens, accents kept, apostrophes joined (don't, Trump’s)."""
-    return word_tokens(unicodedata.normalize("NFKC", text).lower())
+    """Lower-cased word tokens, accents kept, apostrophes joined (don't, Trump’s), CamelCase words in
+    their parts (HybridCommand: hybrid, command), as snake_case words are (on_ready: on, ready)."""
+    return normal_tokens(unicodedata.normalize("NFKC", text))
+
+
+def normal_tokens(normal: str) -> list[str]:
+    """`tokenize` of NFKC-normalised text."""
+    if _CAMEL.search(normal) is None:  # the common case: lower-case the text in one call
+        return word_tokens(normal.lower())
+    normal = sigmas_in_context(normal)  # lower-cased word by word below
+    tokens: list[str] = []
+    for word in _TOKEN.findall(normal.replace("’", "'")):
+        for part in camel_parts(word) if _CAMEL.search(word) else (word,):
+            lowered = part.lower()
+            tokens += (lowered,) if lowered.isascii() else word_tokens(lowered)
+    return tokens
+
+
+def has_camel(ascii_text: bytes) -> bool:
+    """Whether ASCII text has a word that may split into CamelCase parts."""
+    return _CAMEL_BYTES.search(ascii_text) is not None
+
+
+def sigmas_in_context(normal: str) -> str:
+    """Text whose words with a capital sigma are lower-cased: lower case gives the sigma its final or
+    middle form from the letters around it, so a word cut from its text must have it already."""
+    return _SIGMA_WORD.sub(lambda m: m.group().lower(), normal) if "Σ" in normal else normal
+
+
+def camel_parts(word: str) -> list[str]:
+    """The parts of a CamelCase word (CORSMiddleware: CORS, Middleware); a part of one letter, or a
+    two-letter part that is no acronym, stays joined to the next (GZip, iPhone, McDonald, userId)."""
+    parts: list[str] = []
+    for piece in _CAMEL_SPLIT.split(word):
+        if parts and not _whole_part(parts[-1]):
+            parts[-1] += piece
+        else:
+            parts.append(piece)
+    if len(parts) > 1 and not _whole_part(parts[-1]):
+        last = parts.pop()
+        parts[-1] += last
+    return parts
+
+
+def _whole_part(part: str) -> bool:
+    """Whether a piece of a CamelCase word can stand as a part: three characters, or an acronym of two."""
+    return len(part) >= 3 or (len(part) == 2 and part.isupper())
 
 
 def word_tokens(lowered: str) -> list[str]:
-    """The word tokens of text already NFKC-normalised and lower-cased."""
+    """The word tokens of text already NFKC-normalised and lower-cased (no CamelCase parts)."""
     return _TOKEN.findall(lowered.replace("’", "'"))  # the pattern treats both apostrophes alike
 
 

@@ -21,6 +21,7 @@ TRICKY = [
     "Ｆｕｌｌｗｉｄｔｈ ＴＥＸＴ and the ﬁ ligature; İstanbul ÆSIR straße",
     "tab\tnew\nline\u2028sep\u00a0nbsp\u3000ideographic",
     "", "   ", "the and of", "!!!", "emoji 🎉 party, 2,000 prisoners at 10:30 on Feb. 3",
+    "commands.HybridCommand, The CORSMiddleware and GZipMiddleware; iPhone McDonald ΟΔΟΣ.ΑΒΓ ΑΣΤΡΟHybrid İStanbulX",
 ]
 
 
@@ -64,6 +65,17 @@ def test_counts_span_several_batches(monkeypatch: pytest.MonkeyPatch) -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.text(max_size=80), max_size=6))
 def test_fast_counts_equal_the_analyser_on_any_text(texts: list[str]) -> None:
+    _same(texts, Analyser())
+
+
+# Pieces of CamelCase words, and the characters whose lower case reads the letters around them.
+_PIECE = st.sampled_from(["Hybrid", "Command", "CORS", "G", "Zip", "i", "Phone", "Mc", "IO", "the", "The", "2", "x",
+                          "Σ", "ΟΔΟ", "ς", "İ", " ", ".", ":", "'", "_", "—", "\u00a0"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(_PIECE, max_size=12).map("".join), max_size=6))
+def test_fast_counts_equal_the_analyser_on_camel_case_text(texts: list[str]) -> None:
     _same(texts, Analyser())
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retrieval import persist
+from retrieval import persist, text
 from retrieval.documents import read_folder
 from retrieval.errors import IndexFileError
 from retrieval.index import Index, Weighting
@@ -81,6 +81,18 @@ def test_a_file_of_other_documents_or_settings_is_refused(tmp_path: Path,
         persist.load(path, documents[1:], persist.fingerprint(documents[1:]), Weighting())
     with pytest.raises(IndexFileError, match="other settings or data"):
         persist.load(path, documents, persist.fingerprint(documents), Weighting(k1=2.0))
+
+
+def test_a_file_of_an_older_analyser_is_refused(tmp_path: Path, seeds: tuple[list[Document], list[Passage]],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Terms change with the analyser (CamelCase parts came with version 4): its version is in the file."""
+    documents, passages = seeds
+    path = tmp_path / "index"
+    with monkeypatch.context() as patch:
+        patch.setattr(text, "ANALYSER_VERSION", "3")
+        persist.save(Index.build(documents, passages), path, persist.fingerprint(documents))
+    with pytest.raises(IndexFileError, match="other settings or data"):
+        persist.load(path, documents, persist.fingerprint(documents), Weighting())
 
 
 def _is_mapped(array: np.ndarray) -> bool:
