@@ -55,7 +55,8 @@ _VERSION_Q = re.compile(r"\b(?:what|which)\s+(?:\S+\s+)?(?:version|release)s?\b|
                         re.IGNORECASE)
 _DEFINITION_Q = re.compile(r"^\W*(?:what(?:'s|s|\s+is|\s+are)\s+(?:an?\s+)?\S+(?:\s+\S+)?\W*$|"
                            r"what(?:'s|s|\s+is|\s+are)\s+(?:exactly|even)|what\s+(?:exactly|even)\s+is|"
-                           r"what\s+does\s+.+\s+mean\b)", re.IGNORECASE)
+                           r"what\s+does\s+.+\s+mean\b)|\bwhat\s+(?:makes|counts\s+as)\b|"
+                           r"\bwhat\s+does\s+\S+\s+(?:actually\s+|really\s+|even\s+)?do\b", re.IGNORECASE)
 _WHAT = re.compile(r"\bwhat\b", re.IGNORECASE)
 
 
@@ -89,8 +90,15 @@ _DATE = re.compile(
     r"friday|saturday|sunday|yesterday|today|tomorrow|tonight|century|decade|week|month|year)s?\b",
     re.IGNORECASE)
 _VERSION = re.compile(r"\bv?\d+(?:\.\d+)+\b|\bversions?\s+v?\d", re.IGNORECASE)
-_DEFINITION = re.compile(r"\b(?:is|are)\s+(?:a|an|the|one|not|about|used|when|how)\b|\bmeans?\b|\brefers?\s+to\b|"
-                         r"\bstands?\s+for\b|\bcalled\b", re.IGNORECASE)
+# A definition opens its sentence: a short subject ("A privileged intent", "commands.HybridCommand"), then "is a",
+# "means", "stands for"… (group 1 the subject). A definition mid-sentence ("This is called when…", "some features
+# are not supported") is rarely one.
+_DEFINITION = re.compile(r"(?:^|(?<=[.!?:]\s))\W*(?:(?:an?|the)\s+)?((?:[\w.@'()\"-]+\s+){0,3}[\w.@'()\"-]+)\s+"
+                         r"(?:(?:is|are)\s+(?:an?|one|the|what|when|how)\b|means?\b|stands?\s+for\b|refers?\s+to\b|"
+                         r"is\s+(?:called|short\s+for)\b)", re.IGNORECASE)
+# Words of a definition question that ask rather than name the subject ("what does X actually mean").
+_ASKING = frozenset("what whats what's does mean means meaning makes make counts count exactly even actually "
+                    "really".split())
 _SAID = re.compile(r"\b(?:said|says|say|told|tells|stated|states|added|noted|according|argued|warned|insisted|"
                    r"called|described|declared|wrote|explained)\b|[“”\"]", re.IGNORECASE)
 # A name: capitalised words. `[A-Z](?<!\w.)` is `\b[A-Z]` (no word character before the capital) written to open
@@ -200,11 +208,12 @@ def _new_number(lowered: str, question_words: frozenset[str]) -> bool:
 
 
 def _defines(sentence: str, question_words: frozenset[str], pattern: re.Pattern[str] = _DEFINITION) -> bool:
-    """Whether the sentence defines a word of the question: "Each cog is a…", not "This is called when a cog…"."""
-    subject = [w for w in question_words if len(w) > 2 and w not in STOP_WORDS]
+    """Whether a sentence of the text opens by defining a word of the question: "A cog is a…", "An origin is the
+    combination…", not "This is called when a cog…"; a plural word also names its singular."""
+    words = [w.removesuffix("s") for w in question_words if len(w) > 2 and w not in STOP_WORDS and w not in _ASKING]
     for match in pattern.finditer(sentence):
-        before = sentence[max(match.start() - 60, 0):match.start()].lower()
-        if any(w in before for w in subject):
+        subject = match.group(1).lower()
+        if any(w in subject for w in words):
             return True
     return False
 
