@@ -27,6 +27,7 @@ import numpy as np
 from . import span_loop
 from .question import DATE, DEFINITION, NUMBER, SPEECH, VERSION
 from .sentence_match import Candidates, Mass
+from .sentence_table import POINTER
 
 MODEL = Path(__file__).resolve().parent / "data" / "quote_ranker.json"
 
@@ -50,6 +51,7 @@ FEATURES = (
     "holds_speech",  # it asks what someone said, and the span reports speech
     "holds_name",  # it asks for a place, person or thing, and the span names one the question does not
     "phrases",  # share of the question's phrases (adjacent terms) it holds adjacent (retrieval/proximity.py)
+    "pointer",  # 1 when a sentence of the span sends the reader elsewhere ("read more at…"; sentence_table.POINTER)
 )
 _HOLDS = {NUMBER: "holds_value", DATE: "holds_value", VERSION: "holds_value", DEFINITION: "holds_definition",
           SPEECH: "holds_speech"}
@@ -100,12 +102,12 @@ class Question:
     change_log: np.ndarray  # each hit: whether it is a change-log entry
 
 
-# The columns the compiled loop fills (retrieval/span_loop.py), in its order, then how many there are; and the two
+# The columns the compiled loop fills (retrieval/span_loop.py), in its order, then how many there are; and the three
 # it leaves to numpy.
 _LOOP_COLUMNS = np.array([*(FEATURES.index(name) for name in ("own", "heading", "terms", "passage", "score", "pair",
                                                               "gain", "lead", "position", "best", "change_log")),
                           len(FEATURES)])
-_RANK, _LENGTH = FEATURES.index("rank"), FEATURES.index("length")
+_RANK, _LENGTH, _POINTER = FEATURES.index("rank"), FEATURES.index("length"), FEATURES.index("pointer")
 
 
 def spans_and_features(found: Candidates, question: Question) -> tuple[Spans, np.ndarray]:
@@ -122,6 +124,7 @@ def spans_and_features(found: Candidates, question: Question) -> tuple[Spans, np
             spans = Spans(ints[:n], ints[n : 2 * n], ints[2 * n : 3 * n])
             x[:, _RANK] = np.log1p(spans.owner)  # numpy's logarithms, as `features` takes them
             x[:, _LENGTH] = np.log(ints[3 * n :] / 100)
+            _flag_columns(found, spans, x)
             return spans, x
     spans = Spans.of(found)
     return spans, features(found, spans, question)
@@ -162,7 +165,13 @@ def features(found: Candidates, spans: Spans, question: Question) -> np.ndarray:
     x[:, column["length"]] = np.log(np.maximum(ends[b] - starts[a], 1) / 100)
     x[:, column["best"]] = np.maximum(single[a], single[b]) >= best_single[k]
     x[:, column["change_log"]] = question.change_log[k]
+    _flag_columns(found, spans, x)
     return x
+
+
+def _flag_columns(found: Candidates, spans: Spans, x: np.ndarray) -> None:
+    """Set the columns read from the sentences' flags (the sentence table's, made at build)."""
+    x[:, _POINTER] = ((found.flags[spans.first] | found.flags[spans.last]) & POINTER) != 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,6 +68,7 @@ class Candidates:
     firsts: np.ndarray
     filled: np.ndarray | None
     found_by: np.ndarray  # passages by columns: `passage_held` of each
+    flags: np.ndarray  # each row's sentence flags (sentence_table.POINTER)
     # The compiled loop's two arrays (`_match`), when it made the rest: the next compiled loop (retrieval/span_loop.py)
     # takes them as they are.
     arrays: tuple[np.ndarray, np.ndarray] | None = None
@@ -111,9 +112,10 @@ def candidates(table: SentenceTable, passages: Sequence[int], columns: np.ndarra
         bounds, filled = ints[3 * r : 3 * r + n + 1], ints[3 * r + n + 1 : 3 * r + n + 1 + n_filled]
         every = n_filled == n
         starts, ends = ints[r : 2 * r], ints[2 * r : 3 * r]
+        flags = table.flags[ints[3 * r + 2 * n + 1 : 4 * r + 2 * n + 1]]
         return Candidates(bounds.tolist(), starts.tolist(), ends.tolist(), cells[:r], cells[r : 2 * r], ints[:r],
                           cells[2 * r : 2 * r + n], bounds[:-1] if every else bounds[filled],
-                          None if every else filled, cells[2 * r + n :], (cells, ints))
+                          None if every else filled, cells[2 * r + n :], flags, (cells, ints))
     n = where.size
     lo = table.first[where].astype(np.int64)
     per_passage = table.first[where + 1] - lo
@@ -140,15 +142,16 @@ def candidates(table: SentenceTable, passages: Sequence[int], columns: np.ndarra
     if n_rows:
         found_by[slice(None) if filled is None else filled] |= np.logical_or.reduceat(held, firsts, axis=0)
     return Candidates(bounds.tolist(), table.starts[rows].tolist(), table.ends[rows].tolist(), held,
-                      headings[owner], owner, headings, firsts, filled, found_by)
+                      headings[owner], owner, headings, firsts, filled, found_by, table.flags[rows])
 
 
 def _match(first: np.ndarray, term_ptr: np.ndarray, terms: np.ndarray, heading_ptr: np.ndarray,
            heading_terms: np.ndarray, starts: np.ndarray, ends: np.ndarray, where: np.ndarray,
            columns: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """`candidates` as one loop, for numba: held and heading (by row), then headings and found_by (by passage),
-    one after another in one boolean array; owner, starts, ends (by row), bounds, then the positions of the
-    passages that have rows, in one int64 array; and how many of those there are. The table is trusted
+    one after another in one boolean array; owner, starts, ends (by row), bounds, the positions of the passages
+    that have rows (room for all) and each row's row of the table, in one int64 array; and how many passages have
+    rows. The table is trusted
     (`SentenceTable.fits`)."""
     n = where.shape[0]
     m = columns.shape[0]
@@ -162,12 +165,13 @@ def _match(first: np.ndarray, term_ptr: np.ndarray, terms: np.ndarray, heading_p
     heading = cells[n_rows : 2 * n_rows]
     headings = cells[2 * n_rows : 2 * n_rows + n]
     found_by = cells[2 * n_rows + n :]
-    ints = np.empty(3 * n_rows + 2 * n + 1, np.int64)
+    ints = np.empty(4 * n_rows + 2 * n + 1, np.int64)
     owner = ints[:n_rows]
     row_starts = ints[n_rows : 2 * n_rows]
     row_ends = ints[2 * n_rows : 3 * n_rows]
     bounds = ints[3 * n_rows : 3 * n_rows + n + 1]
-    filled = ints[3 * n_rows + n + 1 :]
+    filled = ints[3 * n_rows + n + 1 : 3 * n_rows + 2 * n + 1]
+    table_rows = ints[3 * n_rows + 2 * n + 1 :]
     n_filled = 0
     r = 0
     for k in range(n):
@@ -185,6 +189,7 @@ def _match(first: np.ndarray, term_ptr: np.ndarray, terms: np.ndarray, heading_p
             n_filled += 1
         for s in range(first[p], first[p + 1]):
             owner[r] = k
+            table_rows[r] = s
             row_starts[r] = starts[s]
             row_ends[r] = ends[s]
             heading[r] = headings[k]

@@ -7,6 +7,7 @@ candidates' rows; no passage text is split or analysed while answering.
     passage p's sentences:  rows first[p] .. first[p+1]-1, character spans starts[r]:ends[r] of its text
     sentence r's terms:      terms[term_ptr[r] : term_ptr[r+1]]   (distinct term ids, ascending)
     p's headings' terms:     heading_terms[heading_ptr[p] : heading_ptr[p+1]]
+    sentence r's flags:      flags[r]   (bits: POINTER)
 
 A code block is one sentence (quoted whole or not at all); a list or a table row has one sentence a
 line (its last line means nothing without its first). Terms are the analyser's own, found the way
@@ -27,6 +28,8 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
+import re
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -37,7 +40,14 @@ from .structure import CODE, LIST, ROW
 from .text import Analyser, split_sentences
 
 ARRAYS = ("sentence_first", "sentence_starts", "sentence_ends", "sentence_term_ptr", "sentence_terms",
-          "heading_ptr", "heading_terms")
+          "heading_ptr", "heading_terms", "sentence_flags")
+POINTER = 1  # a flag: the sentence sends the reader elsewhere ("You can read more at…", "See the … section.")
+# Read in lower-cased text. A pointer names where to look, not the answer: documentation ends a passage with one.
+_POINTER = re.compile(r"\b(?:read|learn) more\b|\bmore (?:info|information|details) (?:at|in|on|about)\b|"
+                      r"\bfor more (?:info|information|details)\b|\bsee (?:the )?(?:docs|documentation|section|chapter|"
+                      r"reference)\b|^\W*(?:see|check(?: out)?|refer to)\b")
+# Words one of which a pointer holds: most sentences hold none, and a substring test is far cheaper than the pattern.
+_POINTER_WORDS = ("more", "see", "check", "refer")
 _BATCH = 256  # passages analysed per numpy pass: bounds the temporary arrays and objects (and the build peak)
 
 
@@ -61,6 +71,7 @@ class SentenceTable:
     terms: np.ndarray  # uint16 while the vocabulary fits, else int32
     heading_ptr: np.ndarray  # passages + 1 offsets
     heading_terms: np.ndarray  # as terms
+    flags: np.ndarray  # uint8, one a sentence: its POINTER bit
 
     def __len__(self) -> int:
         return len(self.first) - 1
@@ -83,7 +94,7 @@ class SentenceTable:
     def arrays(self) -> dict[str, np.ndarray]:
         """The arrays by the names a saved index holds them under."""
         return dict(zip(ARRAYS, (self.first, self.starts, self.ends, self.term_ptr, self.terms, self.heading_ptr,
-                                 self.heading_terms), strict=True))
+                                 self.heading_terms, self.flags), strict=True))
 
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> SentenceTable:
@@ -95,7 +106,7 @@ class SentenceTable:
         n = len(self.starts)
         return (
             self.first.shape == (n_passages + 1,) and self.heading_ptr.shape == (n_passages + 1,)
-            and self.ends.shape == (n,) and self.term_ptr.shape == (n + 1,)
+            and self.ends.shape == (n,) and self.term_ptr.shape == (n + 1,) and self.flags.shape == (n,)
             and _pointers(self.first, n) and _pointers(self.term_ptr, len(self.terms))
             and _pointers(self.heading_ptr, len(self.heading_terms))
             and bool(np.all(self.starts <= self.ends)) and (n == 0 or int(self.starts.min()) >= 0)
@@ -110,6 +121,16 @@ def _pointers(ptr: np.ndarray, size: int) -> bool:
 
 def _ids_below(ids: np.ndarray, n: int) -> bool:
     return ids.size == 0 or (int(ids.min()) >= 0 and int(ids.max()) < n)
+
+
+def sentence_flags(sentences: Sequence[str]) -> np.ndarray:
+    """The flags (POINTER) of each sentence, uint8."""
+    flags = np.zeros(len(sentences), np.uint8)
+    for i, text in enumerate(sentences):
+        lowered = text.lower()
+        if any(w in lowered for w in _POINTER_WORDS) and _POINTER.search(lowered):
+            flags[i] = POINTER
+    return flags
 
 
 class _Builder:
@@ -128,6 +149,7 @@ class _Builder:
         self.terms: list[np.ndarray] = []
         self.heading_sizes: list[np.ndarray] = []
         self.heading_terms: list[np.ndarray] = []
+        self.flags: list[np.ndarray] = []
 
     def add(self, batch: Sequence[Passage]) -> None:
         """Split and analyse a batch of passages: each passage's headings, then its sentences, as rows."""
@@ -142,6 +164,7 @@ class _Builder:
         is_heading = np.zeros(len(texts), bool)
         is_heading[np.cumsum(counts + 1) - (counts + 1)] = True
         rows, ids = self._row_terms(texts)
+        self.flags.append(sentence_flags([t for t, head in zip(texts, is_heading.tolist(), strict=True) if not head]))
         del texts, spans  # an object a sentence: the batch's largest temporaries but for its chunks
         if self.counter:  # every term of a passage's rows is one of its terms
             self.counter.add(np.cumsum(is_heading)[rows] - 1, ids, len(batch))
@@ -172,7 +195,7 @@ class _Builder:
         id_type = np.uint16 if len(self.vocabulary) <= 1 << 16 else np.int32
         return SentenceTable(_pointer(self.sentences), _joined(self.starts, np.int32), _joined(self.ends, np.int32),
                              _pointer(self.sizes), _joined(self.terms, id_type), _pointer(self.heading_sizes),
-                             _joined(self.heading_terms, id_type))
+                             _joined(self.heading_terms, id_type), _joined(self.flags, np.uint8))
 
 
 def _distinct(rows: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -250,14 +273,14 @@ def merged(previous: SentenceTable, moved: np.ndarray, passages: Sequence[Passag
         np.concatenate([previous.term_ptr[:-1], new.term_ptr + previous.term_ptr[-1]]),
         np.concatenate([previous.terms, new.terms]),
         np.concatenate([previous.heading_ptr[:-1], new.heading_ptr + previous.heading_ptr[-1]]),
-        np.concatenate([previous.heading_terms, new.heading_terms]),
+        np.concatenate([previous.heading_terms, new.heading_terms]), np.concatenate([previous.flags, new.flags]),
     )
     rows = np.where(source >= 0, source, len(previous) + np.cumsum(source < 0) - 1)
     sentences, per_passage = _take(both.first, np.arange(len(both.starts)), rows)
     terms, per_sentence = _take(both.term_ptr, both.terms, sentences)
     headings, per_heading = _take(both.heading_ptr, both.heading_terms, rows)
     return SentenceTable(_pointer([per_passage]), both.starts[sentences], both.ends[sentences],
-                         _pointer([per_sentence]), terms, _pointer([per_heading]), headings)
+                         _pointer([per_sentence]), terms, _pointer([per_heading]), headings, both.flags[sentences])
 
 
 def _take(ptr: np.ndarray, values: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -328,7 +328,7 @@ def test_warm_up_compiles_the_index_types(monkeypatch: pytest.MonkeyPatch) -> No
         offsets, ids = np.array([0, 1], np.int32), np.array([0], np.uint16)
         offsets.flags.writeable, ids.flags.writeable = not fixed[0], not fixed[1]
         st = sentence_match.SentenceTable(offsets, np.array([0], np.int32), np.array([5], np.int32), offsets, ids,
-                                          offsets, ids)
+                                          offsets, ids, np.zeros(1, np.uint8))
         sentence_match.candidates(st, [0], np.array([0]))
     assert (set(kernel._compiled.signatures), set(table.signatures)) == known
 
