@@ -36,6 +36,7 @@ from .question import (
     SPEECH,
     AnswerType,
     answer_type,
+    asks_default,
     holds,
     is_elliptical,
 )
@@ -94,6 +95,7 @@ class _Query:
     corrected: tuple[tuple[str, str], ...] = ()
     unknown: float = 0.0  # share of the required idf mass in words no passage holds
     phrases: frozenset[tuple[str, str]] = frozenset()  # the question's adjacent terms (retrieval/proximity.py)
+    asks_default: bool = False  # it asks what holds when nothing is set (question.asks_default)
 
 
 # "How long", "how old"...: the adjective asks for a quantity; it is not a word the answer contains
@@ -160,7 +162,7 @@ def analyse(index: Index, question: str, history: Sequence[str], settings: Answe
     unknown = lost / total if total else 0.0
     return _Query(terms, idf, required, heads & frozenset(own), links, extra, settings.related_credit, used, kind,
                   frozenset(words if plain == question else tokenize(question)) | frozenset(tokens), tuple(corrected),
-                  unknown, pairs(analyser.words(tokens)))
+                  unknown, pairs(analyser.words(tokens)), asks_default(question))
 
 
 def _add_context(index: Index, terms: dict[str, float], previous: str, settings: AnswerSettings) -> bool:
@@ -430,7 +432,7 @@ def quote_candidates(index: Index, query: _Query, hits: Sequence[Hit], match: _M
     question = Question(
         match.mass, sum(query.idf[t] * w for t, w in query.terms.items() if t not in query.extra), required,
         np.fromiter((h.score for h in hits), float, len(hits)),
-        np.fromiter((flags & _CHANGE_LOG for flags in _flags_of(index, hits)), bool, len(hits)))
+        np.fromiter((flags & _CHANGE_LOG for flags in _flags_of(index, hits)), bool, len(hits)), query.asks_default)
     spans, x = spans_and_features(found, question)
     reader = _SpanReader(index, query, passages, found, spans, [(col[a], col[b]) for a, b in query.phrases
                                                                 if a in col and b in col])

@@ -58,6 +58,10 @@ _DEFINITION_Q = re.compile(r"^\W*(?:what(?:'s|s|\s+is|\s+are)\s+(?:an?\s+)?\S+(?
                            r"what\s+does\s+.+\s+mean\b)|\bwhat\s+(?:makes|counts\s+as)\b|"
                            r"\bwhat\s+does\s+\S+\s+(?:actually\s+|really\s+|even\s+)?do\b", re.IGNORECASE)
 _WHAT = re.compile(r"\bwhat\b", re.IGNORECASE)
+# A question about what happens when nothing is set: "what's the default…", "…if i don't pass one?"
+_DEFAULT_Q = re.compile(r"\bdefaults?\b|\bif (?:i|you) (?:don'?t|do not|never) (?:pass|set|change|specify|give|provide|"
+                        r"declare|add)\b|\bwithout (?:passing|setting|specifying|changing)\b|\bif i never\b",
+                        re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +152,11 @@ def _kind(question: str, read: _Readers) -> AnswerType | None:
     if read.speech.search(question) and read.what.search(question):
         return AnswerType(SPEECH)
     return None
+
+
+def asks_default(question: str) -> bool:
+    """Whether a question asks what holds when nothing is set (a default value or behaviour)."""
+    return bool(_DEFAULT_Q.search(question))
 
 
 def _ordered_heads(question: str, wh_head: re.Pattern[str] = _WH_HEAD) -> list[str]:

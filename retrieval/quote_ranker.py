@@ -26,8 +26,8 @@ import numpy as np
 
 from . import span_loop
 from .question import DATE, DEFINITION, NUMBER, SPEECH, VERSION
+from .sentence_flags import DEFAULT, POINTER
 from .sentence_match import Candidates, Mass
-from .sentence_table import POINTER
 
 MODEL = Path(__file__).resolve().parent / "data" / "quote_ranker.json"
 
@@ -52,6 +52,7 @@ FEATURES = (
     "holds_name",  # it asks for a place, person or thing, and the span names one the question does not
     "phrases",  # share of the question's phrases (adjacent terms) it holds adjacent (retrieval/proximity.py)
     "pointer",  # 1 when a sentence of the span sends the reader elsewhere ("read more at…"; sentence_table.POINTER)
+    "states_default",  # the question asks for a default, and a sentence of the span states one (by default, …)
 )
 _HOLDS = {NUMBER: "holds_value", DATE: "holds_value", VERSION: "holds_value", DEFINITION: "holds_definition",
           SPEECH: "holds_speech"}
@@ -100,14 +101,16 @@ class Question:
     required: np.ndarray  # the columns of the words coverage is judged on
     scores: np.ndarray  # each hit's retrieval score
     change_log: np.ndarray  # each hit: whether it is a change-log entry
+    asks_default: bool = False  # it asks what holds when nothing is set (question.asks_default)
 
 
-# The columns the compiled loop fills (retrieval/span_loop.py), in its order, then how many there are; and the three
+# The columns the compiled loop fills (retrieval/span_loop.py), in its order, then how many there are; and the ones
 # it leaves to numpy.
 _LOOP_COLUMNS = np.array([*(FEATURES.index(name) for name in ("own", "heading", "terms", "passage", "score", "pair",
                                                               "gain", "lead", "position", "best", "change_log")),
                           len(FEATURES)])
-_RANK, _LENGTH, _POINTER = FEATURES.index("rank"), FEATURES.index("length"), FEATURES.index("pointer")
+_RANK, _LENGTH = FEATURES.index("rank"), FEATURES.index("length")
+_POINTER, _DEFAULT = FEATURES.index("pointer"), FEATURES.index("states_default")
 
 
 def spans_and_features(found: Candidates, question: Question) -> tuple[Spans, np.ndarray]:
@@ -124,7 +127,7 @@ def spans_and_features(found: Candidates, question: Question) -> tuple[Spans, np
             spans = Spans(ints[:n], ints[n : 2 * n], ints[2 * n : 3 * n])
             x[:, _RANK] = np.log1p(spans.owner)  # numpy's logarithms, as `features` takes them
             x[:, _LENGTH] = np.log(ints[3 * n :] / 100)
-            _flag_columns(found, spans, x)
+            _flag_columns(found, spans, question, x)
             return spans, x
     spans = Spans.of(found)
     return spans, features(found, spans, question)
@@ -165,13 +168,16 @@ def features(found: Candidates, spans: Spans, question: Question) -> np.ndarray:
     x[:, column["length"]] = np.log(np.maximum(ends[b] - starts[a], 1) / 100)
     x[:, column["best"]] = np.maximum(single[a], single[b]) >= best_single[k]
     x[:, column["change_log"]] = question.change_log[k]
-    _flag_columns(found, spans, x)
+    _flag_columns(found, spans, question, x)
     return x
 
 
-def _flag_columns(found: Candidates, spans: Spans, x: np.ndarray) -> None:
+def _flag_columns(found: Candidates, spans: Spans, question: Question, x: np.ndarray) -> None:
     """Set the columns read from the sentences' flags (the sentence table's, made at build)."""
-    x[:, _POINTER] = ((found.flags[spans.first] | found.flags[spans.last]) & POINTER) != 0
+    flags = found.flags[spans.first] | found.flags[spans.last]
+    x[:, _POINTER] = (flags & POINTER) != 0
+    if question.asks_default:
+        x[:, _DEFAULT] = (flags & DEFAULT) != 0
 
 
 @dataclass(frozen=True, slots=True)

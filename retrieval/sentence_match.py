@@ -68,7 +68,7 @@ class Candidates:
     firsts: np.ndarray
     filled: np.ndarray | None
     found_by: np.ndarray  # passages by columns: `passage_held` of each
-    flags: np.ndarray  # each row's sentence flags (sentence_table.POINTER)
+    flags: np.ndarray  # each row's sentence flags (retrieval/sentence_flags.py)
     # The compiled loop's two arrays (`_match`), when it made the rest: the next compiled loop (retrieval/span_loop.py)
     # takes them as they are.
     arrays: tuple[np.ndarray, np.ndarray] | None = None

@@ -7,7 +7,7 @@ candidates' rows; no passage text is split or analysed while answering.
     passage p's sentences:  rows first[p] .. first[p+1]-1, character spans starts[r]:ends[r] of its text
     sentence r's terms:      terms[term_ptr[r] : term_ptr[r+1]]   (distinct term ids, ascending)
     p's headings' terms:     heading_terms[heading_ptr[p] : heading_ptr[p+1]]
-    sentence r's flags:      flags[r]   (bits: POINTER)
+    sentence r's flags:      flags[r]   (retrieval/sentence_flags.py: POINTER, DEFAULT)
 
 A code block is one sentence (quoted whole or not at all); a list or a table row has one sentence a
 line (its last line means nothing without its first). Terms are the analyser's own, found the way
@@ -28,26 +28,18 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
-import re
-
 import numpy as np
 import scipy.sparse as sp
 
 from .counting import ChunkTerms, Counter, Progress, count_terms, terms_by_row
 from .model import Passage
 from .passages import line_spans, searchable
+from .sentence_flags import sentence_flags
 from .structure import CODE, LIST, ROW
 from .text import Analyser, split_sentences
 
 ARRAYS = ("sentence_first", "sentence_starts", "sentence_ends", "sentence_term_ptr", "sentence_terms",
           "heading_ptr", "heading_terms", "sentence_flags")
-POINTER = 1  # a flag: the sentence sends the reader elsewhere ("You can read more at…", "See the … section.")
-# Read in lower-cased text. A pointer names where to look, not the answer: documentation ends a passage with one.
-_POINTER = re.compile(r"\b(?:read|learn) more\b|\bmore (?:info|information|details) (?:at|in|on|about)\b|"
-                      r"\bfor more (?:info|information|details)\b|\bsee (?:the )?(?:docs|documentation|section|chapter|"
-                      r"reference)\b|^\W*(?:see|check(?: out)?|refer to)\b")
-# Words one of which a pointer holds: most sentences hold none, and a substring test is far cheaper than the pattern.
-_POINTER_WORDS = ("more", "see", "check", "refer")
 _BATCH = 256  # passages analysed per numpy pass: bounds the temporary arrays and objects (and the build peak)
 
 
@@ -71,7 +63,7 @@ class SentenceTable:
     terms: np.ndarray  # uint16 while the vocabulary fits, else int32
     heading_ptr: np.ndarray  # passages + 1 offsets
     heading_terms: np.ndarray  # as terms
-    flags: np.ndarray  # uint8, one a sentence: its POINTER bit
+    flags: np.ndarray  # uint8, one a sentence: its bits (retrieval/sentence_flags.py)
 
     def __len__(self) -> int:
         return len(self.first) - 1
@@ -121,16 +113,6 @@ def _pointers(ptr: np.ndarray, size: int) -> bool:
 
 def _ids_below(ids: np.ndarray, n: int) -> bool:
     return ids.size == 0 or (int(ids.min()) >= 0 and int(ids.max()) < n)
-
-
-def sentence_flags(sentences: Sequence[str]) -> np.ndarray:
-    """The flags (POINTER) of each sentence, uint8."""
-    flags = np.zeros(len(sentences), np.uint8)
-    for i, text in enumerate(sentences):
-        lowered = text.lower()
-        if any(w in lowered for w in _POINTER_WORDS) and _POINTER.search(lowered):
-            flags[i] = POINTER
-    return flags
 
 
 class _Builder:

@@ -21,6 +21,7 @@ from retrieval.index import Index
 from retrieval.passages import all_passages
 from retrieval.proximity import pairs, phrase_share
 from retrieval.quote_ranker import FEATURES, Ranker, Readers, holds_feature
+from retrieval.sentence_flags import DEFAULT, POINTER, sentence_flags
 from retrieval.sentence_match import Mass, candidates
 from retrieval.text import split_sentences
 
@@ -35,6 +36,11 @@ ARTICLES = {
     "valley.txt": (
         "The valley below Velmora grows apples and pears. Farmers bring them to the harbour market.\n\n"
         "A lighthouse keeper lived in the valley for many years. He wrote about the storms in his diary."
+    ),
+    # a pointer and a stated default (sentence_table's flags)
+    "visits.txt": (
+        "Visitors may climb the Velmora lighthouse in summer. You can read more about the lighthouse at the "
+        "harbour office. The lamp is lit at dusk by default."
     ),
 }
 
@@ -93,7 +99,25 @@ def test_features_match_a_computation_from_the_text(index: Index) -> None:
         passage = index.text_of(hits[int(spans.owner[i])].passage)
         assert x[i, col["lead"]] == passage.startswith(text)
         assert x[i, col["score"]] == pytest.approx(hits[int(spans.owner[i])].score / hits[0].score)
+        flags = np.bitwise_or.reduce(sentence_flags([text[a:b] for a, b in sentences]))
+        assert x[i, col["pointer"]] == bool(flags & POINTER)
+        assert x[i, col["states_default"]] == 0  # the question asks for no default
     assert x[:, col["change_log"]].sum() == 0
+    assert x[:, col["pointer"]].any()
+
+
+def test_a_stated_default_counts_when_the_question_asks_for_one(index: Index) -> None:
+    texts, x, _, _ = spans_and_features(index, "When is the lamp lit if nothing is set, by default?")
+    stated = x[:, FEATURES.index("states_default")]
+    assert stated.tolist() == [float(any(sentence_flags([t])[0] & DEFAULT for t in split_texts(text)))
+                               for text in texts]
+    assert stated.any() and all("by default" in t for t, s in zip(texts, stated.tolist(), strict=True) if s)
+    assert quote_ranker.load().weights()[FEATURES.index("states_default")] > 0
+
+
+def split_texts(text: str) -> list[str]:
+    """The sentences of a span's text."""
+    return [text[a:b] for a, b in split_sentences(text)]
 
 
 def test_reading_text_features_only_where_they_can_matter_changes_no_choice(index: Index) -> None:
@@ -173,7 +197,7 @@ def test_the_sentence_that_answers_is_quoted_first(index: Index, question: str, 
 needs_numba = pytest.mark.skipif(not kernel.available(), reason="numba is not installed")
 QUESTIONS = ("How tall is the Velmora lighthouse?", "When was the lighthouse first lit?",
              "How many times a day do ferries leave?", "Who wrote about the storms?", "What grows in the valley?",
-             "Where does the lighthouse stand?")
+             "Where does the lighthouse stand?", "When is the lamp lit by default?")
 
 
 @needs_numba

@@ -18,6 +18,7 @@ from retrieval.errors import IndexFileError
 from retrieval.index import Index, Weighting
 from retrieval.model import Document, Passage
 from retrieval.passages import all_passages, searchable
+from retrieval.sentence_flags import POINTER, sentence_flags
 from retrieval.sentence_match import Candidates, Mass, candidates
 from retrieval.sentence_table import SentenceTable
 from retrieval.structure import CODE, LIST, PROSE, ROW, Section
@@ -26,8 +27,8 @@ from retrieval.text import Analyser
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 HEADED = Section(("Limits", "Rate limits"), "rate-limits")
 ODD = [
-    Passage("odd.md", 1, "Requests are limited. Bots may send 50 requests a second! Why? Dr. Smith knows.",
-            section=HEADED),
+    Passage("odd.md", 1, "Requests are limited. Bots may send 50 requests a second! Why? Dr. Smith knows. You can read "
+            "more at Rate Limits. See the reference for each route.", section=HEADED),
     Passage("odd.md", 2, "first item\nsecond item, with more words\n\nthird", kind=LIST, section=HEADED),
     Passage("odd.md", 3, "Field: limit · Type: integer · Description: max 45", kind=ROW),
     Passage("odd.md", 4, "def on_ready():\n    print('Ready. Steady. Go.')", kind=CODE),
@@ -62,6 +63,8 @@ def assert_table_is_the_analysis(index: Index) -> None:
         assert index.sentences(p) == spans
         assert [t.tolist() for t in table.sentence_terms(p)] == terms
         assert table.headings(p).tolist() == headings
+        flags = table.flags[table.first[p] : table.first[p + 1]]
+        assert flags.tolist() == sentence_flags([passage.text[a:b] for a, b in spans]).tolist()
 
 
 @pytest.mark.parametrize("weighting", [Weighting(), Weighting(bigrams=True), Weighting(stem=False)],
@@ -75,6 +78,23 @@ def test_the_table_equals_splitting_and_analysing_every_passage(weighting: Weigh
     assert index.sentences(len(passages) - 3) == [(0, len(ODD[3].text))]  # code: whole
     assert len(index.sentences(len(passages) - 5)) == 3  # a list: one a line, blank lines skipped
     assert index.sentences(len(passages) - 1) == []
+
+
+def test_a_sentence_that_sends_the_reader_elsewhere_is_flagged() -> None:
+    documents, _ = read_folder(SEEDS)
+    odd = Document("odd.md", "Odd", None, tuple(p.text for p in ODD), "h")
+    index = Index.build([*documents, odd], [*all_passages(documents), *ODD])
+    p = len(index) - len(ODD)
+    table = index.sentence_table
+    assert table.flags.dtype == np.uint8
+    # "Requests are limited." … "Dr. Smith knows." then "You can read more at…" and "See the reference for…"
+    assert table.flags[table.first[p] : table.first[p + 1]].tolist() == [0, 0, 0, 0, 1, 1]
+    pointers = ["Read more about it in the docs.", "For more information, see the chapter on routing.",
+                "Check out the tutorial.", "Learn more at the FAQ."]
+    others = ["More requests are allowed later.", "We see a pattern here:", "Check the box to enable it.",
+              "Refer to it as a cog.", "He foresees a delay."]
+    assert sentence_flags(pointers).tolist() == [POINTER] * len(pointers)
+    assert sentence_flags(others).tolist() == [0, 0, 0, 0, 0]
 
 
 def test_a_reindex_keeps_the_rows_of_unchanged_passages_and_equals_a_full_build() -> None:
@@ -163,6 +183,8 @@ def test_candidates_gather_the_sentences_of_the_passages_asked_for(
         assert list(zip(found.starts[lo:hi], found.ends[lo:hi], strict=True)) == spans
         assert found.held[lo:hi].tolist() == [[int(i) in row for i in ids] for row in terms]
         assert found.heading[lo:hi].tolist() == [[int(i) in headings for i in ids]] * (hi - lo)
+        assert found.flags[lo:hi].tolist() == index.sentence_table.flags[
+            index.sentence_table.first[p] : index.sentence_table.first[p + 1]].tolist()
         # A passage is found by its sentences' terms and its headings': the postings say the same.
         assert found.passage_held(k).tolist() == index.holding(ids, [p])[0].tolist()
     assert found.held[:, 3].sum() == 0 and found.held[found.bounds[0]:found.bounds[1], 0].any()

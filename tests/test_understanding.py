@@ -33,6 +33,7 @@ from retrieval.question import (
     SPEECH,
     VERSION,
     answer_type,
+    asks_default,
     holds,
     is_elliptical,
 )
@@ -60,6 +61,9 @@ def small_index(*paragraphs: str) -> Index:
     ("Who mediates the talks?", PERSON, set()),
     ("Where did he go?", PLACE, set()),
     ("What did Lucas say about Trump?", SPEECH, set()),
+    ("what makes an intent 'privileged'?", DEFINITION, set()),
+    ("what counts as a different 'origin' for CORS?", DEFINITION, set()),
+    ("what does commands.Greedy actually do", DEFINITION, set()),
 ])
 def test_kind_of_answer_and_its_head_nouns(question: str, kind: str, heads: set[str]) -> None:
     found = answer_type(question)
@@ -69,6 +73,29 @@ def test_kind_of_answer_and_its_head_nouns(question: str, kind: str, heads: set[
 @pytest.mark.parametrize("question", ["Who is Steve Witkoff?", "Why did they meet?", "Is the US a signatory?"])
 def test_no_kind_when_any_answer_would_do(question: str) -> None:
     assert answer_type(question) is None
+
+
+def test_a_definition_opens_its_sentence_with_a_word_of_the_question() -> None:
+    asked = frozenset({"what", "makes", "an", "intent", "privileged"})
+    assert holds(DEFINITION, "A privileged intent is one that requires you to enable it.", asked)
+    assert holds(DEFINITION, "To enable them, read on. Privileged intents are the ones that need a switch.", asked)
+    assert not holds(DEFINITION, "Due to certain limits, some intents are not supported on hybrid commands.", asked)
+    assert not holds(DEFINITION, "This is called when an intent is privileged.", asked)
+    assert not holds(DEFINITION, "A gateway is a connection.", asked)  # defines no word of the question
+    assert holds(DEFINITION, 'JWT means "JSON Web Tokens".', frozenset({"what", "exactly", "is", "a", "jwt"}))
+    # the words that ask ("mean") name no subject
+    assert not holds(DEFINITION, "This means the request failed.", frozenset({"what", "does", "it", "mean"}))
+
+
+@pytest.mark.parametrize(("question", "asks"), [
+    ("what's the default scope of a dependency?", True),
+    ("RedirectResponse uses which status code if i don't pass one?", True),
+    ("what status code does an endpoint return if i never set one", True),
+    ("which status code does RedirectResponse use?", False),
+    ("how do i set a cookie?", False),
+])
+def test_a_question_about_what_holds_when_nothing_is_set(question: str, asks: bool) -> None:
+    assert asks_default(question) == asks
 
 
 def test_an_answer_of_the_kind_is_one_the_question_does_not_hold() -> None:
