@@ -6,9 +6,8 @@ from __future__ import annotations
 import pytest
 
 from retrieval.answer import AnswerSettings, answer
-from retrieval.documents import read_folder
 from retrieval.index import Index
-from retrieval.passages import all_passages
+from tests.support.corpus import indexed
 
 PAGES = {
     "intents.md": (
@@ -40,11 +39,7 @@ PAGES = {
 
 @pytest.fixture(scope="module")
 def docs(tmp_path_factory: pytest.TempPathFactory) -> Index:
-    folder = tmp_path_factory.mktemp("docs")
-    for name, text in PAGES.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    documents, _ = read_folder(folder)
-    return Index.build(documents, all_passages(documents))
+    return indexed(tmp_path_factory.mktemp("docs"), PAGES)
 
 
 @pytest.mark.parametrize(("question", "expected"), [

@@ -16,14 +16,13 @@ import pytest
 from retrieval import calibration, kernel, quote_ranker
 from retrieval import question as reading
 from retrieval.answer import AnswerSettings, _Match, analyse, answer, quote_candidates
-from retrieval.documents import read_folder
 from retrieval.index import Index
-from retrieval.passages import all_passages
 from retrieval.proximity import pairs, phrase_share
 from retrieval.quote_ranker import FEATURES, Ranker, Readers, holds_feature
 from retrieval.sentence_flags import DEFAULT, POINTER, sentence_flags
 from retrieval.sentence_match import Mass, candidates
 from retrieval.text import split_sentences
+from tests.support.corpus import indexed
 
 ARTICLES = {
     "harbour.txt": (
@@ -47,11 +46,7 @@ ARTICLES = {
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory: pytest.TempPathFactory) -> Index:
-    folder = tmp_path_factory.mktemp("articles")
-    for name, text in ARTICLES.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    documents, _ = read_folder(folder)
-    return Index.build(documents, all_passages(documents))
+    return indexed(tmp_path_factory.mktemp("articles"), ARTICLES)
 
 
 def spans_and_features(index: Index, question: str) -> tuple[list[str], np.ndarray, object, object]:

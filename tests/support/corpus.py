@@ -5,6 +5,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from retrieval.documents import read_folder
+from retrieval.index import Index
+from retrieval.passages import all_passages
+
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 
 
@@ -24,6 +28,14 @@ def big_document(folder: Path, kilobytes: int = 1500) -> None:
 
 OBSERVATORY = "The observatory telescope was built in 1887 by the brothers Carvalho.\n"
 HARBOUR = "# Harbour\n\nThe harbour ferry leaves every hour for the island.\n"
+
+
+def indexed(folder: Path, files: dict[str, str]) -> Index:
+    """The index of `folder` once it holds these files (name: text)."""
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    documents, _ = read_folder(folder)
+    return Index.build(documents, all_passages(documents))
 
 
 def default_collection(folder: Path, **more: str) -> Path:
