@@ -19,11 +19,11 @@ import numpy as np
 POINTER, DEFAULT = 1, 2
 # In lower-cased text. A pointer names where to look, not the answer: documentation closes a passage with one.
 _POINTER = re.compile(rb"\b(?:read|learn) more\b|\bmore (?:info|information|details) (?:at|in|on|about)\b|"
-                      rb"\bfor more (?:info|information|details)\b|\b(?:see|check(?: out)?|refer to) (?:the )?(?:docs|"
+                      rb"\bfor more (?:info|information|details)\b|\b(?:see|check(?: out)?) (?:the )?(?:docs|"
                       rb"documentation|section|chapter|reference|tutorial|guide)\b|^\W*(?:see|check out)\b")
 _DEFAULT = re.compile(rb"\bby default\b|\bdefaults? (?:to|is)\b|\bdefault value\b|\bis the default\b")
 # Each flag's pattern, and words one of which every match holds.
-_FLAGS = ((POINTER, _POINTER, (b"more", b"see", b"check", b"refer")), (DEFAULT, _DEFAULT, (b"default",)))
+_FLAGS = ((POINTER, _POINTER, (b"more", b"see", b"check")), (DEFAULT, _DEFAULT, (b"default",)))
 
 
 def sentence_flags(sentences: Sequence[str]) -> np.ndarray:
