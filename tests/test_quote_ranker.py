@@ -193,6 +193,7 @@ needs_numba = pytest.mark.skipif(not kernel.available(), reason="numba is not in
 QUESTIONS = ("How tall is the Velmora lighthouse?", "When was the lighthouse first lit?",
              "How many times a day do ferries leave?", "Who wrote about the storms?", "What grows in the valley?",
              "Where does the lighthouse stand?", "When is the lamp lit by default?")
+FLAGGED = "When is the lamp lit by default?"  # its candidates hold a pointer and a stated default
 
 
 @needs_numba
@@ -220,6 +221,8 @@ def test_the_compiled_loops_choose_as_the_array_work_does(index: Index, question
                               (spans.last, plain_spans.last)):
             assert got.tolist() == expected.tolist()
         assert x.tobytes() == plain_x.tobytes()
+        if question == FLAGGED:  # the columns read from the sentence flags, filled on both paths
+            assert x[:, [FEATURES.index("pointer"), FEATURES.index("states_default")]].any(axis=0).all()
     model = quote_ranker.load()
     kind = query.kind.kind if query.kind else None
     z = model.scores(x.copy(), spans.owner, kind, read, compiled=True)
