@@ -91,6 +91,8 @@ FIRST_QUOTE = [
     ("When did Trump and Netanyahu meet?", "met on Tuesday"),
     # die/deaths share no stem: WordNet's derivations join them (retrieval/data/derivations.txt).
     ("How many Palestinians died in the Gaza conflict?", "47,000 Palestinians"),
+    # "country" names the kind of answer, not a word the answer holds.
+    ("Which country does Netanyahu want a normalization agreement with?", "Saudi Arabia"),
     # The dated sentence lacks "visit"; the fitted quote ranker weighs the date it holds above that word.
     ("When will Netanyahu visit the White House?", "February 4"),
 ]
@@ -110,9 +112,6 @@ SOME_QUOTE = [
     ("When did the ICC issue an arrest warrant for Netanyahu?", "in November"),
     ("What did Netanyahu call the accusations against him?", "witch hunt"),
     ("Which court issued an arrest warrant for Netanyahu?", "International Criminal Court"),
-    # "country" names the kind of answer, not a word the answer holds. Which of the two passages that name Saudi
-    # Arabia's part is quoted first is a near tie of the fitted ranker (0.08 of a score of 8), which refits flip.
-    ("Which country does Netanyahu want a normalization agreement with?", "Saudi Arabia"),
 ]
 
 

@@ -110,8 +110,7 @@ def test_a_head_noun_is_optional_for_coverage(seeds: Index) -> None:
     """"country" names the kind of answer: a passage without the word answers "which country"."""
     question = "Which country does Netanyahu want a normalization agreement with?"
     result = answer(seeds, question)
-    # (which of two sentences naming Saudi Arabia comes first is a near tie of the fitted ranker: tests/test_answer.py)
-    assert result.answered and any("Saudi Arabia" in q.text for q in result.quotes)
+    assert result.answered and "Saudi Arabia" in result.quotes[0].text
     _, with_head = deliberate(seeds, question)
     _, without = deliberate(seeds, "Which does Netanyahu want a normalization agreement with?")
     assert with_head is not None and without is not None
@@ -256,8 +255,8 @@ def test_a_chatty_question_is_answered_and_an_off_topic_one_is_not(tmp_path: Pat
     documents, _ = read_folder(tmp_path)
     index = Index.build(documents, all_passages(documents))
     chatty = answer(index, "my loop keeps stopping after a while, why?", (), AnswerSettings(min_confidence=0.0))
-    # Well above the 0.27 it had; its margin over the operating threshold (0.49 to 0.51 as refits move it) is not
-    # this test's to pin.
+    # Well above the 0.27 it had; its margin over the operating threshold is not this test's to pin (refits move
+    # both: 0.512 against 0.493 when this test was written, 0.479 against 0.504 after the camel-case merge).
     assert chatty.confidence > 0.45 and "A loop stops when" in chatty.quotes[0].text
     for off_topic in ("how do i configure SMTP to send email from a task?", "what's the max number of slash commands?"):
         assert deliberate(index, off_topic)[0].quotes  # something matched, and still it is not an answer
