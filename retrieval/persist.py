@@ -53,7 +53,7 @@ from .sentence_table import SentenceTable
 # (truncated, copied over) kills the process that maps it (SIGBUS): README, "Index integrity".
 _MAP_FROM = 64 << 20
 _CHUNK = 32 << 20  # bytes of an array each recorded CRC-32 covers: what a thread checks at a time
-FORMAT = 6  # counts and weights by term sharing one index array; the passages as a table with each
+FORMAT = 7  # counts and weights by term sharing one index array; the passages as a table with each
 # passage's kind, section, page and inline marks; each passage's sentences, their terms and their flags
 CONTAINER = 1  # the folder's layout: index.json and one .npy per array
 MANIFEST = "index.json"

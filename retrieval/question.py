@@ -121,8 +121,17 @@ class AnswerType:
     heads: frozenset[str] = frozenset()  # lower-cased words: "country", "people", "year"
 
 
+# A leading clause that sets a scene ("When John Fox left, who replaced him?", "when i use X, roughly how many…"):
+# the main clause asks. Not "When did…", which asks for a date.
+_SCENE = re.compile(r"^\W*(?:when|whenever|if|once|after|before)\s+(?!(?:did|was|were|is|are|does|do|will|would|could|"
+                    r"has|had|can)\b)[^,?]*,\s*(?=\S)", re.IGNORECASE)
+
+
 def answer_type(question: str) -> AnswerType | None:
-    """The kind of answer wanted, judged by the question's words; None when it could be anything."""
+    """The kind of answer wanted, judged by the question's words (after a leading scene-setting clause); None
+    when it could be anything."""
+    if scene := _SCENE.match(question):
+        question = question[scene.end() :]
     if question.isascii():  # read lower-cased (`_cased`)
         return _kind(question.lower(), _LOWER_READERS)
     return _kind(question, _READERS)

@@ -26,7 +26,7 @@ import numpy as np
 
 from . import span_loop
 from .question import DATE, DEFINITION, NUMBER, SPEECH, VERSION
-from .sentence_flags import DEFAULT, POINTER
+from .sentence_flags import DEFAULT, FOLLOWS, POINTER
 from .sentence_match import Candidates, Mass
 
 MODEL = Path(__file__).resolve().parent / "data" / "quote_ranker.json"
@@ -53,6 +53,7 @@ FEATURES = (
     "phrases",  # share of the question's phrases (adjacent terms) it holds adjacent (retrieval/proximity.py)
     "pointer",  # 1 when a sentence of the span sends the reader elsewhere ("read more at…"; sentence_table.POINTER)
     "states_default",  # the question asks for a default, and a sentence of the span states one (by default, …)
+    "continued",  # 1 for a pair whose second sentence leans on its first ("… Consider using X instead."; FOLLOWS)
 )
 _HOLDS = {NUMBER: "holds_value", DATE: "holds_value", VERSION: "holds_value", DEFINITION: "holds_definition",
           SPEECH: "holds_speech"}
@@ -111,6 +112,7 @@ _LOOP_COLUMNS = np.array([*(FEATURES.index(name) for name in ("own", "heading", 
                           len(FEATURES)])
 _RANK, _LENGTH = FEATURES.index("rank"), FEATURES.index("length")
 _POINTER, _DEFAULT = FEATURES.index("pointer"), FEATURES.index("states_default")
+_CONTINUED = FEATURES.index("continued")
 
 
 def spans_and_features(found: Candidates, question: Question) -> tuple[Spans, np.ndarray]:
@@ -178,6 +180,7 @@ def _flag_columns(found: Candidates, spans: Spans, question: Question, x: np.nda
     x[:, _POINTER] = (flags & POINTER) != 0
     if question.asks_default:
         x[:, _DEFAULT] = (flags & DEFAULT) != 0
+    x[:, _CONTINUED] = (spans.last > spans.first) & ((found.flags[spans.last] & FOLLOWS) != 0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,5 @@
 """End to end over a small Markdown corpus: the sentence that answers is quoted first, not a lead-in, a pointer
-or a neighbour."""
+or a neighbour, and with the sentence before it when it leans on that one."""
 
 from __future__ import annotations
 
@@ -34,6 +34,16 @@ PAGES = {
         "Returns an HTTP redirect. In this case, the status_code used will be the default one for the "
         "RedirectResponse, which is 307. Uses a 307 status code (Temporary Redirect) by default.\n"
     ),
+    "events.md": (
+        "# Event Reference\n\n"
+        "## on_reaction_add\n\n"
+        "Called when a message has a reaction added to it. Similar to on_message_edit(), if the message is not "
+        "found in the internal message cache, then this event will not be called. Consider using "
+        "on_raw_reaction_add() instead.\n\n"
+        "## on_message_edit\n\n"
+        "Called when a Message receives an update event. If the message is not found in the internal message "
+        "cache, then these events will not be called. Messages might not be in cache if the message is too old.\n"
+    ),
 }
 
 
@@ -46,6 +56,9 @@ def docs(tmp_path_factory: pytest.TempPathFactory) -> Index:
     ("what makes an intent 'privileged'?", "A privileged intent is one that requires you"),  # a definition
     ("how do i make settings read from a .env file?", "Here we define the config env_file"),  # not the pointer
     ("RedirectResponse uses which status code if i don't pass one?", "by default"),  # the stated default
+    # the sentence that answers names no word of the question: quoted with the one it goes on from
+    ("which event should i use for reactions on old messages that aren't in the cache?",
+     "Consider using on_raw_reaction_add() instead."),
 ])
 def test_the_sentence_that_answers_is_quoted_first(docs: Index, question: str, expected: str) -> None:
     result = answer(docs, question, (), AnswerSettings(min_confidence=0.0))

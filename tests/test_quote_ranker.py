@@ -19,7 +19,7 @@ from retrieval.answer import AnswerSettings, _Match, analyse, answer, quote_cand
 from retrieval.index import Index
 from retrieval.proximity import pairs, phrase_share
 from retrieval.quote_ranker import FEATURES, Ranker, Readers, holds_feature
-from retrieval.sentence_flags import DEFAULT, POINTER, sentence_flags
+from retrieval.sentence_flags import DEFAULT, FOLLOWS, POINTER, sentence_flags
 from retrieval.sentence_match import Mass, candidates
 from retrieval.text import split_sentences
 from tests.support.corpus import indexed
@@ -97,8 +97,11 @@ def test_features_match_a_computation_from_the_text(index: Index) -> None:
         flags = np.bitwise_or.reduce(sentence_flags([text[a:b] for a, b in sentences]))
         assert x[i, col["pointer"]] == bool(flags & POINTER)
         assert x[i, col["states_default"]] == 0  # the question asks for no default
+        second = sentence_flags([text[a:b] for a, b in sentences[1:]])  # a pair's second sentence
+        assert x[i, col["continued"]] == bool(second.size and second[0] & FOLLOWS)
     assert x[:, col["change_log"]].sum() == 0
     assert x[:, col["pointer"]].any()
+    assert x[:, col["continued"]].any()  # "… Its lamp can be seen from far out at sea."
 
 
 def test_a_stated_default_counts_when_the_question_asks_for_one(index: Index) -> None:
@@ -222,7 +225,8 @@ def test_the_compiled_loops_choose_as_the_array_work_does(index: Index, question
             assert got.tolist() == expected.tolist()
         assert x.tobytes() == plain_x.tobytes()
         if question == FLAGGED:  # the columns read from the sentence flags, filled on both paths
-            assert x[:, [FEATURES.index("pointer"), FEATURES.index("states_default")]].any(axis=0).all()
+            flagged = [FEATURES.index(name) for name in ("pointer", "states_default", "continued")]
+            assert x[:, flagged].any(axis=0).all()
     model = quote_ranker.load()
     kind = query.kind.kind if query.kind else None
     z = model.scores(x.copy(), spans.owner, kind, read, compiled=True)

@@ -18,7 +18,7 @@ from retrieval.errors import IndexFileError
 from retrieval.index import Index, Weighting
 from retrieval.model import Document, Passage
 from retrieval.passages import all_passages, searchable
-from retrieval.sentence_flags import POINTER, sentence_flags
+from retrieval.sentence_flags import FOLLOWS, POINTER, sentence_flags
 from retrieval.sentence_match import Candidates, Mass, candidates
 from retrieval.sentence_table import SentenceTable
 from retrieval.structure import CODE, LIST, PROSE, ROW, Section
@@ -95,6 +95,17 @@ def test_a_sentence_that_sends_the_reader_elsewhere_is_flagged() -> None:
               "Refer to it as a cog.", "He foresees a delay."]
     assert sentence_flags(pointers).tolist() == [POINTER] * len(pointers)
     assert sentence_flags(others).tolist() == [0, 0, 0, 0, 0]
+
+
+def test_a_sentence_that_leans_on_the_one_before_is_flagged() -> None:
+    """Only the opening counts, read one batch at a time as one sentence at a time."""
+    leaning = ["In simple terms, this means that it converts as much as it can.", "Consider using on_raw() instead.",
+               "Likewise, this function is not guaranteed to be called once.", '"It" is the cog.', "These are kept."]
+    others = ["The Greedy converter is a generalisation.", "Thistle grows here.", "We consider it done.",
+              "Itself a cog, this class loads.", "Called when a member joins."]
+    assert sentence_flags(leaning).tolist() == [FOLLOWS] * len(leaning)
+    assert sentence_flags(others).tolist() == [0] * len(others)
+    assert sentence_flags(["a\0b", *leaning]).tolist() == [0] + [FOLLOWS] * len(leaning)  # read one by one
 
 
 def test_a_reindex_keeps_the_rows_of_unchanged_passages_and_equals_a_full_build() -> None:

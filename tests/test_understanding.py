@@ -64,6 +64,11 @@ def small_index(*paragraphs: str) -> Index:
     ("what makes an intent 'privileged'?", DEFINITION, set()),
     ("what counts as a different 'origin' for CORS?", DEFINITION, set()),
     ("what does commands.Greedy actually do", DEFINITION, set()),
+    # a leading clause sets the scene; the main clause asks (not for a date)
+    ("when i use AutoShardedClient, roughly how many guilds end up on each shard?", NUMBER, {"guilds"}),
+    ("When John Fox left as head coach for the Broncos, who replaced him?", PERSON, set()),
+    ("After the Dornbirner Ach was diverted, where does the Rhine flow now?", PLACE, set()),
+    ("When did the war end, and who won?", DATE, set()),  # it asks when
 ])
 def test_kind_of_answer_and_its_head_nouns(question: str, kind: str, heads: set[str]) -> None:
     found = answer_type(question)
