@@ -36,6 +36,7 @@ bench: $(VENV)/.bench-installed
 	$(BIN)/python -m bench.docs
 	$(BIN)/python -m bench.paraphrase
 	$(BIN)/python -m bench.answer_speed
+	$(BIN)/python -m bench.answer_stages
 	$(BIN)/python -m bench.summary --ablations --per-article
 	$(BIN)/python -m bench.splitters
 	$(BIN)/python -m bench.scale
