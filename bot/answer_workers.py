@@ -42,7 +42,7 @@ from typing import Any
 
 from retrieval import index_source as source
 from retrieval import kernel, persist
-from retrieval.answer import AnswerSettings, answer
+from retrieval.answer import AnswerSettings, answer, warm_up
 from retrieval.index import Index, Weighting
 from retrieval.links import with_links
 from retrieval.model import Answer, Document, Quote
@@ -388,6 +388,7 @@ def _reply(indexes: OrderedDict[Key, Index], request: tuple[Any, ...]) -> tuple[
         found = _load(key, weighting)
         if found is None:
             return ("stale",)
+        warm_up(found)  # before it serves: the first questions then wait for no table, model or page
         indexes[key] = found
         indexes.move_to_end(key)
         while len(indexes) > KEEP_INDEXES:

@@ -222,6 +222,18 @@ def answer(
     return replace(result, closest=(), confidence=confidence)
 
 
+def warm_up(index: Index) -> None:
+    """Answer once from the index's own first words, so that what a process's first answer loads (the word
+    tables, the fitted models, the index's passage flags, its pages of a saved file) is loaded now: a worker
+    that starts while questions queue would otherwise make each of its first ones wait for it."""
+    if not len(index):
+        return
+    try:
+        answer(index, index.text_of(0)[:200])
+    except QuestionError:  # an empty first passage: nothing to ask, and nothing is lost but the warming
+        pass
+
+
 def deliberate(
     index: Index, question: str, history: Sequence[str] = (), settings: AnswerSettings = AnswerSettings(),
     quoted: Collection[str] = (),

@@ -15,7 +15,11 @@ import pytest
 
 from bot.config import load_settings
 from bot.service import QAService
+from retrieval import answer as engine
+from retrieval import calibration, lexicon, quote_ranker
 from retrieval.errors import ConfigError, QuestionError
+from retrieval.index import Index
+from tests.support.corpus import indexed
 
 QUESTION = "When is Netanyahu invited to the White House?"
 GONE = "000_fe643504d8637f7e.txt"  # the document that says it
@@ -134,3 +138,17 @@ async def test_a_store_that_moved_on_is_refused_once_and_answered_here(tmp_path:
             assert not workers._workers[0].keys and not workers._workers[0].loading
     finally:
         await service.close()
+
+
+def test_warm_up_makes_what_a_first_answer_would(tmp_path: Path) -> None:
+    """A worker warms a version before serving it: the fitted models and word tables are loaded and the index's
+    passage flags made, so its first questions wait for none of them; an empty index is left alone."""
+    index = indexed(tmp_path, {"harbour.md": "# Harbour\n\nThe harbour ferry leaves every hour for the island.\n"})
+    for cached in (calibration.load, quote_ranker.load, lexicon.english_frequency):
+        cached.cache_clear()
+    assert engine._passage_flags not in index._derived
+    engine.warm_up(index)
+    assert engine._passage_flags in index._derived
+    for cached in (calibration.load, quote_ranker.load, lexicon.english_frequency):
+        assert cached.cache_info().currsize == 1, cached
+    engine.warm_up(Index.build([], []))  # nothing to ask: no error
