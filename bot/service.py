@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from retrieval import kernel
-from retrieval.answer import AnswerSettings
+from retrieval.answer import AnswerSettings, warm_up
 from retrieval.collection import Collection, ProgressCallback, SourceInfo
 from retrieval.errors import QuestionError, UnknownDocumentError
 from retrieval.index import Index, Weighting
@@ -146,6 +146,7 @@ class QAService:
         service = cls(collections, questions, follow_up_seconds=follow_up_seconds, source_url=source_url,
                       workers=AnswerWorkers(answer_processes, answer_min_passages))
         service.workers.warm(default.index, default.saved, default.store.path)
+        await asyncio.to_thread(warm_up, default.index)  # the first question then loads no table or model
         service._tasks.append(asyncio.create_task(service._watch()))
         if watch:
             service._watcher = asyncio.create_task(watch_folders(collections, watch_quiet, service._stop_watching))

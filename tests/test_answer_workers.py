@@ -152,3 +152,17 @@ def test_warm_up_makes_what_a_first_answer_would(tmp_path: Path) -> None:
     for cached in (calibration.load, quote_ranker.load, lexicon.english_frequency):
         assert cached.cache_info().currsize == 1, cached
     engine.warm_up(Index.build([], []))  # nothing to ask: no error
+
+
+async def test_opening_the_service_warms_it_for_the_first_question(tmp_path: Path, docs: Path) -> None:
+    """The service answers its first question from its own thread: opening it has loaded the fitted models and the
+    word tables and made the default index's passage flags already (off the event loop)."""
+    for cached in (calibration.load, quote_ranker.load, lexicon.english_frequency):
+        cached.cache_clear()
+    service = await QAService.open(tmp_path / "qa.sqlite3", docs)
+    try:
+        assert engine._passage_flags in service.collections.default.index._derived
+        for cached in (calibration.load, quote_ranker.load, lexicon.english_frequency):
+            assert cached.cache_info().currsize == 1, cached
+    finally:
+        await service.close()
