@@ -36,6 +36,7 @@ from retrieval.sentence_match import candidates
 from retrieval.structure import CODE
 
 DEPTH = 200  # how far down the ranking the expected passage is looked for
+CANDIDATES = AnswerSettings().candidates  # the passages whose sentences compete for the quote
 
 
 def in_half(question: dict[str, Any], half: str) -> bool:
@@ -70,9 +71,7 @@ def diagnose(index: Index, q: dict[str, Any], matches: Any, settings: AnswerSett
         return row
     rank = next((i for i, t in enumerate(quotes, 1) if matches(t, q["expect"])), None)
     row["rank"] = rank
-    if rank == 1:
-        row["category"] = "ok" if answered else "not found"
-        return row
+    # Where the expected passage ranks is kept for every answerable question: the summary's retrieval ceiling.
     query = analyse(index, q["question"], (), settings)
     vector = {index.vocabulary[t]: w for t, w in query.terms.items()
               if t in index.vocabulary and index.df[index.vocabulary[t]] > 0}
@@ -82,6 +81,9 @@ def diagnose(index: Index, q: dict[str, Any], matches: Any, settings: AnswerSett
     ranked = sorted((order.get(t, DEPTH + 1), t) for t in targets)
     best_rank, best = ranked[0] if ranked else (DEPTH + 1, None)
     row["passage_rank"] = best_rank
+    if rank == 1:
+        row["category"] = "ok" if answered else "not found"
+        return row
     if best is not None:
         p = index.passages[best]
         row["passage"] = p.text
@@ -139,8 +141,10 @@ def summary(corpus: str, half: str, rows: Sequence[dict[str, Any]]) -> list[str]
     top3 = sum(r["answered"] and r.get("rank") is not None for r in answerable)
     rejected = sum(r["category"] == "ok" for r in rows if not r["q"]["expect"])
     counts = Counter(r["category"] for r in rows)
+    within = {k: sum(r["passage_rank"] <= k for r in answerable) for k in (CANDIDATES, 100)}
     return [f"{corpus} ({half}): right first {first}/{len(answerable)}, top three {top3}/{len(answerable)}, "
-            f"unanswerable rejected {rejected}/{len(rows) - len(answerable)}; categories: "
+            f"unanswerable rejected {rejected}/{len(rows) - len(answerable)}; expected passage among the first "
+            f"{CANDIDATES} retrieved {within[CANDIDATES]}/{len(answerable)}, the first 100 {within[100]}; categories: "
             + ", ".join(f"{k} {n}" for k, n in counts.most_common())]
 
 
