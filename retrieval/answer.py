@@ -374,8 +374,7 @@ def _evidence(index: Index, query: _Query, hits: Sequence[Hit], first: tuple[Quo
     held = [match.terms(row) for row in rows]
     covers = [_coverage(query, terms) for terms in held]
     best = held[0]
-    absent = [query.idf[t] for t in query.required if t not in best and query.terms[t] == 1.0
-              and not any(r in best for r in query.related.get(t, ()))]
+    absent = [query.idf[t] for t in query.required if query.terms[t] == 1.0 and not _holds_term(query, t, best)]
     k1 = index.weighting.k1
     ceiling = sum(w * query.idf[t] * (k1 + 1) for t, w in query.terms.items() if known(index, t)) or 1.0
     second = hits[1].score if len(hits) > 1 else 0.0
@@ -402,9 +401,14 @@ def _subject_absent(query: _Query, present: Collection[str]) -> float:
     for t in query.required:
         mass = query.idf[t] * query.terms[t] * rarity(t)
         total += mass
-        if t not in present and not any(r in present for r in query.related.get(t, ())):
+        if not _holds_term(query, t, present):
             lacked += mass
     return lacked / total if total else 0.0
+
+
+def _holds_term(query: _Query, term: str, present: Collection[str]) -> bool:
+    """Whether `present` holds a question term or one of its related forms."""
+    return term in present or any(r in present for r in query.related.get(term, ()))
 
 
 def _rank_quotes(index: Index, query: _Query, hits: Sequence[Hit], settings: AnswerSettings, match: _Match,

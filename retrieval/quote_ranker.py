@@ -51,7 +51,7 @@ FEATURES = (
     "holds_speech",  # it asks what someone said, and the span reports speech
     "holds_name",  # it asks for a place, person or thing, and the span names one the question does not
     "phrases",  # share of the question's phrases (adjacent terms) it holds adjacent (retrieval/proximity.py)
-    "pointer",  # 1 when a sentence of the span sends the reader elsewhere ("read more at…"; sentence_table.POINTER)
+    "pointer",  # 1 when a sentence of the span sends the reader elsewhere ("read more at…"; sentence_flags.POINTER)
     "states_default",  # the question asks for a default, and a sentence of the span states one (by default, …)
     "continued",  # 1 for a pair whose second sentence leans on its first ("… Consider using X instead."; FOLLOWS)
 )

@@ -7,7 +7,7 @@ candidates' rows; no passage text is split or analysed while answering.
     passage p's sentences:  rows first[p] .. first[p+1]-1, character spans starts[r]:ends[r] of its text
     sentence r's terms:      terms[term_ptr[r] : term_ptr[r+1]]   (distinct term ids, ascending)
     p's headings' terms:     heading_terms[heading_ptr[p] : heading_ptr[p+1]]
-    sentence r's flags:      flags[r]   (retrieval/sentence_flags.py: POINTER, DEFAULT)
+    sentence r's flags:      flags[r]   (retrieval/sentence_flags.py: POINTER, DEFAULT, FOLLOWS)
 
 A code block is one sentence (quoted whole or not at all); a list or a table row has one sentence a
 line (its last line means nothing without its first). Terms are the analyser's own, found the way

@@ -186,7 +186,7 @@ class SQLiteStore:
         """Every stored document, by id; with `text=False` without their paragraphs (a start needs
         only titles, dates and hashes: the passages hold the text)."""
         if not text:
-            return [Document(i, t, d, (), h) for i, t, d, h in await self._sql.execute_fetchall(_HEADS)]
+            return _heads(await self._sql.execute_fetchall(_HEADS))
         rows = await self._sql.execute_fetchall(
             "SELECT id, title, date, content_hash, text FROM documents ORDER BY id")
         return [Document(i, t, d, tuple(x.split("\n")) if x else (), h) for i, t, d, h, x in rows]
@@ -276,11 +276,16 @@ Store = SQLiteStore  # the name the rest of the code knew it by
 _HEADS = "SELECT id, title, date, content_hash FROM documents ORDER BY id"  # documents without their text
 
 
+def _heads(rows: Iterable[tuple[str, str, str | None, str]]) -> list[Document]:
+    """The documents of `_HEADS`'s rows, without their text."""
+    return [Document(i, t, d, (), h) for i, t, d, h in rows]
+
+
 def document_heads(path: Path) -> list[Document]:
     """`documents(text=False)` of the store at `path`, read synchronously through a read-only connection: for
     a process with no event loop (an answering process loading the saved index of these documents)."""
     with closing(sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)) as db:
-        return [Document(i, t, d, (), h) for i, t, d, h in db.execute(_HEADS)]
+        return _heads(db.execute(_HEADS))
 
 
 def _passage(row: Sequence[Any]) -> Passage:
